@@ -1,0 +1,99 @@
+//! Serving simulated devices over UDP, each on its own address, with faults injected.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::Rng;
+use tokio::net::UdpSocket;
+use tokio::task::JoinHandle;
+
+use super::agent::SimDevice;
+use crate::message::Message;
+
+/// Running simulated devices. Dropping it stops them.
+pub struct SimHandle {
+    addrs: Vec<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SimHandle {
+    /// The addresses served, in the order the devices were given.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Binds each device to its address and answers until the handle is dropped. Binding
+/// `127.x.y.z:0` picks a free port; the handle says which.
+pub async fn serve(devices: Vec<(SocketAddr, SimDevice)>) -> std::io::Result<SimHandle> {
+    let mut addrs = Vec::with_capacity(devices.len());
+    let mut tasks = Vec::with_capacity(devices.len());
+    for (addr, device) in devices {
+        let socket = Arc::new(UdpSocket::bind(addr).await?);
+        addrs.push(socket.local_addr()?);
+        tasks.push(tokio::spawn(run(socket, device)));
+    }
+    Ok(SimHandle { addrs, tasks })
+}
+
+async fn run(socket: Arc<UdpSocket>, mut device: SimDevice) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let Ok((len, from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Ok(req) = Message::decode(&buf[..len]) else {
+            continue;
+        };
+        if let Some(drain) = &device.synthetic {
+            drain.apply(&mut device.view, Instant::now());
+        }
+        let Some(reply) = device.respond(&req) else {
+            continue;
+        };
+        let faults = device.faults.clone();
+        if faults.silent {
+            continue;
+        }
+        let (lost, garbage, junk) = {
+            let mut rng = rand::rng();
+            let lost = faults.loss > 0.0 && rng.random_bool(faults.loss.clamp(0.0, 1.0));
+            let garbage = faults.garbage > 0.0 && rng.random_bool(faults.garbage.clamp(0.0, 1.0));
+            let junk: Vec<u8> = (0..rng.random_range(1..200))
+                .map(|_| rng.random())
+                .collect();
+            (lost, garbage, junk)
+        };
+        if lost {
+            continue;
+        }
+        let bytes = if garbage { junk } else { reply.encode() };
+        device.replies += 1;
+        let delayed =
+            !faults.delay.is_zero() && faults.delay_count.is_none_or(|n| device.replies <= n);
+        let copies = 1 + faults.duplicates;
+        if delayed {
+            let socket = socket.clone();
+            let delay = faults.delay;
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                for _ in 0..copies {
+                    let _ = socket.send_to(&bytes, from).await;
+                }
+            });
+        } else {
+            for _ in 0..copies {
+                let _ = socket.send_to(&bytes, from).await;
+            }
+        }
+    }
+}
