@@ -294,11 +294,18 @@ impl Session {
                     o.probe = false;
                 }
             }
-            // A column the agent said nothing about (a truncated reply) stays open only if
-            // this round moved it forward; otherwise stop rather than ask for ever.
+            // An agent may cut a GETBULK reply short to fit its message size (RFC 3416
+            // 4.2.3): columns it said nothing about stay open for the next round. A round in
+            // which no column moved or ended would repeat for ever: that is an error.
+            if !progressed.iter().zip(&done).any(|(p, d)| *p || *d) {
+                return Err(SnmpError::Protocol {
+                    target: self.target.addr,
+                    detail: "a walk's reply carried no usable variables".into(),
+                });
+            }
             let mut i = 0;
             open.retain(|_| {
-                let keep = !done[i] && progressed[i];
+                let keep = !done[i];
                 i += 1;
                 keep
             });

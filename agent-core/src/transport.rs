@@ -117,7 +117,7 @@ pub struct Totals {
 #[derive(Debug, thiserror::Error)]
 pub enum SnmpError {
     /// Nothing came back in time, after every retry.
-    #[error("no answer from {target} after {attempts} tries: wrong community string, or no SNMP agent there")]
+    #[error("no answer from {target} after {attempts} attempt{}: wrong community string, or no SNMP agent there", if *attempts == 1 { "" } else { "s" })]
     Timeout {
         /// Who was asked.
         target: SocketAddr,

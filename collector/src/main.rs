@@ -1,1 +1,132 @@
-fn main() {}
+//! printwatch-collector: the site agent. Today it reads printers on demand (`poll`).
+
+mod table;
+mod target;
+
+use std::time::Duration;
+
+use agent_core::message::Version;
+use agent_core::poll::first_poll;
+use agent_core::session::Session;
+use agent_core::transport::{Target, Transport, TransportConfig};
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+
+/// The printwatch site agent: finds printers on a site's subnets and reads them over SNMP.
+#[derive(Parser, Debug)]
+#[command(name = "printwatch-collector", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Read printers now and print what they say: identity, supplies, meters, status.
+    ///
+    /// Each TARGET is a host name or address with an optional port (default 161):
+    /// `10.0.0.7`, `printer1`, `127.0.0.1:16161`, `[fe80::1]:161`. Targets are read in
+    /// parallel and printed in the order given. A target that fails is reported on stderr
+    /// with the reason, the others still print, and the exit status is 1.
+    ///
+    /// Examples:
+    ///   printwatch-collector poll 10.0.0.7 10.0.0.8
+    ///   printwatch-collector poll printer1 --community site7 --json | jq .supplies
+    ///   printwatch-collector poll old-laser --snmp-version 1 --timeout 3s --retries 1
+    #[command(verbatim_doc_comment)]
+    Poll(PollArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct PollArgs {
+    /// Printers to read: HOST or HOST:PORT.
+    #[arg(required = true, value_name = "TARGET")]
+    targets: Vec<String>,
+    /// SNMP community string.
+    #[arg(long, short = 'c', default_value = "public")]
+    community: String,
+    /// SNMP version: 1 or 2c.
+    #[arg(long, default_value = "2c", value_parser = parse_version)]
+    snmp_version: Version,
+    /// How long to wait for the first answer (doubled on each retry), e.g. 800ms or 2s.
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    timeout: Duration,
+    /// How many times to resend an unanswered request.
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Print one JSON object per target and line (the reading contract of DESIGN.md).
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse()
+}
+
+async fn poll_one(
+    transport: Transport,
+    spec: String,
+    args: &PollArgs,
+) -> Result<agent_core::Reading> {
+    let addr = target::resolve(&spec).await?;
+    let target = Target {
+        addr,
+        community: args.community.as_bytes().to_vec(),
+        version: args.snmp_version,
+        timeout: args.timeout,
+        retries: args.retries,
+    };
+    let mut session = Session::new(transport, target);
+    let (reading, _plan) = first_poll(&mut session)
+        .await
+        .with_context(|| spec.clone())?;
+    Ok(reading)
+}
+
+async fn poll(args: PollArgs) -> Result<bool> {
+    let transport = Transport::bind(TransportConfig::default())
+        .await
+        .context("opening UDP sockets")?;
+    let args = std::sync::Arc::new(args);
+    let handles: Vec<_> = args
+        .targets
+        .iter()
+        .map(|spec| {
+            let (t, spec, args) = (transport.clone(), spec.clone(), args.clone());
+            tokio::spawn(async move { poll_one(t, spec, &args).await })
+        })
+        .collect();
+    let mut all_ok = true;
+    for (spec, h) in args.targets.iter().zip(handles) {
+        match h.await {
+            Ok(Ok(reading)) => {
+                if args.json {
+                    println!("{}", serde_json::to_string(&reading)?);
+                } else {
+                    println!("{}", table::render(&reading));
+                }
+            }
+            Ok(Err(e)) => {
+                all_ok = false;
+                eprintln!("error: {e:#}");
+            }
+            Err(e) => {
+                all_ok = false;
+                eprintln!("error: {spec}: internal failure: {e}");
+            }
+        }
+    }
+    Ok(all_ok)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let ok = match cli.command {
+        Command::Poll(args) => poll(args).await?,
+    };
+    if !ok {
+        std::process::exit(1);
+    }
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! Agents that misbehave: silence, a wrong community, late, duplicated and garbage replies,
+//! tooBig, loss. Each gives the right reading or the right error, never a hang or a panic.
+
+use std::time::{Duration, Instant};
+
+use agent_core::message::{PduKind, Value, Version};
+use agent_core::model::Reading;
+use agent_core::poll::first_poll;
+use agent_core::session::Session;
+use agent_core::sim::{serve, Faults, SimDevice};
+use agent_core::transport::{Counters, SnmpError, Target, Transport};
+use agent_core::Oid;
+use printwatch_tests::{loopback, recordings, sim_device};
+
+fn device(name: &str) -> SimDevice {
+    let (n, p) = recordings("printers")
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .expect("recording in corpus");
+    sim_device(&n, &p)
+}
+
+fn with_faults(name: &str, faults: Faults) -> SimDevice {
+    let mut d = device(name);
+    d.faults = faults;
+    d
+}
+
+/// The reading without what legitimately differs between two polls.
+fn essence(mut r: Reading) -> Reading {
+    r.polled_at.clear();
+    r.bytes_sent = 0;
+    r.bytes_received = 0;
+    r.round_trips = 0;
+    r.identity.address.clear();
+    r
+}
+
+fn target(addr: std::net::SocketAddr, timeout_ms: u64, retries: u32) -> Target {
+    Target {
+        timeout: Duration::from_millis(timeout_ms),
+        retries,
+        ..Target::new(addr)
+    }
+}
+
+async fn read(t: &Transport, target: Target) -> Result<Reading, SnmpError> {
+    let mut s = Session::new(t.clone(), target);
+    first_poll(&mut s).await.map(|(r, _)| r)
+}
+
+#[tokio::test]
+async fn silent_target_and_wrong_community_time_out_with_a_clear_error() {
+    let mut wrong = device("jetdirect_m252dw");
+    wrong.community = b"secret".to_vec();
+    let sim = serve(vec![
+        (
+            loopback(),
+            with_faults(
+                "jetdirect_m252dw",
+                Faults {
+                    silent: true,
+                    ..Faults::default()
+                },
+            ),
+        ),
+        (loopback(), wrong),
+    ])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    for addr in sim.addrs() {
+        let started = Instant::now();
+        let err = read(&t, target(*addr, 100, 2)).await.unwrap_err();
+        assert!(
+            matches!(err, SnmpError::Timeout { attempts: 3, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("wrong community"), "{err}");
+        // 100 + 200 + 400 ms of backoff, and no more
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+}
+
+#[tokio::test]
+async fn a_late_reply_is_dropped_and_does_not_poison_the_next_request() {
+    let faults = Faults {
+        delay: Duration::from_millis(400),
+        delay_count: Some(1),
+        ..Faults::default()
+    };
+    let sim = serve(vec![(loopback(), with_faults("xerox", faults))])
+        .await
+        .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let tg = target(sim.addrs()[0], 100, 0);
+    let mut c = Counters::default();
+    let descr = Oid::lit("1.3.6.1.2.1.1.1.0");
+    let first = t
+        .request(&tg, PduKind::Get, &[descr.clone()], 0, 0, &mut c)
+        .await;
+    assert!(matches!(first, Err(SnmpError::Timeout { .. })));
+    // The next request is answered at once while the first one's reply is still on its way.
+    let oid = Oid::lit("1.3.6.1.2.1.1.2.0");
+    let second = t
+        .request(
+            &target(sim.addrs()[0], 1000, 0),
+            PduKind::Get,
+            &[oid.clone()],
+            0,
+            0,
+            &mut c,
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.varbinds[0].0, oid);
+    assert!(matches!(second.varbinds[0].1, Value::ObjectId(_)));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        t.totals().unmatched >= 1,
+        "the late reply was neither seen nor dropped: {:?}",
+        t.totals()
+    );
+    // And the session keeps working afterwards.
+    assert!(read(&t, target(sim.addrs()[0], 1000, 1)).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_reply_delayed_past_the_timeout_is_taken_by_the_retry() {
+    let faults = Faults {
+        delay: Duration::from_millis(250),
+        delay_count: Some(1),
+        ..Faults::default()
+    };
+    let sim = serve(vec![
+        (loopback(), with_faults("canonprinter_tm", faults)),
+        (loopback(), device("canonprinter_tm")),
+    ])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let slow = read(&t, target(sim.addrs()[0], 150, 2)).await.unwrap();
+    let fast = read(&t, target(sim.addrs()[1], 150, 2)).await.unwrap();
+    assert!(
+        slow.round_trips > fast.round_trips,
+        "the slow one needed a retry"
+    );
+    assert_eq!(essence(slow), essence(fast));
+}
+
+#[tokio::test]
+async fn duplicated_replies_change_nothing() {
+    let sim = serve(vec![
+        (
+            loopback(),
+            with_faults(
+                "jetdirect_m880",
+                Faults {
+                    duplicates: 3,
+                    ..Faults::default()
+                },
+            ),
+        ),
+        (loopback(), device("jetdirect_m880")),
+    ])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let dup = read(&t, target(sim.addrs()[0], 1000, 1)).await.unwrap();
+    let clean = read(&t, target(sim.addrs()[1], 1000, 1)).await.unwrap();
+    let clean_rt = u64::from(clean.round_trips);
+    assert_eq!(u64::from(dup.round_trips), clean_rt);
+    assert_eq!(essence(dup), essence(clean));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(t.totals().unmatched >= 3 * clean_rt);
+}
+
+#[tokio::test]
+async fn garbage_replies_give_a_malformed_error() {
+    let sim = serve(vec![(
+        loopback(),
+        with_faults(
+            "epson",
+            Faults {
+                garbage: 1.0,
+                ..Faults::default()
+            },
+        ),
+    )])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let err = read(&t, target(sim.addrs()[0], 100, 1)).await.unwrap_err();
+    assert!(matches!(err, SnmpError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("not an SNMP reply"), "{err}");
+    assert!(t.totals().malformed >= 2);
+}
+
+#[tokio::test]
+async fn too_big_is_handled_by_asking_for_less() {
+    let mut small = device("sharp");
+    small.max_message = 484; // the smallest message size RFC 3417 lets an agent have
+    let sim = serve(vec![
+        (
+            loopback(),
+            with_faults(
+                "sharp",
+                Faults {
+                    max_varbinds: Some(5),
+                    ..Faults::default()
+                },
+            ),
+        ),
+        (loopback(), small),
+        (loopback(), device("sharp")),
+    ])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let strict = read(&t, target(sim.addrs()[0], 1000, 1)).await.unwrap();
+    let small = read(&t, target(sim.addrs()[1], 1000, 1)).await.unwrap();
+    let clean = read(&t, target(sim.addrs()[2], 1000, 1)).await.unwrap();
+    assert!(strict.round_trips > clean.round_trips && small.round_trips > clean.round_trips);
+    assert_eq!(essence(strict), essence(clean.clone()));
+    assert_eq!(essence(small), essence(clean));
+}
+
+#[tokio::test]
+async fn loss_is_survived_by_retries() {
+    let sim = serve(vec![
+        (
+            loopback(),
+            with_faults(
+                "konica_c250i",
+                Faults {
+                    loss: 0.2,
+                    ..Faults::default()
+                },
+            ),
+        ),
+        (loopback(), device("konica_c250i")),
+    ])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let lossy = read(&t, target(sim.addrs()[0], 100, 6)).await.unwrap();
+    let clean = read(&t, target(sim.addrs()[1], 100, 6)).await.unwrap();
+    assert_eq!(essence(lossy), essence(clean));
+}
+
+#[tokio::test]
+async fn snmp_v1_reads_the_same_printer_the_same_way() {
+    let sim = serve(vec![(loopback(), device("brother_hl5370dw"))])
+        .await
+        .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let v2 = read(&t, target(sim.addrs()[0], 1000, 1)).await.unwrap();
+    let v1 = read(
+        &t,
+        Target {
+            version: Version::V1,
+            ..target(sim.addrs()[0], 1000, 1)
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        v1.round_trips > v2.round_trips,
+        "v1 walks with GETNEXT, one row a request"
+    );
+    assert_eq!(essence(v1), essence(v2));
+}
+
+#[tokio::test]
+async fn many_requests_in_flight_on_one_transport() {
+    let recs = recordings("printers");
+    let devices: Vec<_> = (0..20)
+        .map(|i| {
+            (
+                loopback(),
+                sim_device(&recs[i % recs.len()].0, &recs[i % recs.len()].1),
+            )
+        })
+        .collect();
+    let sim = serve(devices).await.unwrap();
+    let t = Transport::bind(agent_core::transport::TransportConfig {
+        sockets: 2,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let handles: Vec<_> = sim
+        .addrs()
+        .iter()
+        .map(|a| {
+            let (t, a) = (t.clone(), *a);
+            tokio::spawn(async move { read(&t, target(a, 1000, 2)).await })
+        })
+        .collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = h.await.unwrap().unwrap();
+        assert!(r.identity.sys_object_id.is_some(), "device {i}");
+    }
+    assert_eq!(t.totals().unmatched, 0);
+}
