@@ -101,9 +101,9 @@ async fn poll(args: PollArgs) -> Result<bool> {
         match h.await {
             Ok(Ok(reading)) => {
                 if args.json {
-                    println!("{}", serde_json::to_string(&reading)?);
+                    emit(&serde_json::to_string(&reading)?);
                 } else {
-                    println!("{}", table::render(&reading));
+                    emit(&table::render(&reading));
                 }
             }
             Ok(Err(e)) => {
@@ -117,6 +117,19 @@ async fn poll(args: PollArgs) -> Result<bool> {
         }
     }
     Ok(all_ok)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends the program quietly, as Unix tools do.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
 }
 
 #[tokio::main]

@@ -1,1 +1,6 @@
+//! The printwatch coordinator and operator tools.
+//!
+//! Today this crate holds the live fleet view that `printwatch demo` draws; the gRPC
+//! ingest and query services, the sled store and alerting join it as the fleet is built.
 
+pub mod fleet_view;

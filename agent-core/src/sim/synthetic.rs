@@ -15,6 +15,7 @@ use crate::oid::Oid;
 
 /// A vendor shape for synthetic printers: sysObjectID, how sysDescr reads, models.
 struct Shape {
+    brand: &'static str,
     sys_object_id: &'static str,
     descr: &'static str,
     models: &'static [&'static str],
@@ -23,60 +24,70 @@ struct Shape {
 
 const SHAPES: &[Shape] = &[
     Shape {
+        brand: "HP",
         sys_object_id: "1.3.6.1.4.1.11.2.3.9.1",
         descr: "HP ETHERNET MULTI-ENVIRONMENT,PID:HP {model}",
         models: &["LaserJet Pro M404dn", "Color LaserJet Pro M454dw"],
         color: true,
     },
     Shape {
+        brand: "Xerox",
         sys_object_id: "1.3.6.1.4.1.253.8.62.1.20.2.1.1",
         descr: "Xerox {model}; SS 73.40.21",
         models: &["VersaLink C405", "AltaLink B8045"],
         color: true,
     },
     Shape {
+        brand: "Brother",
         sys_object_id: "1.3.6.1.4.1.2435.2.3.9.1",
         descr: "Brother NC-8300h, Firmware Ver.1.14",
         models: &["HL-L6400DW", "MFC-L8900CDW"],
         color: false,
     },
     Shape {
+        brand: "RICOH",
         sys_object_id: "1.3.6.1.4.1.367.1.1",
         descr: "RICOH {model} 1.02 / RICOH Network Printer C model",
         models: &["IM C3000", "SP 5300DN"],
         color: true,
     },
     Shape {
+        brand: "KONICA MINOLTA",
         sys_object_id: "1.3.6.1.4.1.18334.1.1.1.2.1.181.2.4",
         descr: "KONICA MINOLTA {model}",
         models: &["bizhub C300i", "bizhub 4050i"],
         color: true,
     },
     Shape {
+        brand: "SHARP",
         sys_object_id: "1.3.6.1.4.1.2385.3.1.112.1.2",
         descr: "SHARP {model}",
         models: &["MX-3071", "MX-M3550"],
         color: true,
     },
     Shape {
+        brand: "Canon",
         sys_object_id: "1.3.6.1.4.1.1602.4.3",
         descr: "Canon {model} /P",
         models: &["iR-ADV C5535", "LBP325x"],
         color: false,
     },
     Shape {
+        brand: "KYOCERA",
         sys_object_id: "1.3.6.1.4.1.1347.41",
         descr: "KYOCERA Document Solutions Printing System",
         models: &["ECOSYS P3155dn", "TASKalfa 3253ci"],
         color: false,
     },
     Shape {
+        brand: "Lexmark",
         sys_object_id: "1.3.6.1.4.1.641.2.1.2.1",
         descr: "Lexmark {model} version CXTZJ.230.025",
         models: &["MS621", "CX725"],
         color: true,
     },
     Shape {
+        brand: "EPSON",
         sys_object_id: "1.3.6.1.4.1.1248.1.1.2.1.3.5",
         descr: "EPSON Built-in",
         models: &["WF-C5790", "WF-C879R"],
@@ -189,10 +200,7 @@ pub fn printer(seed: u64, index: u32) -> SimDevice {
         ),
         (
             mib::hr_device_descr().child(&[1]),
-            s(&format!(
-                "{} {model}",
-                shape.descr.split_whitespace().next().unwrap_or("")
-            )),
+            s(&format!("{} {model}", shape.brand)),
         ),
         (mib::hr_printer_status().child(&[1]), Value::Integer(3)),
         (mib::prt_general_serial().child(&[1]), s(&serial)),
