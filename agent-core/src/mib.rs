@@ -8,7 +8,10 @@ use crate::oid::Oid;
 
 macro_rules! oids {
     ($($(#[$doc:meta])* $name:ident = $value:literal;)*) => {
-        $( $(#[$doc])* pub fn $name() -> Oid { Oid::lit($value) } )*
+        $( $(#[$doc])* pub fn $name() -> Oid {
+            static CELL: std::sync::OnceLock<Oid> = std::sync::OnceLock::new();
+            CELL.get_or_init(|| Oid::lit($value)).clone()
+        } )*
     };
 }
 

@@ -126,7 +126,7 @@ fn parse_line(line_no: usize, raw: &str) -> Result<Option<(Oid, Value)>, Snmprec
 /// Decodes a plain hex string (no separators); `None` when it is not one.
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())

@@ -49,7 +49,7 @@ fn undo_hex_dump(bytes: &[u8]) -> Option<Vec<u8>> {
             return looks_like_text(&all).then_some(all);
         }
     }
-    if s.len() >= 8 && s.len() % 2 == 0 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if s.len() >= 8 && s.len().is_multiple_of(2) && s.bytes().all(|b| b.is_ascii_hexdigit()) {
         let b = crate::snmprec::decode_hex(s)?;
         let text = std::str::from_utf8(trim_nul(&b)).ok()?;
         if looks_like_text(&b) && text.chars().any(char::is_alphabetic) {

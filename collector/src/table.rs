@@ -51,8 +51,8 @@ pub fn render(r: &Reading) -> String {
             .clamp(11, 48);
         let _ = writeln!(
             out,
-            "  {:<w$}  {:<14} {:>6}  {:<12} {}",
-            "SUPPLY", "KIND", "LEVEL", "PART", "STATE"
+            "  {:<w$}  {:<14} {:>6}  {:<12} STATE",
+            "SUPPLY", "KIND", "LEVEL", "PART"
         );
         for s in &r.supplies {
             let level = match s.percent {

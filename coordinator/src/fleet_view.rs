@@ -36,8 +36,8 @@ pub fn render(rows: &[Row], width: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<18} {:<15} {:<26} {:<14} {:<9} {:<28} {}",
-        "ADDRESS", "VENDOR", "MODEL", "SERIAL", "STATUS", "LOWEST SUPPLY", "ALERTS / ERRORS"
+        "{:<18} {:<15} {:<26} {:<14} {:<9} {:<28} ALERTS / ERRORS",
+        "ADDRESS", "VENDOR", "MODEL", "SERIAL", "STATUS", "LOWEST SUPPLY"
     );
     for row in sorted {
         let line = match row {

@@ -97,7 +97,14 @@ async fn a_late_reply_is_dropped_and_does_not_poison_the_next_request() {
     let mut c = Counters::default();
     let descr = Oid::lit("1.3.6.1.2.1.1.1.0");
     let first = t
-        .request(&tg, PduKind::Get, &[descr.clone()], 0, 0, &mut c)
+        .request(
+            &tg,
+            PduKind::Get,
+            std::slice::from_ref(&descr),
+            0,
+            0,
+            &mut c,
+        )
         .await;
     assert!(matches!(first, Err(SnmpError::Timeout { .. })));
     // The next request is answered at once while the first one's reply is still on its way.
@@ -106,7 +113,7 @@ async fn a_late_reply_is_dropped_and_does_not_poison_the_next_request() {
         .request(
             &target(sim.addrs()[0], 1000, 0),
             PduKind::Get,
-            &[oid.clone()],
+            std::slice::from_ref(&oid),
             0,
             0,
             &mut c,

@@ -13,7 +13,8 @@ use agent_core::sim::{serve, SimDevice};
 use agent_core::transport::{Target, Transport};
 use printwatch_tests::{loopback, recordings, sim_device};
 
-struct Snmpd(Child, tempdir::Dir);
+/// The running snmpd and its directory (config and log), removed when the test ends.
+struct Snmpd(Child, #[allow(dead_code)] tempdir::Dir);
 
 impl Drop for Snmpd {
     fn drop(&mut self) {
