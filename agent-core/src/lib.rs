@@ -12,6 +12,7 @@ pub mod message;
 pub mod mib;
 pub mod model;
 pub mod oid;
+pub mod output;
 pub mod poll;
 pub mod session;
 pub mod sim;

@@ -6,6 +6,7 @@ mod target;
 use std::time::Duration;
 
 use agent_core::message::Version;
+use agent_core::output::emit;
 use agent_core::poll::first_poll;
 use agent_core::session::Session;
 use agent_core::transport::{Target, Transport, TransportConfig};
@@ -117,19 +118,6 @@ async fn poll(args: PollArgs) -> Result<bool> {
         }
     }
     Ok(all_ok)
-}
-
-/// Writes to stdout; a closed pipe (`| head`) ends the program quietly, as Unix tools do.
-fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: writing to stdout: {e}");
-        std::process::exit(1);
-    }
 }
 
 #[tokio::main]

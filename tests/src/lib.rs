@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use agent_core::model::Reading;
 use agent_core::sim::SimDevice;
 
 /// The corpus directory: `$PRINTWATCH_CORPUS`, or `../shared/corpus` beside the checkout.
@@ -72,4 +73,15 @@ pub fn loopback() -> SocketAddr {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let b = 100 + (std::process::id() % 100) as u8;
     SocketAddr::from((Ipv4Addr::new(127, b, (n >> 8) as u8, (n & 0xff) as u8), 0))
+}
+
+/// A reading without what legitimately differs between two polls of the same data: the
+/// time, the wire counters and the address it was read at.
+pub fn essence(mut r: Reading) -> Reading {
+    r.polled_at.clear();
+    r.bytes_sent = 0;
+    r.bytes_received = 0;
+    r.round_trips = 0;
+    r.identity.address.clear();
+    r
 }

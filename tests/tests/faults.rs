@@ -10,7 +10,7 @@ use agent_core::session::Session;
 use agent_core::sim::{serve, Faults, SimDevice};
 use agent_core::transport::{Counters, SnmpError, Target, Transport};
 use agent_core::Oid;
-use printwatch_tests::{loopback, recordings, sim_device};
+use printwatch_tests::{essence, loopback, recordings, sim_device};
 
 fn device(name: &str) -> SimDevice {
     let (n, p) = recordings("printers")
@@ -24,16 +24,6 @@ fn with_faults(name: &str, faults: Faults) -> SimDevice {
     let mut d = device(name);
     d.faults = faults;
     d
-}
-
-/// The reading without what legitimately differs between two polls.
-fn essence(mut r: Reading) -> Reading {
-    r.polled_at.clear();
-    r.bytes_sent = 0;
-    r.bytes_received = 0;
-    r.round_trips = 0;
-    r.identity.address.clear();
-    r
 }
 
 fn target(addr: std::net::SocketAddr, timeout_ms: u64, retries: u32) -> Target {

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use agent_core::output::emit;
 use agent_core::sim::{serve, synthetic, Faults, SimDevice};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -158,12 +159,9 @@ async fn main() -> Result<()> {
         .context("binding the simulated devices (a port below 1024 needs root)")?;
     for (addr, name) in handle.addrs().iter().zip(&names) {
         if args.json {
-            println!(
-                "{}",
-                serde_json::json!({"address": addr.to_string(), "name": name})
-            );
+            emit(&serde_json::json!({"address": addr.to_string(), "name": name}).to_string());
         } else {
-            println!("{addr:<22} {name}");
+            emit(&format!("{addr:<22} {name}"));
         }
     }
     eprintln!("serving {} devices; Ctrl-C stops", names.len());

@@ -4,6 +4,7 @@ use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use agent_core::output::emit;
 use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
 use agent_core::session::Session;
 use agent_core::sim::{serve, synthetic};
@@ -172,19 +173,6 @@ async fn demo(args: DemoArgs) -> Result<()> {
             _ = tokio::time::sleep(args.interval) => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
-    }
-}
-
-/// Writes to stdout; a closed pipe (`| head`) ends the program quietly, as Unix tools do.
-fn emit(text: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = writeln!(out, "{text}").and_then(|_| out.flush()) {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: writing to stdout: {e}");
-        std::process::exit(1);
     }
 }
 
