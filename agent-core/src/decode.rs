@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::message::Value;
 use crate::mib;
 use crate::model::{
-    Alert, Identity, Meter, Reading, Status, Supply, SupplyClass, SupplyLevel,
+    Alert, Identity, Meter, PercentSource, Reading, Status, Supply, SupplyClass, SupplyLevel,
     DEFAULT_REORDER_PERCENT,
 };
 use crate::oid::Oid;
@@ -169,6 +169,37 @@ fn color_from_description(d: &str) -> Option<String> {
         .map(|w| w.to_string())
 }
 
+/// The percent a vendor's private level table gives for a supply, matched by name, or by
+/// colour when the names differ ("Black Toner" and "Toner (Black)").
+fn private_percent(
+    vars: &Varbinds,
+    profile: &VendorProfile,
+    description: &str,
+    color: Option<&str>,
+) -> Option<u8> {
+    let table = profile.private_levels?;
+    let (names, levels) = (Oid::lit(table.names), Oid::lit(table.levels));
+    let rows: Vec<(String, u8)> = column(vars, &levels)
+        .filter_map(|(idx, v)| {
+            let p = u8::try_from(v.as_i64()?).ok().filter(|p| *p <= 100)?;
+            Some((text_of(vars, &names.child(idx))?, p))
+        })
+        .collect();
+    rows.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(description))
+        .or_else(|| {
+            let c = color?;
+            let mut same = rows
+                .iter()
+                .filter(|(n, _)| color_from_description(n).as_deref() == Some(c));
+            match (same.next(), same.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+        .map(|(_, p)| *p)
+}
+
 /// Builds the supplies of a reading from prtMarkerSuppliesTable and the colorant table.
 pub fn supplies(vars: &Varbinds, profile: &VendorProfile, reorder_percent: u8) -> Vec<Supply> {
     let mut rows: Vec<Vec<u32>> = column(vars, &mib::supply_level())
@@ -220,18 +251,29 @@ pub fn supplies(vars: &Varbinds, profile: &VendorProfile, reorder_percent: u8) -
                     .and_then(Value::as_i64)
                     .unwrap_or(-2),
             };
-            let (percent, percent_source, state) =
+            let (mut percent, mut percent_source, mut state) =
                 match profile.vendor_level(level.level, level.max_capacity) {
                     Some(v) => v,
                     None => {
                         let p = level.standard_percent();
                         (
                             p,
-                            p.map(|_| crate::model::PercentSource::LevelOfMax),
+                            p.map(|_| PercentSource::LevelOfMax),
                             level.state(p, reorder_percent),
                         )
                     }
                 };
+            if percent.is_none() && level.level != -1 {
+                if let Some(p) = private_percent(vars, profile, &description, color.as_deref()) {
+                    percent = Some(p);
+                    percent_source = Some(PercentSource::VendorPrivateLevel);
+                    state = SupplyLevel {
+                        level: i64::from(p),
+                        max_capacity: 100,
+                    }
+                    .state(Some(p), reorder_percent);
+                }
+            }
             Supply {
                 device_index: row[0],
                 index: row[1],
@@ -413,6 +455,78 @@ mod tests {
             }]
         );
         assert!(is_printer(&v));
+    }
+
+    #[test]
+    fn ricoh_private_levels_fill_in_by_name_or_colour() {
+        let v = vars(&[
+            (
+                "1.3.6.1.2.1.1.2.0",
+                Value::ObjectId(Oid::lit("1.3.6.1.4.1.367.1.1")),
+            ),
+            (
+                "1.3.6.1.2.1.43.11.1.1.6.1.1",
+                Value::OctetString(b"Black Toner".to_vec()),
+            ),
+            ("1.3.6.1.2.1.43.11.1.1.8.1.1", Value::Integer(100)),
+            ("1.3.6.1.2.1.43.11.1.1.9.1.1", Value::Integer(-100)),
+            (
+                "1.3.6.1.2.1.43.11.1.1.6.1.2",
+                Value::OctetString(b"Waste Toner".to_vec()),
+            ),
+            ("1.3.6.1.2.1.43.11.1.1.9.1.2", Value::Integer(-3)),
+            (
+                "1.3.6.1.2.1.43.11.1.1.6.1.3",
+                Value::OctetString(b"Toner (Cyan)".to_vec()),
+            ),
+            ("1.3.6.1.2.1.43.11.1.1.9.1.3", Value::Integer(-3)),
+            (
+                "1.3.6.1.2.1.43.11.1.1.6.1.4",
+                Value::OctetString(b"Magenta Toner".to_vec()),
+            ),
+            ("1.3.6.1.2.1.43.11.1.1.8.1.4", Value::Integer(100)),
+            ("1.3.6.1.2.1.43.11.1.1.9.1.4", Value::Integer(60)),
+            (
+                "1.3.6.1.4.1.367.3.2.1.2.24.1.1.3.1",
+                Value::OctetString(b"Black Toner".to_vec()),
+            ),
+            (
+                "1.3.6.1.4.1.367.3.2.1.2.24.1.1.3.2",
+                Value::OctetString(b"Cyan Toner".to_vec()),
+            ),
+            (
+                "1.3.6.1.4.1.367.3.2.1.2.24.1.1.3.3",
+                Value::OctetString(b"Magenta Toner".to_vec()),
+            ),
+            ("1.3.6.1.4.1.367.3.2.1.2.24.1.1.5.1", Value::Integer(10)),
+            ("1.3.6.1.4.1.367.3.2.1.2.24.1.1.5.2", Value::Integer(70)),
+            ("1.3.6.1.4.1.367.3.2.1.2.24.1.1.5.3", Value::Integer(30)),
+        ]);
+        let s = supplies(&v, profile_of(&v), 15);
+        // Black: -100 (near end) in the Printer-MIB, 10 % in Ricoh's table (matched by name).
+        assert_eq!(
+            (s[0].percent, s[0].percent_source, s[0].state),
+            (
+                Some(10),
+                Some(PercentSource::VendorPrivateLevel),
+                crate::model::SupplyState::Low
+            )
+        );
+        // Waste toner has no row in the toner table: the special value stands.
+        assert_eq!(
+            (s[1].percent, s[1].state),
+            (None, crate::model::SupplyState::SomeRemaining)
+        );
+        // Cyan: names differ, the colour matches.
+        assert_eq!(
+            (s[2].percent, s[2].percent_source),
+            (Some(70), Some(PercentSource::VendorPrivateLevel))
+        );
+        // Magenta has a standard level: the Printer-MIB wins.
+        assert_eq!(
+            (s[3].percent, s[3].percent_source),
+            (Some(60), Some(PercentSource::LevelOfMax))
+        );
     }
 
     #[test]

@@ -82,6 +82,18 @@ fn meter_table_columns(p: &VendorProfile, names: bool) -> Vec<Column> {
         .unwrap_or_default()
 }
 
+fn private_level_columns(p: &VendorProfile, names: bool) -> Vec<Column> {
+    p.private_levels
+        .map(|t| {
+            let mut v = vec![Column::numeric(Oid::lit(t.levels))];
+            if names {
+                v.push(Column::text(Oid::lit(t.names)));
+            }
+            v
+        })
+        .unwrap_or_default()
+}
+
 fn insert_all(into: &mut Varbinds, vbs: Vec<(Oid, Value)>) {
     for (o, v) in vbs {
         into.insert(o, v);
@@ -131,6 +143,7 @@ pub async fn first_poll(session: &mut Session) -> Result<(Reading, PollPlan), Sn
     columns.extend(supply_columns());
     columns.extend(alert_columns(None));
     columns.extend(meter_table_columns(p, true));
+    columns.extend(private_level_columns(p, true));
     session.walk(&columns, &mut vars).await?;
     let plan = plan_from(vars);
     let reading = finish(session, &plan.known);
@@ -219,6 +232,7 @@ pub async fn steady_poll(
     if due.meters {
         columns.extend(meter_table_columns(p, false));
     }
+    columns.extend(private_level_columns(p, false));
     let found = session.walk(&columns, &mut fresh).await?;
     if plan.alert_rows == 0 && found.get(2).copied().unwrap_or(0) > 0 {
         // The probe found an alert: read the whole alert table.
@@ -230,7 +244,10 @@ pub async fn steady_poll(
     for col in [mib::supply_level(), mib::supply_max_capacity()] {
         clear_column(&mut plan.known, &col);
     }
-    for c in alert_columns(None) {
+    for c in alert_columns(None)
+        .into_iter()
+        .chain(private_level_columns(p, false))
+    {
         clear_column(&mut plan.known, &c.oid);
     }
     if due.meters {

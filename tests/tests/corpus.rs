@@ -219,3 +219,68 @@ async fn every_other_recording_is_an_snmp_device_but_not_a_printer() {
         );
     }
 }
+
+#[tokio::test]
+async fn ricoh_private_level_table_is_read_through_the_transport() {
+    use agent_core::message::Value;
+    use agent_core::poll::{steady_poll, Due};
+    use agent_core::Oid;
+    let (n, p) = recordings("printers")
+        .into_iter()
+        .find(|(n, _)| n == "ricoh_mpc3002")
+        .unwrap();
+    let mut d = sim_device(&n, &p);
+    // Cyan near end (-100) in the Printer-MIB; Ricoh's own table knows it is at 10 %.
+    d.view.insert(
+        Oid::lit("1.3.6.1.2.1.43.11.1.1.9.1.3"),
+        Value::Integer(-100),
+    );
+    for (i, (name, level)) in [
+        ("Black Toner", 40),
+        ("Cyan Toner", 10),
+        ("Magenta Toner", 50),
+        ("Yellow Toner", 50),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let i = i as u32 + 1;
+        d.view.insert(
+            Oid::lit("1.3.6.1.4.1.367.3.2.1.2.24.1.1.3").child(&[i]),
+            Value::OctetString(name.as_bytes().to_vec()),
+        );
+        d.view.insert(
+            Oid::lit("1.3.6.1.4.1.367.3.2.1.2.24.1.1.5").child(&[i]),
+            Value::Integer(*level),
+        );
+    }
+    let sim = serve(vec![(loopback(), d)]).await.unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let (first, mut plan) = first_poll(&mut Session::new(t.clone(), Target::new(sim.addrs()[0])))
+        .await
+        .unwrap();
+    let steady = steady_poll(
+        &mut Session::new(t.clone(), Target::new(sim.addrs()[0])),
+        &mut plan,
+        Due { meters: false },
+    )
+    .await
+    .unwrap();
+    for r in [&first, &steady] {
+        let cyan = r.supplies.iter().find(|s| s.index == 3).unwrap();
+        assert_eq!(cyan.level, -100);
+        assert_eq!(
+            (cyan.percent, cyan.percent_source, cyan.state),
+            (
+                Some(10),
+                Some(PercentSource::VendorPrivateLevel),
+                SupplyState::Low
+            )
+        );
+        let black = r.supplies.iter().find(|s| s.index == 1).unwrap();
+        assert_eq!(
+            (black.percent, black.percent_source),
+            (Some(40), Some(PercentSource::LevelOfMax))
+        );
+    }
+}

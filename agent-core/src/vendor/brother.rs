@@ -57,5 +57,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[],
     meter_table: None,
     level_coding: LevelCoding::CodesWhenMaxUnknown(CODES),
+    private_levels: None,
     part_number_markers: &[],
 };

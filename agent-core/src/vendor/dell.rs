@@ -17,5 +17,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[],
 };

@@ -14,5 +14,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[("total", "1.3.6.1.4.1.297.1.111.1.41.1.1.1.1")],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[],
 };

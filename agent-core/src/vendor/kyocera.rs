@@ -32,5 +32,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     ],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[],
 };

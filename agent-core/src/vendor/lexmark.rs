@@ -20,5 +20,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[("total", "1.3.6.1.4.1.641.6.4.2.1.1.4.1.1")],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[],
 };

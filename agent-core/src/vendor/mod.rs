@@ -55,6 +55,7 @@ pub const GENERIC: VendorProfile = VendorProfile {
     meters: &[],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[PartMarker::Suffix(", PN ")],
 };
 
@@ -95,6 +96,16 @@ pub struct MeterTable {
     pub values: &'static str,
     /// Column of counter names, same index.
     pub names: &'static str,
+}
+
+/// A vendor table of supply levels in percent, with a name column to match its rows to the
+/// Printer-MIB's (the two tables need not share indices or order).
+#[derive(Debug, Clone, Copy)]
+pub struct PrivateLevels {
+    /// Column of supply names.
+    pub names: &'static str,
+    /// Column of levels in percent (0..=100; anything else means "no percent").
+    pub levels: &'static str,
 }
 
 /// How a vendor codes `prtMarkerSuppliesLevel` beyond RFC 3805.
@@ -146,6 +157,8 @@ pub struct VendorProfile {
     pub meter_table: Option<MeterTable>,
     /// How supply levels are coded.
     pub level_coding: LevelCoding,
+    /// A private table of supply levels in percent, for rows the Printer-MIB leaves without one.
+    pub private_levels: Option<PrivateLevels>,
     /// Where supply descriptions carry a part number.
     pub part_number_markers: &'static [PartMarker],
 }

@@ -17,5 +17,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[("total", "1.3.6.1.4.1.2001.1.1.1.1.11.1.10.170.1.6.1")],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[],
 };

@@ -1,5 +1,6 @@
-//! Ricoh (and its Lanier, Savin, nashuatec, NRG brands): identity in Ricoh's engine MIB and
-//! a level of -100 meaning "near end".
+//! Ricoh (and its Lanier, Savin, nashuatec, NRG brands): identity in Ricoh's engine MIB, a
+//! level of -100 meaning "near end", and a private toner table in percent (to the nearest
+//! 10 %) for the rows whose Printer-MIB level says nothing.
 use super::*;
 
 const CODES: &[LevelCode] = &[LevelCode {
@@ -30,5 +31,9 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[("total", "1.3.6.1.4.1.367.3.2.1.2.19.1.0")],
     meter_table: None,
     level_coding: LevelCoding::Codes(CODES),
+    private_levels: Some(PrivateLevels {
+        names: "1.3.6.1.4.1.367.3.2.1.2.24.1.1.3",
+        levels: "1.3.6.1.4.1.367.3.2.1.2.24.1.1.5",
+    }),
     part_number_markers: &[],
 };

@@ -20,5 +20,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meters: &[("total", "1.3.6.1.4.1.236.11.5.1.1.3.12.0")],
     meter_table: None,
     level_coding: LevelCoding::Standard,
+    private_levels: None,
     part_number_markers: &[],
 };

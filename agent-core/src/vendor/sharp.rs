@@ -21,5 +21,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
         names: "1.3.6.1.4.1.2385.1.1.19.2.1.4",
     }),
     level_coding: LevelCoding::PercentWhenMaxUnknown,
+    private_levels: None,
     part_number_markers: &[],
 };
