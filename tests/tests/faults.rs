@@ -300,3 +300,117 @@ async fn many_requests_in_flight_on_one_transport() {
     }
     assert_eq!(t.totals().unmatched, 0);
 }
+
+#[tokio::test]
+async fn foreign_replies_are_dropped_and_the_real_one_accepted() {
+    use agent_core::message::{Message, Pdu};
+    let agent = tokio::net::UdpSocket::bind(loopback()).await.unwrap();
+    let imposter = tokio::net::UdpSocket::bind(loopback()).await.unwrap();
+    let agent_addr = agent.local_addr().unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let oid = Oid::lit("1.3.6.1.2.1.1.5.0");
+    let request = {
+        let (t, oid) = (t.clone(), oid.clone());
+        tokio::spawn(async move {
+            let mut c = Counters::default();
+            t.request(
+                &target(agent_addr, 2000, 0),
+                PduKind::Get,
+                &[oid],
+                0,
+                0,
+                &mut c,
+            )
+            .await
+        })
+    };
+    let mut buf = vec![0u8; 2048];
+    let (len, from) = agent.recv_from(&mut buf).await.unwrap();
+    let req = Message::decode(&buf[..len]).unwrap();
+    let reply = |community: &[u8], id: i32, name: &str| {
+        Message {
+            version: req.version,
+            community: community.to_vec(),
+            pdu: Pdu {
+                kind: PduKind::Response,
+                request_id: id,
+                error_status: 0,
+                error_index: 0,
+                varbinds: vec![(oid.clone(), Value::OctetString(name.as_bytes().to_vec()))],
+            },
+        }
+        .encode()
+    };
+    let id = req.pdu.request_id;
+    imposter
+        .send_to(&reply(b"public", id, "from another host"), from)
+        .await
+        .unwrap();
+    agent
+        .send_to(&reply(b"other", id, "wrong community"), from)
+        .await
+        .unwrap();
+    agent
+        .send_to(
+            &reply(b"public", id.wrapping_add(1), "wrong request id"),
+            from,
+        )
+        .await
+        .unwrap();
+    agent
+        .send_to(&[0x30, 0x03, 0x02, 0x01], from)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    agent
+        .send_to(&reply(b"public", id, "the printer"), from)
+        .await
+        .unwrap();
+    let pdu = request.await.unwrap().unwrap();
+    assert_eq!(
+        pdu.varbinds[0].1,
+        Value::OctetString(b"the printer".to_vec())
+    );
+    let totals = t.totals();
+    assert_eq!(totals.unmatched, 3, "{totals:?}");
+    assert_eq!(totals.malformed, 1, "{totals:?}");
+}
+
+#[tokio::test]
+async fn the_packet_rate_budget_paces_every_send() {
+    let sim = serve(vec![(loopback(), device("xerox"))]).await.unwrap();
+    let t = Transport::bind(agent_core::transport::TransportConfig {
+        max_pps: Some(100),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let handles: Vec<_> = (0..30)
+        .map(|_| {
+            let (t, a) = (t.clone(), sim.addrs()[0]);
+            tokio::spawn(async move {
+                let mut c = Counters::default();
+                t.request(
+                    &target(a, 2000, 0),
+                    PduKind::Get,
+                    &[Oid::lit("1.3.6.1.2.1.1.1.0")],
+                    0,
+                    0,
+                    &mut c,
+                )
+                .await
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap().unwrap();
+    }
+    // 30 packets at 100 per second cannot leave in less than 29 intervals of 10 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(290),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(t.totals().packets_sent, 30);
+}
