@@ -345,6 +345,13 @@ pub fn meters(vars: &Varbinds, profile: &VendorProfile) -> Vec<Meter> {
         for (idx, v) in column(vars, &values) {
             let Some(value) = v.as_u64() else { continue };
             let name = text_of(vars, &names.child(idx))
+                .map(|n| {
+                    table
+                        .standard_names
+                        .iter()
+                        .find(|(device, _)| *device == n)
+                        .map_or(n, |(_, standard)| (*standard).to_string())
+                })
                 .unwrap_or_else(|| format!("counter.{}", Oid::new(idx.to_vec())));
             out.push(Meter {
                 name,
@@ -527,6 +534,33 @@ mod tests {
             (s[3].percent, s[3].percent_source),
             (Some(60), Some(PercentSource::LevelOfMax))
         );
+    }
+
+    #[test]
+    fn vendor_counter_tables_get_standard_names() {
+        let v = vars(&[
+            (
+                "1.3.6.1.2.1.1.2.0",
+                Value::ObjectId(Oid::lit("1.3.6.1.4.1.2385.3.1.112.1.2")),
+            ),
+            (
+                "1.3.6.1.4.1.2385.1.1.19.2.1.3.5.4.61",
+                Value::Counter32(91164),
+            ),
+            ("1.3.6.1.4.1.2385.1.1.19.2.1.3.8.4.50", Value::Counter32(6)),
+            (
+                "1.3.6.1.4.1.2385.1.1.19.2.1.4.5.4.61",
+                Value::OctetString(b"Black & White Total Count".to_vec()),
+            ),
+            (
+                "1.3.6.1.4.1.2385.1.1.19.2.1.4.8.4.50",
+                Value::OctetString(b"Scan to HDD".to_vec()),
+            ),
+        ]);
+        let m = meters(&v, profile_of(&v));
+        assert_eq!((m[0].name.as_str(), m[0].value), ("black", 91164));
+        assert_eq!(m[0].source, "1.3.6.1.4.1.2385.1.1.19.2.1.3.5.4.61");
+        assert_eq!(m[1].name, "Scan to HDD");
     }
 
     #[test]

@@ -96,6 +96,9 @@ pub struct MeterTable {
     pub values: &'static str,
     /// Column of counter names, same index.
     pub names: &'static str,
+    /// The device's names for the standard meters: (device name, standard name). Other
+    /// counters keep the device's name.
+    pub standard_names: &'static [(&'static str, &'static str)],
 }
 
 /// A vendor table of supply levels in percent, with a name column to match its rows to the

@@ -19,6 +19,15 @@ pub const PROFILE: VendorProfile = VendorProfile {
     meter_table: Some(MeterTable {
         values: "1.3.6.1.4.1.2385.1.1.19.2.1.3",
         names: "1.3.6.1.4.1.2385.1.1.19.2.1.4",
+        standard_names: &[
+            ("Black & White Total Count", "black"),
+            ("Full Color Total Count", "color"),
+            ("Duplex", "duplex"),
+            ("Copies", "copies"),
+            ("Prints", "prints"),
+            ("Black & White Scanner Count", "scans.black"),
+            ("Full Color Scanner Count", "scans.color"),
+        ],
     }),
     level_coding: LevelCoding::PercentWhenMaxUnknown,
     private_levels: None,
