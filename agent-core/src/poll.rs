@@ -70,28 +70,25 @@ fn alert_columns(expect: Option<usize>) -> Vec<Column> {
     cols
 }
 
+/// The columns of a vendor table of named values (counters, levels): the values always,
+/// the names only when they are to be learnt (they do not change between polls).
+fn named_value_columns(table: Option<(&'static str, &'static str)>, names: bool) -> Vec<Column> {
+    let Some((values, name_column)) = table else {
+        return Vec::new();
+    };
+    let mut v = vec![Column::numeric(Oid::lit(values))];
+    if names {
+        v.push(Column::text(Oid::lit(name_column)));
+    }
+    v
+}
+
 fn meter_table_columns(p: &VendorProfile, names: bool) -> Vec<Column> {
-    p.meter_table
-        .map(|t| {
-            let mut v = vec![Column::numeric(Oid::lit(t.values))];
-            if names {
-                v.push(Column::text(Oid::lit(t.names)));
-            }
-            v
-        })
-        .unwrap_or_default()
+    named_value_columns(p.meter_table.map(|t| (t.values, t.names)), names)
 }
 
 fn private_level_columns(p: &VendorProfile, names: bool) -> Vec<Column> {
-    p.private_levels
-        .map(|t| {
-            let mut v = vec![Column::numeric(Oid::lit(t.levels))];
-            if names {
-                v.push(Column::text(Oid::lit(t.names)));
-            }
-            v
-        })
-        .unwrap_or_default()
+    named_value_columns(p.private_levels.map(|t| (t.levels, t.names)), names)
 }
 
 fn insert_all(into: &mut Varbinds, vbs: Vec<(Oid, Value)>) {

@@ -5,7 +5,7 @@ use agent_core::message::Value;
 use agent_core::mib;
 use agent_core::poll::{first_poll, steady_poll, Due};
 use agent_core::session::Session;
-use agent_core::sim::serve;
+use agent_core::sim::{alert_row, serve};
 use agent_core::transport::{Target, Transport};
 use printwatch_tests::{loopback, recordings, sim_device};
 
@@ -60,20 +60,10 @@ async fn steady_state_poll_of_a_four_supply_printer_fits_the_budget() {
 async fn steady_state_poll_notices_new_alerts_and_changed_levels() {
     let before = m252dw();
     let mut after = before.clone();
-    let row = [1u32, 4];
+    // a cover (group 6) open (code 3), critical (3)
     after
         .view
-        .insert(mib::alert_severity().child(&row), Value::Integer(3));
-    after
-        .view
-        .insert(mib::alert_group().child(&row), Value::Integer(6));
-    after
-        .view
-        .insert(mib::alert_code().child(&row), Value::Integer(3));
-    after.view.insert(
-        mib::alert_description().child(&row),
-        Value::OctetString(b"Front door open".to_vec()),
-    );
+        .extend(alert_row([1, 4], 3, 6, 3, "Front door open"));
     after
         .view
         .insert(mib::supply_level().child(&[1, 2]), Value::Integer(7));

@@ -181,6 +181,26 @@ impl SimDevice {
     }
 }
 
+/// The four prtAlertTable cells of one alert row, for simulated devices that raise alerts.
+pub fn alert_row(
+    row: [u32; 2],
+    severity: i64,
+    group: i64,
+    code: i64,
+    description: &str,
+) -> [(Oid, Value); 4] {
+    use crate::mib;
+    [
+        (mib::alert_severity().child(&row), Value::Integer(severity)),
+        (mib::alert_group().child(&row), Value::Integer(group)),
+        (mib::alert_code().child(&row), Value::Integer(code)),
+        (
+            mib::alert_description().child(&row),
+            Value::OctetString(description.as_bytes().to_vec()),
+        ),
+    ]
+}
+
 fn too_big(req: &Message) -> Message {
     Message {
         version: req.version,

@@ -9,5 +9,5 @@ pub mod agent;
 pub mod server;
 pub mod synthetic;
 
-pub use agent::{Faults, SimDevice};
+pub use agent::{alert_row, Faults, SimDevice};
 pub use server::{serve, SimHandle};

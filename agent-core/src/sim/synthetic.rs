@@ -8,7 +8,7 @@ use std::time::Instant;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::agent::SimDevice;
+use super::agent::{alert_row, SimDevice};
 use crate::message::Value;
 use crate::mib;
 use crate::oid::Oid;
@@ -136,13 +136,7 @@ impl Drain {
         );
         let row = [1u32, 90];
         if empty {
-            view.insert(mib::alert_severity().child(&row), Value::Integer(3));
-            view.insert(mib::alert_group().child(&row), Value::Integer(11));
-            view.insert(mib::alert_code().child(&row), Value::Integer(1005));
-            view.insert(
-                mib::alert_description().child(&row),
-                Value::OctetString(b"Toner empty".to_vec()),
-            );
+            view.extend(alert_row(row, 3, 11, 1005, "Toner empty"));
         } else {
             for col in [
                 mib::alert_severity(),
@@ -270,17 +264,8 @@ pub fn printer(seed: u64, index: u32) -> SimDevice {
     let mut dev = SimDevice::new(format!("{model} (synthetic)"), v);
     if rng.random_bool(0.1) {
         // Some printers have a paper jam standing.
-        let row = [1u32, 7];
         dev.view
-            .insert(mib::alert_severity().child(&row), Value::Integer(3));
-        dev.view
-            .insert(mib::alert_group().child(&row), Value::Integer(13));
-        dev.view
-            .insert(mib::alert_code().child(&row), Value::Integer(8));
-        dev.view.insert(
-            mib::alert_description().child(&row),
-            s("Paper jam in tray 2"),
-        );
+            .extend(alert_row([1, 7], 3, 13, 8, "Paper jam in tray 2"));
     }
     drain.apply(&mut dev.view, Instant::now());
     dev.synthetic = Some(drain);
