@@ -8,12 +8,14 @@
 
 pub mod classify;
 pub mod decode;
+pub mod discover;
 pub mod message;
 pub mod mib;
 pub mod model;
 pub mod oid;
 pub mod output;
 pub mod poll;
+pub mod range;
 pub mod session;
 pub mod sim;
 pub mod snmprec;

@@ -142,6 +142,42 @@ impl Session {
         }
     }
 
+    /// One GETNEXT for several variables at once: the next object after each. On v1, a
+    /// variable that runs off the end of the MIB (noSuchName) is dropped and the rest asked
+    /// again; the answer then has fewer variables.
+    pub async fn get_next(&mut self, oids: &[Oid]) -> Result<Vec<(Oid, Value)>, SnmpError> {
+        let mut oids = oids.to_vec();
+        while !oids.is_empty() {
+            let pdu = self
+                .transport
+                .request(
+                    &self.target,
+                    PduKind::GetNext,
+                    &oids,
+                    0,
+                    0,
+                    &mut self.counters,
+                )
+                .await?;
+            match pdu.error_status {
+                error_status::NO_ERROR => return Ok(pdu.varbinds),
+                error_status::NO_SUCH_NAME
+                    if pdu.error_index >= 1 && pdu.error_index as usize <= oids.len() =>
+                {
+                    oids.remove(pdu.error_index as usize - 1);
+                }
+                status => {
+                    return Err(SnmpError::Agent {
+                        target: self.target.addr,
+                        status,
+                        index: pdu.error_index,
+                    })
+                }
+            }
+        }
+        Ok(Vec::new())
+    }
+
     /// Walks several columns side by side with GETBULK (GETNEXT on v1), stopping each at
     /// the end of its column, and adds every row found to `into`. Returns the number of
     /// rows found per column.

@@ -1,5 +1,6 @@
 //! printwatch-collector: the site agent. Today it reads printers on demand (`poll`).
 
+mod discover_cmd;
 mod table;
 mod target;
 
@@ -36,6 +37,22 @@ enum Command {
     ///   printwatch-collector poll old-laser --snmp-version 1 --timeout 3s --retries 1
     #[command(verbatim_doc_comment)]
     Poll(PollArgs),
+    /// Find the printers on a site's subnets: one small request per address, at a bounded rate.
+    ///
+    /// Every address of the RANGEs (minus --exclude) gets one SNMP request per community,
+    /// paced by --rate; the next community is tried only where the previous got no answer.
+    /// Each answer is classified as a printer or another SNMP device, and each printer is
+    /// read once (identity and a first reading) while the sweep goes on. It ends when every
+    /// address has answered or timed out, at --time-limit, or at Ctrl-C, and then says why
+    /// and what it found. On a terminal it shows progress; in a pipe only results.
+    ///
+    /// Examples:
+    ///   printwatch-collector discover 10.1.0.0/16 --exclude 10.1.200.0/24
+    ///   printwatch-collector discover 10.2.0.0/22 -c public -c site7 --rate 500 --time-limit 5m
+    ///   printwatch-collector discover printer7.example.lan 10.3.4.20-10.3.4.80 --json
+    ///   printwatch-collector discover            # this host's own subnets
+    #[command(verbatim_doc_comment)]
+    Discover(discover_cmd::DiscoverArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -125,6 +142,7 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let ok = match cli.command {
         Command::Poll(args) => poll(args).await?,
+        Command::Discover(args) => discover_cmd::run(args).await?,
     };
     if !ok {
         std::process::exit(1);

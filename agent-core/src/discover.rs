@@ -1,0 +1,269 @@
+//! Finding printers: one small request to every address, at a bounded rate, classified as
+//! the answers come, each printer read once while the sweep goes on.
+//!
+//! The probe is a single GETNEXT with five variables: the next object after sysDescr and
+//! sysObjectID (their values), after hrDeviceType (the first device's type), after
+//! prtGeneralSerialNumber (the first printer's serial) and after the Printer-MIB root (any
+//! printer row at all). One request classifies every agent, on v1 and v2c alike, including
+//! printers whose printer row is not hrDeviceIndex 1; nothing is sent twice to an address
+//! unless a second community is tried because the first got no answer.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::classify::DeviceClass;
+use crate::decode::{self, Varbinds};
+use crate::message::Version;
+use crate::mib;
+use crate::model::{Identity, Reading};
+use crate::oid::Oid;
+use crate::poll::first_poll;
+use crate::session::Session;
+use crate::transport::{Counters, SnmpError, Target, Transport};
+
+/// What to sweep and how.
+#[derive(Debug, Clone)]
+pub struct SweepConfig {
+    /// The addresses, in the order to probe them (ranges expanded, exclusions removed).
+    pub addresses: Vec<Ipv4Addr>,
+    /// The UDP port the agents listen on.
+    pub port: u16,
+    /// Communities to try, in order; the next only where the previous got no answer.
+    pub communities: Vec<String>,
+    /// v1 or v2c.
+    pub version: Version,
+    /// How long to wait for a probe's answer.
+    pub timeout: Duration,
+    /// Resends of an unanswered probe (0: one request per address and community).
+    pub retries: u32,
+    /// Read each printer found once (identity and a first reading).
+    pub read_printers: bool,
+}
+
+/// The classes of the `probe` OIDs, in the order they are asked.
+pub fn probe_oids() -> Vec<Oid> {
+    let hr_type = mib::hr_device_type();
+    vec![
+        Oid::new(mib::sys_descr().arcs()[..8].to_vec()),
+        Oid::new(mib::sys_object_id().arcs()[..8].to_vec()),
+        hr_type,
+        mib::prt_general_serial(),
+        mib::printer_mib(),
+    ]
+}
+
+/// A device found.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    /// Printer or other SNMP device.
+    pub class: DeviceClass,
+    /// The community it answered to.
+    pub community: String,
+    /// Who it is (from the first reading for printers, from the probe otherwise).
+    pub identity: Identity,
+    /// The first reading of a printer; `None` for other devices or when reading failed.
+    pub reading: Option<Reading>,
+    /// Why the first reading failed, when it did.
+    pub read_error: Option<String>,
+    /// What the probe cost on the wire.
+    pub probe: Counters,
+}
+
+/// Running totals, readable while the sweep goes on (for progress displays).
+#[derive(Debug, Default)]
+pub struct SweepStats {
+    /// Addresses whose probing finished (answered, or every community timed out).
+    pub probed: AtomicU64,
+    /// Printers found.
+    pub printers: AtomicU64,
+    /// Other SNMP devices found.
+    pub others: AtomicU64,
+    /// Probe requests sent (retries included).
+    pub requests: AtomicU64,
+    /// Probe bytes sent.
+    pub bytes_sent: AtomicU64,
+    /// Probe bytes received.
+    pub bytes_received: AtomicU64,
+}
+
+/// Why a sweep ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Every address answered or timed out.
+    Complete,
+    /// The time limit was reached.
+    TimeLimit,
+    /// The user stopped it.
+    Cancelled,
+}
+
+/// The end of a sweep: why, and what it found and cost.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Summary {
+    /// Always "done", so JSON Lines readers can tell it from a found event.
+    pub event: &'static str,
+    /// Why it ended.
+    pub reason: EndReason,
+    /// Addresses probed to the end.
+    pub probed: u64,
+    /// Printers found.
+    pub printers: u64,
+    /// Other SNMP devices found.
+    pub others: u64,
+    /// Probe requests sent.
+    pub requests: u64,
+    /// Bytes sent by the sweep's probes (first readings not included).
+    pub bytes_sent: u64,
+    /// Bytes received for the sweep's probes.
+    pub bytes_received: u64,
+    /// Wall time.
+    pub seconds: f64,
+}
+
+async fn probe_one(
+    transport: Transport,
+    config: Arc<SweepConfig>,
+    address: Ipv4Addr,
+    stats: Arc<SweepStats>,
+) -> Option<Found> {
+    let addr = SocketAddr::from((address, config.port));
+    let mut answer = None;
+    let mut cost = Counters::default();
+    for community in &config.communities {
+        let target = Target {
+            addr,
+            community: community.as_bytes().to_vec(),
+            version: config.version,
+            timeout: config.timeout,
+            retries: config.retries,
+        };
+        let mut session = Session::new(transport.clone(), target);
+        let result = session.get_next(&probe_oids()).await;
+        cost += session.counters;
+        stats
+            .requests
+            .fetch_add(u64::from(session.counters.requests), Ordering::Relaxed);
+        stats
+            .bytes_sent
+            .fetch_add(session.counters.bytes_sent, Ordering::Relaxed);
+        stats
+            .bytes_received
+            .fetch_add(session.counters.bytes_received, Ordering::Relaxed);
+        match result {
+            Ok(vbs) => {
+                answer = Some((
+                    community.clone(),
+                    session,
+                    vbs.into_iter().collect::<Varbinds>(),
+                ));
+                break;
+            }
+            // No answer: perhaps the next community is the right one.
+            Err(SnmpError::Timeout { .. }) => continue,
+            // An agent that answers badly is still no SNMP device we can use.
+            Err(_) => break,
+        }
+    }
+    stats.probed.fetch_add(1, Ordering::Relaxed);
+    let (community, session, vars) = answer?;
+    let class = if decode::is_printer(&vars) {
+        DeviceClass::Printer
+    } else {
+        DeviceClass::Other
+    };
+    let shown = if session.target().addr.port() == 161 {
+        address.to_string()
+    } else {
+        addr.to_string()
+    };
+    let mut found = Found {
+        class,
+        community,
+        identity: decode::identity(&vars, &shown),
+        reading: None,
+        read_error: None,
+        probe: cost,
+    };
+    match class {
+        DeviceClass::Printer => {
+            stats.printers.fetch_add(1, Ordering::Relaxed);
+            if config.read_printers {
+                let mut reader = Session::new(transport, session.target().clone());
+                match first_poll(&mut reader).await {
+                    Ok((reading, _)) => {
+                        found.identity = reading.identity.clone();
+                        found.reading = Some(reading);
+                    }
+                    Err(e) => found.read_error = Some(e.to_string()),
+                }
+            }
+        }
+        DeviceClass::Other => {
+            stats.others.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    Some(found)
+}
+
+/// Sweeps `config.addresses`, sending each device found to `found` as soon as it is
+/// classified (and read). Ends when every address is done, or when `stop` completes with
+/// its reason (a time limit, Ctrl-C); what is in flight then is abandoned.
+/// `max_in_flight` bounds the probes outstanding at once; the transport's packet budget
+/// sets the pace.
+pub async fn sweep(
+    transport: Transport,
+    config: SweepConfig,
+    max_in_flight: usize,
+    stats: Arc<SweepStats>,
+    found: mpsc::UnboundedSender<Found>,
+    stop: impl std::future::Future<Output = EndReason>,
+) -> Summary {
+    let started = Instant::now();
+    let config = Arc::new(config);
+    let mut tasks = JoinSet::new();
+    let limit = Arc::new(Semaphore::new(max_in_flight.max(1)));
+    let run = async {
+        for &address in &config.addresses {
+            let Ok(permit) = limit.clone().acquire_owned().await else {
+                break;
+            };
+            let (t, c, s, tx) = (
+                transport.clone(),
+                config.clone(),
+                stats.clone(),
+                found.clone(),
+            );
+            tasks.spawn(async move {
+                if let Some(f) = probe_one(t, c, address, s).await {
+                    let _ = tx.send(f);
+                }
+                drop(permit);
+            });
+            while tasks.try_join_next().is_some() {}
+        }
+        while tasks.join_next().await.is_some() {}
+        EndReason::Complete
+    };
+    let reason = tokio::select! {
+        r = run => r,
+        r = stop => r,
+    };
+    tasks.abort_all();
+    Summary {
+        event: "done",
+        reason,
+        probed: stats.probed.load(Ordering::Relaxed),
+        printers: stats.printers.load(Ordering::Relaxed),
+        others: stats.others.load(Ordering::Relaxed),
+        requests: stats.requests.load(Ordering::Relaxed),
+        bytes_sent: stats.bytes_sent.load(Ordering::Relaxed),
+        bytes_received: stats.bytes_received.load(Ordering::Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+    }
+}

@@ -1,0 +1,199 @@
+//! Address ranges as users write them: `10.1.0.0/16`, `10.1.2.10-10.1.2.50`, `10.1.2.7`,
+//! or a host name. Parsing is total and errors say what was expected.
+
+use std::net::Ipv4Addr;
+use std::str::FromStr;
+
+/// An inclusive span of IPv4 addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    /// First address.
+    pub first: Ipv4Addr,
+    /// Last address (inclusive).
+    pub last: Ipv4Addr,
+}
+
+impl Span {
+    /// How many addresses.
+    pub fn len(&self) -> u64 {
+        u64::from(u32::from(self.last)) - u64::from(u32::from(self.first)) + 1
+    }
+
+    /// Never empty: a span has at least its first address.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// True when `a` is inside.
+    pub fn contains(&self, a: Ipv4Addr) -> bool {
+        (self.first..=self.last).contains(&a)
+    }
+
+    /// The addresses, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Ipv4Addr> {
+        (u32::from(self.first)..=u32::from(self.last)).map(Ipv4Addr::from)
+    }
+
+    /// A CIDR block's hosts: without the network and broadcast addresses for blocks of
+    /// four addresses or more (/30 and wider), all of them for /31 and /32.
+    pub fn cidr(network: Ipv4Addr, prefix: u8) -> Option<Span> {
+        if prefix > 32 {
+            return None;
+        }
+        let mask = if prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - prefix)
+        };
+        let base = u32::from(network) & mask;
+        let top = base | !mask;
+        let (first, last) = if prefix <= 30 {
+            (base + 1, top - 1)
+        } else {
+            (base, top)
+        };
+        Some(Span {
+            first: first.into(),
+            last: last.into(),
+        })
+    }
+}
+
+/// One RANGE argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Range {
+    /// Addresses given by number.
+    Span(Span),
+    /// A host name, resolved when the sweep starts.
+    Name(String),
+}
+
+/// Why a RANGE argument cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{input:?} is not a range: {reason} (write 10.0.0.0/24, 10.0.0.5-10.0.0.90, 10.0.0.7 or a host name)")]
+pub struct RangeError {
+    /// What the user wrote.
+    pub input: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl FromStr for Range {
+    type Err = RangeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: &str| RangeError {
+            input: s.to_string(),
+            reason: reason.to_string(),
+        };
+        let t = s.trim();
+        if t.is_empty() {
+            return Err(err("it is empty"));
+        }
+        if let Some((net, prefix)) = t.split_once('/') {
+            let net: Ipv4Addr = net
+                .parse()
+                .map_err(|_| err("the part before / is not an IPv4 address"))?;
+            let prefix: u8 = prefix
+                .parse()
+                .map_err(|_| err("the prefix length is not a number"))?;
+            return Span::cidr(net, prefix)
+                .map(Range::Span)
+                .ok_or_else(|| err("the prefix length is over 32"));
+        }
+        if let Some((a, b)) = t.split_once('-') {
+            if let (Ok(first), Ok(last)) =
+                (a.trim().parse::<Ipv4Addr>(), b.trim().parse::<Ipv4Addr>())
+            {
+                if first > last {
+                    return Err(err("the first address is after the last"));
+                }
+                return Ok(Range::Span(Span { first, last }));
+            }
+        }
+        if let Ok(a) = t.parse::<Ipv4Addr>() {
+            return Ok(Range::Span(Span { first: a, last: a }));
+        }
+        let valid_name = t.len() <= 253
+            && t.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !l.starts_with('-')
+            });
+        if valid_name && !t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Ok(Range::Name(t.to_string()));
+        }
+        Err(err(
+            "it is neither an address, a block, a span nor a host name",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn span(s: &str) -> Span {
+        match s.parse::<Range>().unwrap() {
+            Range::Span(s) => s,
+            Range::Name(n) => panic!("{n} is a name"),
+        }
+    }
+
+    #[test]
+    fn forms() {
+        let s = span("127.90.0.0/16");
+        assert_eq!(
+            (s.first, s.last, s.len()),
+            (
+                Ipv4Addr::new(127, 90, 0, 1),
+                Ipv4Addr::new(127, 90, 255, 254),
+                65_534
+            )
+        );
+        assert_eq!(span("10.0.0.9/32").len(), 1);
+        assert_eq!(span("10.0.0.8/31").len(), 2);
+        assert_eq!(span("10.0.0.7/24").first, Ipv4Addr::new(10, 0, 0, 1));
+        assert_eq!(span("10.0.0.5 - 10.0.1.4").len(), 256);
+        assert_eq!(span("10.0.0.7").len(), 1);
+        assert_eq!(
+            "printer1.example.lan".parse::<Range>().unwrap(),
+            Range::Name("printer1.example.lan".into())
+        );
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong() {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "10.0.0.0/x",
+            "10.0.0.9-10.0.0.1",
+            "300.1.1.1",
+            "a b",
+            "-x.lan",
+            "1.2.3",
+        ] {
+            let e = bad.parse::<Range>().unwrap_err();
+            assert!(e.to_string().contains("not a range"), "{bad}: {e}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn parsing_is_total(s in "\\PC{0,40}") {
+            let _ = s.parse::<Range>();
+        }
+
+        #[test]
+        fn cidr_spans_hold_their_network(a in any::<u32>(), p in 0u8..=32) {
+            let s = Span::cidr(Ipv4Addr::from(a), p).unwrap();
+            prop_assert!(s.first <= s.last);
+            let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+            prop_assert_eq!(u32::from(s.first) & mask, a & mask);
+            prop_assert_eq!(u32::from(s.last) & mask, a & mask);
+        }
+    }
+}
