@@ -43,6 +43,10 @@ pub struct SweepConfig {
     pub retries: u32,
     /// Read each printer found once (identity and a first reading).
     pub read_printers: bool,
+    /// Probes started per second. The sweep paces its own launches, so the transport's
+    /// global packet budget never holds a long queue of probes and a printer's first
+    /// reading waits behind a few packets at most.
+    pub rate: u32,
 }
 
 /// The classes of the `probe` OIDs, in the order they are asked.
@@ -214,8 +218,7 @@ async fn probe_one(
 /// Sweeps `config.addresses`, sending each device found to `found` as soon as it is
 /// classified (and read). Ends when every address is done, or when `stop` completes with
 /// its reason (a time limit, Ctrl-C); what is in flight then is abandoned.
-/// `max_in_flight` bounds the probes outstanding at once; the transport's packet budget
-/// sets the pace.
+/// `max_in_flight` bounds the probes outstanding at once; `config.rate` sets the pace.
 pub async fn sweep(
     transport: Transport,
     config: SweepConfig,
@@ -229,7 +232,16 @@ pub async fn sweep(
     let mut tasks = JoinSet::new();
     let limit = Arc::new(Semaphore::new(max_in_flight.max(1)));
     let run = async {
+        let mut ticker = tokio::time::interval(Duration::from_millis(10));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let per_tick = f64::from(config.rate.max(1)) / 100.0;
+        let mut credit = 0.0;
         for &address in &config.addresses {
+            while credit < 1.0 {
+                ticker.tick().await;
+                credit += per_tick;
+            }
+            credit -= 1.0;
             let Ok(permit) = limit.clone().acquire_owned().await else {
                 break;
             };

@@ -192,6 +192,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         timeout: args.timeout,
         retries: args.retries,
         read_printers: !args.no_read,
+        rate: args.rate,
     };
     let in_flight =
         ((f64::from(args.rate) * args.timeout.as_secs_f64() * f64::from(args.retries + 1) * 2.0)

@@ -1,6 +1,7 @@
 //! Serving simulated devices over UDP, each on its own address, with faults injected.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +15,7 @@ use crate::message::Message;
 /// Running simulated devices. Dropping it stops them.
 pub struct SimHandle {
     addrs: Vec<SocketAddr>,
+    requests: Vec<Arc<AtomicU64>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -21,6 +23,15 @@ impl SimHandle {
     /// The addresses served, in the order the devices were given.
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Datagrams each device has received so far, in the same order: what a test checks
+    /// to prove that an address was, or was not, asked.
+    pub fn requests(&self) -> Vec<u64> {
+        self.requests
+            .iter()
+            .map(|r| r.load(Ordering::Relaxed))
+            .collect()
     }
 }
 
@@ -37,20 +48,28 @@ impl Drop for SimHandle {
 pub async fn serve(devices: Vec<(SocketAddr, SimDevice)>) -> std::io::Result<SimHandle> {
     let mut addrs = Vec::with_capacity(devices.len());
     let mut tasks = Vec::with_capacity(devices.len());
+    let mut requests = Vec::with_capacity(devices.len());
     for (addr, device) in devices {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         addrs.push(socket.local_addr()?);
-        tasks.push(tokio::spawn(run(socket, device)));
+        let counter = Arc::new(AtomicU64::new(0));
+        requests.push(counter.clone());
+        tasks.push(tokio::spawn(run(socket, device, counter)));
     }
-    Ok(SimHandle { addrs, tasks })
+    Ok(SimHandle {
+        addrs,
+        requests,
+        tasks,
+    })
 }
 
-async fn run(socket: Arc<UdpSocket>, mut device: SimDevice) {
+async fn run(socket: Arc<UdpSocket>, mut device: SimDevice, requests: Arc<AtomicU64>) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((len, from)) = socket.recv_from(&mut buf).await else {
             continue;
         };
+        requests.fetch_add(1, Ordering::Relaxed);
         let Ok(req) = Message::decode(&buf[..len]) else {
             continue;
         };

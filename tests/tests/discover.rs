@@ -1,0 +1,266 @@
+//! Discovery on a simulated site: a /16 on loopback with several hundred printers (corpus
+//! recordings and synthetic ones), other SNMP devices, and silence everywhere else.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_core::classify::DeviceClass;
+use agent_core::discover::{sweep, EndReason, Found, SweepConfig, SweepStats};
+use agent_core::message::Version;
+use agent_core::range::{Range, Span};
+use agent_core::sim::{serve, synthetic, SimDevice};
+use agent_core::transport::{Transport, TransportConfig};
+use printwatch_tests::{expected, recordings, sim_device};
+
+const PORT: u16 = 16161;
+
+fn span(s: &str) -> Span {
+    match s.parse::<Range>().unwrap() {
+        Range::Span(s) => s,
+        Range::Name(_) => unreachable!(),
+    }
+}
+
+fn config(addresses: Vec<Ipv4Addr>, communities: &[&str], rate: u32) -> SweepConfig {
+    SweepConfig {
+        addresses,
+        port: PORT,
+        communities: communities.iter().map(|c| c.to_string()).collect(),
+        version: Version::V2c,
+        timeout: Duration::from_millis(800),
+        retries: 0,
+        read_printers: true,
+        rate,
+    }
+}
+
+async fn run(
+    cfg: SweepConfig,
+    stop: impl std::future::Future<Output = EndReason>,
+) -> (agent_core::discover::Summary, Vec<Found>) {
+    let t = Transport::bind(TransportConfig {
+        max_pps: Some(cfg.rate),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let summary = sweep(t, cfg, 20_000, Arc::new(SweepStats::default()), tx, stop).await;
+    let mut found = Vec::new();
+    while let Ok(f) = rx.try_recv() {
+        found.push(f);
+    }
+    (summary, found)
+}
+
+/// What a device at an address must be found as.
+enum Want {
+    Recording(serde_json::Value),
+    Synthetic(String),
+    Other,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slash_16_site_finds_every_printer_once_and_classifies_the_rest() {
+    let printers = recordings("printers");
+    let others = recordings("others");
+    let site = span("127.91.0.0/16");
+    let mut devices: Vec<(SocketAddr, SimDevice)> = Vec::new();
+    let mut want: HashMap<Ipv4Addr, Want> = HashMap::new();
+    let mut next = 0u32;
+    let mut place = |d: SimDevice, w: Want, devices: &mut Vec<(SocketAddr, SimDevice)>| {
+        // Spread the devices over the whole /16, leaving most addresses silent.
+        next += 1;
+        let a = Ipv4Addr::from(u32::from(site.first) + (next * 181) % 65_000);
+        devices.push((SocketAddr::from((a, PORT)), d));
+        assert!(want.insert(a, w).is_none());
+    };
+    for _ in 0..10 {
+        for (n, p) in &printers {
+            place(sim_device(n, p), Want::Recording(expected(p)), &mut devices);
+        }
+    }
+    for i in 0..200 {
+        place(
+            synthetic::printer(91, i),
+            Want::Synthetic(format!("SIM91-{i:05}")),
+            &mut devices,
+        );
+    }
+    for _ in 0..5 {
+        for (n, p) in &others {
+            place(sim_device(n, p), Want::Other, &mut devices);
+        }
+    }
+    let sim = serve(devices).await.unwrap();
+    let addresses: Vec<Ipv4Addr> = site.iter().collect();
+    let total = addresses.len() as u64;
+    let (summary, found) = run(
+        config(addresses, &["public"], 10_000),
+        std::future::pending(),
+    )
+    .await;
+
+    assert_eq!(summary.reason, EndReason::Complete);
+    assert_eq!(summary.probed, total);
+    assert_eq!(
+        summary.requests, total,
+        "one request per address and community"
+    );
+    let mut seen = HashSet::new();
+    for f in &found {
+        let addr: SocketAddr = f.identity.address.parse().unwrap();
+        let SocketAddr::V4(v4) = addr else {
+            panic!("not v4")
+        };
+        assert!(seen.insert(*v4.ip()), "{addr} found twice");
+        let w = want
+            .get(v4.ip())
+            .unwrap_or_else(|| panic!("{addr} found but nothing is there"));
+        assert!(
+            f.probe.bytes_sent + f.probe.bytes_received <= 978,
+            "{addr}: probe took {:?}",
+            f.probe
+        );
+        assert_eq!(f.probe.requests, 1);
+        match w {
+            Want::Other => assert_eq!(f.class, DeviceClass::Other, "{addr}"),
+            Want::Synthetic(serial) => {
+                assert_eq!(f.class, DeviceClass::Printer, "{addr}");
+                assert_eq!(f.identity.serial.as_ref(), Some(serial));
+                assert!(
+                    f.identity.vendor.is_some() && f.identity.model.is_some(),
+                    "{addr}: {:?}",
+                    f.identity
+                );
+                assert!(f.reading.as_ref().is_some_and(|r| !r.supplies.is_empty()));
+            }
+            Want::Recording(e) => {
+                assert_eq!(f.class, DeviceClass::Printer, "{addr}");
+                if let Some(serial) = e["serial"].as_str() {
+                    assert_eq!(f.identity.serial.as_deref(), Some(serial), "{addr}");
+                }
+                if let Some(model) = e["model"].as_str() {
+                    assert!(
+                        f.identity
+                            .model
+                            .as_deref()
+                            .is_some_and(|m| m.contains(model)),
+                        "{addr}: {:?}",
+                        f.identity.model
+                    );
+                }
+                assert_eq!(
+                    f.reading
+                        .as_ref()
+                        .map(|r| r.supplies.len() >= e["supplies"].as_array().map_or(0, Vec::len)),
+                    Some(true)
+                );
+            }
+        }
+    }
+    assert_eq!(seen.len(), want.len(), "every device found");
+    assert_eq!(summary.printers, 320);
+    assert_eq!(summary.others, 20);
+    // Each device got exactly one probe; printers then the requests of their first reading.
+    let by_addr: HashMap<SocketAddr, &Found> = found
+        .iter()
+        .map(|f| (f.identity.address.parse().unwrap(), f))
+        .collect();
+    for (addr, asked) in sim.addrs().iter().zip(sim.requests()) {
+        let f = by_addr[addr];
+        let reading = f.reading.as_ref().map_or(0, |r| u64::from(r.round_trips));
+        assert_eq!(asked, 1 + reading, "{addr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_community_is_tried_only_where_the_first_got_no_answer() {
+    let (n, p) = recordings("printers")
+        .into_iter()
+        .find(|(n, _)| n == "canonprinter_tm")
+        .unwrap();
+    let site = span("127.92.0.0/28"); // 14 addresses
+    let mut devices = Vec::new();
+    for (i, community) in ["public", "public", "public", "site2", "site2", "site2"]
+        .iter()
+        .enumerate()
+    {
+        let mut d = sim_device(&n, &p);
+        d.community = community.as_bytes().to_vec();
+        devices.push((
+            SocketAddr::from((Ipv4Addr::from(u32::from(site.first) + i as u32), PORT)),
+            d,
+        ));
+    }
+    let sim = serve(devices).await.unwrap();
+    let mut cfg = config(site.iter().collect(), &["public", "site2"], 1_000);
+    cfg.read_printers = false;
+    cfg.timeout = Duration::from_millis(300);
+    let (summary, found) = run(cfg, std::future::pending()).await;
+    assert_eq!(found.len(), 6);
+    for f in &found {
+        let i = f
+            .identity
+            .address
+            .trim_end_matches(":16161")
+            .rsplit('.')
+            .next()
+            .unwrap()
+            .parse::<u32>()
+            .unwrap()
+            - 1;
+        assert_eq!(f.community, if i < 3 { "public" } else { "site2" });
+    }
+    // 3 answer the first community; the other 11 addresses get both.
+    assert_eq!(summary.requests, 3 + 2 * 11);
+    assert_eq!(sim.requests(), vec![1, 1, 1, 2, 2, 2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_time_limit_and_a_stop_request_end_the_sweep_with_what_was_found() {
+    let site = span("127.94.0.0/16");
+    let d = synthetic::printer(94, 0);
+    let sim = serve(vec![(SocketAddr::from((site.first, PORT)), d)])
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (summary, found) = run(config(site.iter().collect(), &["public"], 500), async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        EndReason::TimeLimit
+    })
+    .await;
+    assert_eq!(summary.reason, EndReason::TimeLimit);
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(
+        summary.probed < 2_000 && summary.requests <= 1_000,
+        "{summary:?}"
+    );
+    assert_eq!(
+        found.len(),
+        1,
+        "the printer at the first address was found before the limit"
+    );
+    assert_eq!(
+        sim.requests()[0],
+        found[0]
+            .reading
+            .as_ref()
+            .map_or(1, |r| 1 + u64::from(r.round_trips))
+    );
+
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let _ = tx.send(());
+    });
+    let (summary, _) = run(config(site.iter().collect(), &["public"], 500), async {
+        let _ = rx.await;
+        EndReason::Cancelled
+    })
+    .await;
+    assert_eq!(summary.reason, EndReason::Cancelled);
+    assert!(summary.seconds < 2.0);
+}
