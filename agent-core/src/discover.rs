@@ -26,6 +26,10 @@ use crate::poll::first_poll;
 use crate::session::Session;
 use crate::transport::{Counters, SnmpError, Target, Transport};
 
+/// The default probe rate, in packets per second: a /16 in about 16 s, under half a
+/// megabyte a second on the wire.
+pub const DEFAULT_RATE: u32 = 4_000;
+
 /// What to sweep and how.
 #[derive(Debug, Clone)]
 pub struct SweepConfig {

@@ -29,7 +29,7 @@ pub struct DiscoverArgs {
     #[arg(long, short = 'c', value_name = "C", default_values_t = vec!["public".to_string()])]
     community: Vec<String>,
     /// Probe packets per second, at most.
-    #[arg(long, value_name = "PPS", default_value_t = 4_000)]
+    #[arg(long, value_name = "PPS", default_value_t = agent_core::discover::DEFAULT_RATE)]
     rate: u32,
     /// Stop after this long and report what was found (e.g. 90s, 10m).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -63,7 +63,8 @@ fn own_subnets() -> Result<Vec<Span>> {
                 continue;
             }
             let prefix = u32::from(v4.netmask).leading_ones() as u8;
-            // A host route or a point-to-point link is no subnet to sweep.
+            // A host route or a point-to-point link is no subnet to sweep; a subnet wider
+            // than a /16 is narrowed to the /16 around this host.
             if let Some(span) = Span::cidr(v4.ip, prefix.max(16)).filter(|_| prefix < 31) {
                 spans.push(span);
             }
@@ -267,4 +268,51 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         emit(&summary_line(&summary));
     }
     Ok(all_resolved)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[tokio::test]
+    async fn ranges_expand_once_minus_exclusions() {
+        let (a, ok) = addresses(
+            &strings(&["127.9.0.0/29", "127.9.0.3-127.9.0.9", "localhost"]),
+            &strings(&["127.9.0.5"]),
+        )
+        .await
+        .unwrap();
+        assert!(ok);
+        let want: Vec<Ipv4Addr> = [1, 2, 3, 4, 6, 7, 8, 9]
+            .iter()
+            .map(|&d| Ipv4Addr::new(127, 9, 0, d))
+            .chain([Ipv4Addr::LOCALHOST])
+            .collect();
+        assert_eq!(a, want);
+        let (a, ok) = addresses(&strings(&["no-such-host.invalid", "127.9.0.1"]), &[])
+            .await
+            .unwrap();
+        assert!(!ok);
+        assert_eq!(a, vec![Ipv4Addr::new(127, 9, 0, 1)]);
+        assert!(addresses(&strings(&["10.0.0.0/7"]), &[])
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("more than a /8"));
+    }
+
+    #[test]
+    fn own_subnets_never_include_loopback() {
+        // Only lists: nothing is sent. A host without a LAN interface says so.
+        match own_subnets() {
+            Ok(spans) => assert!(spans
+                .iter()
+                .all(|s| !s.first.is_loopback() && s.len() <= 65_534)),
+            Err(e) => assert!(e.to_string().contains("give RANGEs")),
+        }
+    }
 }
