@@ -213,7 +213,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
     bar.set_style(
-        ProgressStyle::with_template("{bar:30} {pos}/{len} probed, {msg}, {per_sec}, {eta} left")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} probed, {msg}, {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
 
@@ -231,6 +231,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         }
     };
     let json = args.json;
+    let started = std::time::Instant::now();
     let printer = {
         let bar = bar.clone();
         let stats = stats.clone();
@@ -252,8 +253,14 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
                         None => break,
                     },
                     _ = tick.tick() => {
-                        bar.set_position(stats.probed.load(Ordering::Relaxed));
-                        bar.set_message(format!("{} printers, {} others", stats.printers.load(Ordering::Relaxed), stats.others.load(Ordering::Relaxed)));
+                        let probed = stats.probed.load(Ordering::Relaxed);
+                        bar.set_position(probed);
+                        bar.set_message(format!(
+                            "{} printers, {} others, {:.0} probes/s",
+                            stats.printers.load(Ordering::Relaxed),
+                            stats.others.load(Ordering::Relaxed),
+                            probed as f64 / started.elapsed().as_secs_f64().max(0.001),
+                        ));
                     }
                 }
             }
