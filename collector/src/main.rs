@@ -138,7 +138,7 @@ async fn poll(args: PollArgs) -> Result<bool> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn run() -> Result<()> {
     let cli = Cli::parse();
     let ok = match cli.command {
         Command::Poll(args) => poll(args).await?,
@@ -148,4 +148,15 @@ async fn main() -> Result<()> {
         std::process::exit(1);
     }
     Ok(())
+}
+
+/// Errors end the program with `error: ...` and the chain of causes, exit status 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

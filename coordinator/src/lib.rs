@@ -3,4 +3,5 @@
 //! Today this crate holds the live fleet view that `printwatch demo` draws; the gRPC
 //! ingest and query services, the sled store and alerting join it as the fleet is built.
 
+pub mod certs;
 pub mod fleet_view;

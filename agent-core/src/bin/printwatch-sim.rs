@@ -90,7 +90,7 @@ fn recordings_in(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn run() -> Result<()> {
     let args = Args::parse();
     for (name, p) in [("--loss", args.loss), ("--garbage", args.garbage)] {
         if !(0.0..=1.0).contains(&p) {
@@ -168,4 +168,15 @@ async fn main() -> Result<()> {
     tokio::signal::ctrl_c().await?;
     drop(handle);
     Ok(())
+}
+
+/// Errors end the program with `error: ...` and the chain of causes, exit status 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
