@@ -5,3 +5,4 @@
 
 pub mod certs;
 pub mod fleet_view;
+pub mod store;
