@@ -5,4 +5,5 @@
 
 pub mod certs;
 pub mod fleet_view;
+pub mod server;
 pub mod store;

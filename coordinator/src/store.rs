@@ -102,6 +102,13 @@ fn identity_keys(site: &str, id: &Identity) -> Vec<String> {
     keys
 }
 
+/// True when two identities cannot be the same printer: both give a serial and they
+/// differ, or both give a MAC and they differ.
+fn contradicts(a: &Identity, b: &Identity) -> bool {
+    let differ = |x: &Option<String>, y: &Option<String>| matches!((x, y), (Some(x), Some(y)) if !x.is_empty() && !y.is_empty() && x != y);
+    differ(&a.serial, &b.serial) || differ(&a.mac, &b.mac)
+}
+
 impl Store {
     /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
@@ -153,11 +160,25 @@ impl Store {
                 if seq <= last {
                     return Ok(Ingested::Duplicate);
                 }
-                // The device: the first identity key already known, else the strongest key.
+                // The device: the first identity key already known whose device the stronger
+                // fields do not contradict (a new printer at an old printer's address, with
+                // another serial, is another device), else a new one under the strongest key.
                 let mut found = None;
                 for k in &keys {
-                    if let Some(id) = index.get(k.as_bytes())? {
-                        found = Some(String::from_utf8_lossy(&id).into_owned());
+                    let Some(id) = index.get(k.as_bytes())? else {
+                        continue;
+                    };
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    let compatible = match devices.get(id.as_bytes())? {
+                        Some(b) => {
+                            let known = decode::<DeviceRecord>(&b)
+                                .map_err(ConflictableTransactionError::Abort)?;
+                            !contradicts(&known.identity, &reading.identity)
+                        }
+                        None => false,
+                    };
+                    if compatible {
+                        found = Some(id);
                         break;
                     }
                 }
@@ -434,8 +455,21 @@ mod tests {
                 new_device: false
             }
         );
+        // A different printer (another serial) put where a known one was is a device of its
+        // own; one that never gave a serial may be the same printer, as DESIGN's order says.
+        let f = s
+            .ingest("hq", "hq", 7, &reading("10.0.0.5", Some("SN3"), None, "t8"))
+            .await
+            .unwrap();
+        assert_eq!(
+            f,
+            Ingested::Stored {
+                device_id: "sn:SN3".into(),
+                new_device: true
+            }
+        );
         let devices = s.devices().unwrap();
-        assert_eq!(devices.len(), 3);
+        assert_eq!(devices.len(), 4);
         let first = s.device("sn:SN1").unwrap().unwrap();
         assert_eq!(first.addresses, vec!["10.0.0.5", "10.9.0.5", "10.0.0.77"]);
         assert_eq!(

@@ -1,0 +1,324 @@
+//! The coordinator's gRPC front: the collector stream and the fleet service, over TLS with
+//! client certificates from the fleet CA required.
+//!
+//! Who a caller is comes from its certificate (see [`crate::certs`]): a collector may only
+//! open its stream, for the site its certificate names; only an operator may use the fleet
+//! service. Each reading is stored durably before its sequence number is acknowledged, and
+//! a replayed number is acknowledged again without being stored twice.
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::collector_server::{Collector, CollectorServer};
+use printwatch_proto::v1::fleet_server::{Fleet, FleetServer};
+use tokio_stream::{Stream, StreamExt};
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::certs::{identity_of, Role};
+use crate::store::Store;
+
+/// Where and how to serve.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The fleet CA (PEM): the only issuer of client certificates accepted.
+    pub ca_pem: String,
+    /// The coordinator's certificate (PEM).
+    pub cert_pem: String,
+    /// Its key (PEM).
+    pub key_pem: String,
+    /// The largest message accepted, in bytes.
+    pub max_message_bytes: usize,
+}
+
+/// Who is calling, from the client certificate.
+fn caller<T>(req: &Request<T>) -> Result<(Role, String), Status> {
+    let certs = req.peer_certs().ok_or_else(|| {
+        Status::unauthenticated("a client certificate from the fleet CA is required")
+    })?;
+    let leaf = certs
+        .first()
+        .ok_or_else(|| Status::unauthenticated("no client certificate"))?;
+    identity_of(leaf.as_ref()).map_err(|e| Status::unauthenticated(e.to_string()))
+}
+
+fn require(role: Role, got: (Role, String)) -> Result<String, Status> {
+    if got.0 == role {
+        Ok(got.1)
+    } else {
+        Err(Status::permission_denied(
+            format!("a {:?} certificate ({}) may not do this", got.0, got.1).to_lowercase(),
+        ))
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> Status {
+    Status::internal(e.to_string())
+}
+
+/// The collector service: one stream per collector.
+pub struct CollectorService {
+    store: Store,
+}
+
+type AckStream = Pin<Box<dyn Stream<Item = Result<p::CoordinatorMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Collector for CollectorService {
+    type SessionStream = AckStream;
+
+    async fn session(
+        &self,
+        req: Request<Streaming<p::CollectorMessage>>,
+    ) -> Result<Response<AckStream>, Status> {
+        let site = require(Role::Collector, caller(&req)?)?;
+        let mut inbound = req.into_inner();
+        let hello = match inbound.next().await {
+            Some(Ok(p::CollectorMessage {
+                body: Some(p::collector_message::Body::Hello(h)),
+            })) => h,
+            Some(Err(e)) => return Err(e),
+            _ => {
+                return Err(Status::invalid_argument(
+                    "a collector's stream must start with hello",
+                ))
+            }
+        };
+        if hello.site != site {
+            return Err(Status::permission_denied(format!(
+                "this certificate is for site {site:?}, not {:?}",
+                hello.site
+            )));
+        }
+        let store = self.store.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        tokio::spawn(async move {
+            while let Some(msg) = inbound.next().await {
+                let reply = match msg {
+                    Err(status) => Err(status),
+                    Ok(p::CollectorMessage {
+                        body: Some(p::collector_message::Body::Envelope(env)),
+                    }) => ingest(&store, &site, env).await,
+                    Ok(_) => continue,
+                };
+                let stop = reply.is_err();
+                if tx.send(reply).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
+    }
+}
+
+async fn ingest(
+    store: &Store,
+    site: &str,
+    env: p::Envelope,
+) -> Result<p::CoordinatorMessage, Status> {
+    let seq = env.seq;
+    if seq == 0 {
+        return Err(Status::invalid_argument("sequence numbers start at 1"));
+    }
+    match env.body {
+        Some(p::envelope::Body::Reading(r)) => {
+            let reading = agent_core::model::Reading::try_from(r)
+                .map_err(|e| Status::invalid_argument(format!("reading {seq}: {e}")))?;
+            // Stored now, or stored before (a replay): either way the sequence number is safe.
+            store
+                .ingest(site, site, seq, &reading)
+                .await
+                .map_err(internal)?;
+        }
+        Some(p::envelope::Body::Discovered(d)) => {
+            if let Some(r) = d.reading {
+                let reading = agent_core::model::Reading::try_from(r)
+                    .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?;
+                store
+                    .ingest(site, site, seq, &reading)
+                    .await
+                    .map_err(internal)?;
+            }
+        }
+        Some(p::envelope::Body::SweepDone(_)) | None => {}
+    }
+    Ok(p::CoordinatorMessage {
+        body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
+    })
+}
+
+/// The fleet service, for operators.
+pub struct FleetService {
+    store: Store,
+}
+
+fn device_message(store: &Store, d: crate::store::DeviceRecord) -> Result<p::Device, Status> {
+    let latest = store.latest(&d.id).map_err(internal)?.map(Into::into);
+    Ok(p::Device {
+        id: d.id,
+        site: d.site,
+        addresses: d.addresses,
+        identity: Some(d.identity.into()),
+        latest,
+        first_seen: d.first_seen,
+        last_seen: d.last_seen,
+    })
+}
+
+fn not_yet(what: &str) -> Status {
+    Status::unimplemented(format!("{what} is not available in this release"))
+}
+
+#[tonic::async_trait]
+impl Fleet for FleetService {
+    async fn list_devices(
+        &self,
+        req: Request<p::ListDevicesRequest>,
+    ) -> Result<Response<p::ListDevicesResponse>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        let site = req.into_inner().site;
+        let devices = self
+            .store
+            .devices()
+            .map_err(internal)?
+            .into_iter()
+            .filter(|d| site.is_empty() || d.site == site)
+            .map(|d| device_message(&self.store, d))
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(p::ListDevicesResponse { devices }))
+    }
+
+    async fn get_device(
+        &self,
+        req: Request<p::GetDeviceRequest>,
+    ) -> Result<Response<p::Device>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        let id = req.into_inner().id;
+        let d = self
+            .store
+            .device(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("no device {id:?}")))?;
+        Ok(Response::new(device_message(&self.store, d)?))
+    }
+
+    async fn list_supplies(
+        &self,
+        req: Request<p::ListSuppliesRequest>,
+    ) -> Result<Response<p::ListSuppliesResponse>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        let q = req.into_inner();
+        let mut supplies = Vec::new();
+        for d in self.store.devices().map_err(internal)? {
+            if !q.site.is_empty() && d.site != q.site {
+                continue;
+            }
+            let Some(r) = self.store.latest(&d.id).map_err(internal)? else {
+                continue;
+            };
+            for s in r.supplies {
+                let low = matches!(
+                    s.state,
+                    agent_core::model::SupplyState::Low | agent_core::model::SupplyState::Empty
+                );
+                if q.low_only && !low {
+                    continue;
+                }
+                supplies.push(p::SupplyRow {
+                    device_id: d.id.clone(),
+                    site: d.site.clone(),
+                    identity: Some(d.identity.clone().into()),
+                    supply: Some(s.into()),
+                });
+            }
+        }
+        supplies.sort_by_key(|row| row.supply.as_ref().and_then(|s| s.percent).unwrap_or(101));
+        Ok(Response::new(p::ListSuppliesResponse { supplies }))
+    }
+
+    async fn list_alerts(
+        &self,
+        req: Request<p::ListAlertsRequest>,
+    ) -> Result<Response<p::ListAlertsResponse>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        Err(not_yet("the alert list"))
+    }
+
+    async fn history(
+        &self,
+        req: Request<p::HistoryRequest>,
+    ) -> Result<Response<p::HistoryResponse>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        let q = req.into_inner();
+        let readings = self
+            .store
+            .history(&q.device_id, &q.since)
+            .map_err(internal)?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        Ok(Response::new(p::HistoryResponse { readings }))
+    }
+
+    async fn add_printer(
+        &self,
+        req: Request<p::AddPrinterRequest>,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        Err(not_yet("adding a printer through a collector"))
+    }
+
+    async fn remove_printer(
+        &self,
+        req: Request<p::RemovePrinterRequest>,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        Err(not_yet("removing a printer through a collector"))
+    }
+
+    async fn discover(
+        &self,
+        req: Request<p::DiscoverRequest>,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        Err(not_yet("discovery through a collector"))
+    }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<p::FleetEvent, Status>> + Send>>;
+
+    async fn watch(
+        &self,
+        req: Request<p::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        Err(not_yet("the fleet event stream"))
+    }
+}
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    config: ServerConfig,
+    store: Store,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let tls = ServerTlsConfig::new()
+        .identity(Identity::from_pem(&config.cert_pem, &config.key_pem))
+        .client_ca_root(Certificate::from_pem(&config.ca_pem));
+    let limit = config.max_message_bytes;
+    Server::builder()
+        .tls_config(tls)?
+        .add_service(
+            CollectorServer::new(CollectorService {
+                store: store.clone(),
+            })
+            .max_decoding_message_size(limit),
+        )
+        .add_service(FleetServer::new(FleetService { store }).max_decoding_message_size(limit))
+        .serve_with_shutdown(config.listen, shutdown)
+        .await
+}
