@@ -1,26 +1,73 @@
 //! printwatch-coordinator: the on-prem server that merges every site's readings.
-//!
-//! The gRPC services, the store and alerting are not built yet (the fleet issue); until
-//! then this binary says so instead of pretending to serve.
 
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
 use clap::Parser;
+use printwatch_coordinator::config;
+use printwatch_coordinator::server::{serve, ServerConfig};
+use printwatch_coordinator::store::Store;
 
 /// The printwatch coordinator: receives readings from collectors over mutual-TLS gRPC,
-/// keeps the fleet in sled, raises alerts and serves operators.
+/// keeps the fleet in sled and serves operators.
 ///
-/// Not available in this release: the collector and fleet services are being built. Use
-/// `printwatch-collector poll` to read printers, and `printwatch demo` to watch a
-/// simulated fleet.
+/// Configuration comes from defaults, then the TOML file given with --config, then
+/// PRINTWATCH_* variables (PRINTWATCH_LISTEN, PRINTWATCH_DATA_DIR, PRINTWATCH_TLS__CA, ...).
+/// See deploy/coordinator.toml for every key. Make the certificates with
+/// `printwatch certs init`.
+///
+/// Example:
+///   printwatch-coordinator --config /etc/printwatch/coordinator.toml
 #[derive(Parser, Debug)]
-#[command(name = "printwatch-coordinator", version)]
+#[command(name = "printwatch-coordinator", version, verbatim_doc_comment)]
 struct Args {
-    /// The coordinator's TOML configuration file.
+    /// The TOML configuration file.
     #[arg(long, value_name = "FILE")]
-    config: Option<std::path::PathBuf>,
+    config: Option<PathBuf>,
 }
 
-fn main() {
-    let _args = Args::parse();
-    eprintln!("printwatch-coordinator: the coordinator service is not part of this release yet; see `printwatch-coordinator --help`");
-    std::process::exit(2);
+fn read(path: &std::path::Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+#[tokio::main]
+async fn run() -> Result<()> {
+    let args = Args::parse();
+    let c = config::load(args.config.as_deref())?;
+    let store = Store::open(&c.data_dir, c.cache_mb << 20).with_context(|| {
+        format!(
+            "opening the database in {} (is another coordinator using it?)",
+            c.data_dir.display()
+        )
+    })?;
+    let server = ServerConfig {
+        listen: c.listen,
+        ca_pem: read(&c.tls.ca, "fleet CA certificate")?,
+        cert_pem: read(&c.tls.cert, "coordinator certificate")?,
+        key_pem: read(&c.tls.key, "coordinator key")?,
+        max_message_bytes: c.max_message_kb * 1024,
+    };
+    eprintln!(
+        "printwatch-coordinator: listening on {} (data in {})",
+        c.listen,
+        c.data_dir.display()
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    serve(server, store, shutdown)
+        .await
+        .with_context(|| format!("serving on {}", c.listen))?;
+    Ok(())
+}
+
+/// Errors end the program with `error: ...` and the chain of causes, exit status 1.
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }

@@ -2,26 +2,17 @@
 //! query; everyone else is refused, and a bad message does not hurt the others.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
 use printwatch_proto::v1 as p;
-use printwatch_proto::v1::collector_client::CollectorClient;
 use printwatch_proto::v1::fleet_client::FleetClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("printwatch-mtls-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
+mod common;
+use common::{channel, envelope, hello, read, reading, session, tempdir};
 
 async fn start(dir: &Path) -> (SocketAddr, Store, tokio::sync::oneshot::Sender<()>) {
     certs::init(dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
@@ -49,82 +40,6 @@ async fn start(dir: &Path) -> (SocketAddr, Store, tokio::sync::oneshot::Sender<(
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     (listen, store, tx)
-}
-
-async fn channel(
-    addr: SocketAddr,
-    ca: &Path,
-    identity: Option<(&Path, &Path)>,
-) -> Result<Channel, tonic::transport::Error> {
-    let mut tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(read(ca)))
-        .domain_name("localhost");
-    if let Some((cert, key)) = identity {
-        tls = tls.identity(Identity::from_pem(read(cert), read(key)));
-    }
-    Channel::from_shared(format!("https://{addr}"))
-        .unwrap()
-        .tls_config(tls)?
-        .connect()
-        .await
-}
-
-fn reading(serial: &str) -> p::Reading {
-    agent_core::model::Reading {
-        identity: agent_core::model::Identity {
-            address: "10.0.0.5".into(),
-            serial: Some(serial.into()),
-            ..Default::default()
-        },
-        polled_at: "2026-11-21T10:00:00Z".into(),
-        ..Default::default()
-    }
-    .into()
-}
-
-fn envelope(seq: u64, r: p::Reading) -> p::CollectorMessage {
-    p::CollectorMessage {
-        body: Some(p::collector_message::Body::Envelope(p::Envelope {
-            seq,
-            body: Some(p::envelope::Body::Reading(r)),
-        })),
-    }
-}
-
-fn hello(site: &str) -> p::CollectorMessage {
-    p::CollectorMessage {
-        body: Some(p::collector_message::Body::Hello(p::Hello {
-            site: site.into(),
-            version: "test".into(),
-        })),
-    }
-}
-
-async fn session(ch: Channel, msgs: Vec<p::CollectorMessage>) -> Result<Vec<u64>, tonic::Status> {
-    let n = msgs
-        .iter()
-        .filter(|m| matches!(m.body, Some(p::collector_message::Body::Envelope(_))))
-        .count();
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
-    for m in msgs {
-        tx.send(m).await.unwrap();
-    }
-    let mut stream = CollectorClient::new(ch)
-        .session(tokio_stream::wrappers::ReceiverStream::new(rx))
-        .await?
-        .into_inner();
-    let mut acks = Vec::new();
-    while acks.len() < n {
-        match stream.message().await? {
-            Some(p::CoordinatorMessage {
-                body: Some(p::coordinator_message::Body::Ack(a)),
-            }) => acks.push(a.seq),
-            Some(_) => {}
-            None => break,
-        }
-    }
-    drop(tx);
-    Ok(acks)
 }
 
 #[tokio::test(flavor = "multi_thread")]

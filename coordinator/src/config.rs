@@ -1,0 +1,152 @@
+//! The coordinator's configuration: defaults, then a TOML file, then `PRINTWATCH_*`
+//! environment variables (`PRINTWATCH_TLS__CA` sets `tls.ca`), through figment. A bad value
+//! or an unknown key is an error that names the key and where it came from.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The TLS files: the fleet CA and the coordinator's own certificate and key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The fleet CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The coordinator's certificate (PEM).
+    pub cert: PathBuf,
+    /// The coordinator's private key (PEM).
+    pub key: PathBuf,
+}
+
+/// Everything the coordinator can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Where collectors and operators connect (TCP).
+    pub listen: SocketAddr,
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// The database's page cache, in MiB.
+    pub cache_mb: u64,
+    /// How long history is kept, in days.
+    pub history_days: u32,
+    /// The largest message accepted from a client, in KiB.
+    pub max_message_kb: usize,
+    /// Certificates.
+    pub tls: TlsFiles,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        CoordinatorConfig {
+            listen: SocketAddr::from(([0, 0, 0, 0], 7443)),
+            data_dir: PathBuf::from("/var/lib/printwatch"),
+            cache_mb: 64,
+            history_days: 400,
+            max_message_kb: 1024,
+            tls: TlsFiles {
+                ca: PathBuf::from("/etc/printwatch/pki/ca.pem"),
+                cert: PathBuf::from("/etc/printwatch/pki/coordinator.pem"),
+                key: PathBuf::from("/etc/printwatch/pki/coordinator.key"),
+            },
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file given does not exist.
+    #[error("configuration file {0} not found")]
+    Missing(PathBuf),
+    /// A key is wrong; figment's message names it and its source.
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "cache_mb",
+    "history_days",
+    "max_message_kb",
+    "tls",
+];
+
+/// Loads the configuration: defaults, `file` (if given), then the environment.
+pub fn load(file: Option<&Path>) -> Result<CoordinatorConfig, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(CoordinatorConfig::default()));
+    if let Some(f) = file {
+        if !f.is_file() {
+            return Err(ConfigError::Missing(f.to_path_buf()));
+        }
+        figment = figment.merge(Toml::file_exact(f));
+    }
+    // Only this program's keys: other PRINTWATCH_ variables belong to other tools.
+    figment = figment.merge(Env::prefixed("PRINTWATCH_").split("__").filter(|k| {
+        KEYS.iter()
+            .any(|known| k.as_str().split('.').next() == Some(known))
+    }));
+    figment
+        .extract()
+        .map_err(|e| ConfigError::Invalid(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(tag: &str, text: &str) -> PathBuf {
+        let p = std::env::temp_dir().join(format!(
+            "printwatch-config-{tag}-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn layers_and_clear_errors() {
+        let good = file("good", "listen = \"127.0.0.1:9000\"\ncache_mb = 8\n[tls]\nca = \"a.pem\"\ncert = \"b.pem\"\nkey = \"c.key\"\n");
+        let c = load(Some(&good)).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(c.cache_mb, 8);
+        assert_eq!(
+            c.history_days, 400,
+            "defaults fill what the file leaves out"
+        );
+        assert_eq!(c.tls.ca, PathBuf::from("a.pem"));
+
+        let bad = file("bad", "cache_mb = \"lots\"\n");
+        let e = load(Some(&bad)).unwrap_err().to_string();
+        assert!(e.contains("cache_mb"), "{e}");
+        let typo = file("typo", "lisen = \"127.0.0.1:1\"\n");
+        let e = load(Some(&typo)).unwrap_err().to_string();
+        assert!(e.contains("lisen"), "{e}");
+        let e = load(Some(Path::new("/nonexistent/pw.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not found"), "{e}");
+        for p in [good, bad, typo] {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod example {
+    /// deploy/coordinator.toml documents every key with its default: it must load, and
+    /// give exactly the defaults.
+    #[test]
+    fn the_shipped_example_is_the_defaults() {
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/coordinator.toml");
+        assert_eq!(
+            super::load(Some(&path)).unwrap(),
+            super::CoordinatorConfig::default()
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! Helpers shared by the coordinator's end-to-end tests: TLS channels with fleet
+//! certificates, and a collector session that sends messages and collects acks.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::collector_client::CollectorClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+pub fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("printwatch-coord-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+pub async fn channel(
+    addr: SocketAddr,
+    ca: &Path,
+    identity: Option<(&Path, &Path)>,
+) -> Result<Channel, tonic::transport::Error> {
+    let mut tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(ca)))
+        .domain_name("localhost");
+    if let Some((cert, key)) = identity {
+        tls = tls.identity(Identity::from_pem(read(cert), read(key)));
+    }
+    Channel::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)?
+        .connect()
+        .await
+}
+
+pub fn reading(serial: &str) -> p::Reading {
+    agent_core::model::Reading {
+        identity: agent_core::model::Identity {
+            address: "10.0.0.5".into(),
+            serial: Some(serial.into()),
+            ..Default::default()
+        },
+        polled_at: "2026-11-21T10:00:00Z".into(),
+        ..Default::default()
+    }
+    .into()
+}
+
+pub fn envelope(seq: u64, r: p::Reading) -> p::CollectorMessage {
+    p::CollectorMessage {
+        body: Some(p::collector_message::Body::Envelope(p::Envelope {
+            seq,
+            body: Some(p::envelope::Body::Reading(r)),
+        })),
+    }
+}
+
+pub fn hello(site: &str) -> p::CollectorMessage {
+    p::CollectorMessage {
+        body: Some(p::collector_message::Body::Hello(p::Hello {
+            site: site.into(),
+            version: "test".into(),
+        })),
+    }
+}
+
+pub async fn session(
+    ch: Channel,
+    msgs: Vec<p::CollectorMessage>,
+) -> Result<Vec<u64>, tonic::Status> {
+    let n = msgs
+        .iter()
+        .filter(|m| matches!(m.body, Some(p::collector_message::Body::Envelope(_))))
+        .count();
+    let (tx, rx) = tokio::sync::mpsc::channel(msgs.len().max(1));
+    for m in msgs {
+        tx.send(m).await.unwrap();
+    }
+    let mut stream = CollectorClient::new(ch)
+        .session(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut acks = Vec::new();
+    while acks.len() < n {
+        match stream.message().await? {
+            Some(p::CoordinatorMessage {
+                body: Some(p::coordinator_message::Body::Ack(a)),
+            }) => acks.push(a.seq),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    drop(tx);
+    Ok(acks)
+}

@@ -1,0 +1,138 @@
+//! printwatch-coordinator as a process: configured from a file, killed with SIGKILL while
+//! it holds acknowledged readings, restarted: nothing acknowledged is lost, nothing
+//! replayed is stored twice. A bad configuration is a clear error naming the key.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use printwatch_coordinator::certs::{self, Role};
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::fleet_client::FleetClient;
+
+mod common;
+use common::{channel, envelope, hello, reading, session, tempdir};
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(config: &Path, addr: SocketAddr) -> Kill {
+    let child = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))
+        .arg("--config")
+        .arg(config)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the coordinator did not start listening on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Kill(child)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn acknowledged_readings_survive_kill_9_and_replays_are_stored_once() {
+    let dir = tempdir("process");
+    certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = dir.join("coordinator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{addr}\"\ndata_dir = \"{}\"\ncache_mb = 8\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            dir.join("db").display(),
+            dir.join("ca.pem").display(),
+            dir.join("coordinator.pem").display(),
+            dir.join("coordinator.key").display()
+        ),
+    )
+    .unwrap();
+    let ca = dir.join("ca.pem");
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let admin = certs::paths(&dir, Role::Operator, "admin");
+
+    let coordinator = start(&config, addr);
+    let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
+    let msgs: Vec<_> = std::iter::once(hello("hq"))
+        .chain((1..=20).map(|i| envelope(i, reading(&format!("SN{i}")))))
+        .collect();
+    let acks = session(ch, msgs).await.unwrap();
+    assert_eq!(acks, (1..=20).collect::<Vec<_>>());
+    drop(coordinator); // SIGKILL, no chance to flush anything more
+
+    let _coordinator = start(&config, addr);
+    let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
+    // The collector did not see the last acks and replays 15..=20, then goes on with 21.
+    let msgs: Vec<_> = std::iter::once(hello("hq"))
+        .chain((15..=21).map(|i| envelope(i, reading(&format!("SN{i}")))))
+        .collect();
+    assert_eq!(
+        session(ch, msgs).await.unwrap(),
+        (15..=21).collect::<Vec<_>>()
+    );
+    let op = channel(addr, &ca, Some((&admin.cert, &admin.key)))
+        .await
+        .unwrap();
+    let devices = FleetClient::new(op.clone())
+        .list_devices(p::ListDevicesRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .devices;
+    assert_eq!(
+        devices.len(),
+        21,
+        "every acknowledged reading survived the kill"
+    );
+    for i in [1, 15, 20, 21] {
+        let h = FleetClient::new(op.clone())
+            .history(p::HistoryRequest {
+                device_id: format!("sn:SN{i}"),
+                since: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .readings;
+        assert_eq!(h.len(), 1, "SN{i} stored exactly once");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_configuration_names_the_key() {
+    let dir = tempdir("badconfig");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, "listen = \"not an address\"\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("error: configuration") && err.contains("listen"),
+        "{err}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))
+        .args(["--config", "/nonexistent.toml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
