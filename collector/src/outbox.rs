@@ -1,0 +1,142 @@
+//! The collector's outbox: everything bound for the coordinator is written here, durably,
+//! before it is sent, and deleted only when the coordinator acknowledges its sequence
+//! number. A lost link, a coordinator restart or a collector killed mid-stream loses
+//! nothing: what is pending is sent again, and the coordinator stores a replay once.
+
+use std::path::Path;
+
+use printwatch_proto::v1 as p;
+use prost::Message;
+
+/// Why the outbox failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// sled failed (disk, or another collector holding the same directory).
+    #[error("the outbox database: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored envelope that does not decode (corruption).
+    #[error("an outbox entry is unreadable: {0}")]
+    Corrupt(#[from] prost::DecodeError),
+}
+
+/// A durable queue of envelopes keyed by sequence number.
+#[derive(Clone)]
+pub struct Outbox {
+    db: sled::Db,
+    pending: sled::Tree,
+    meta: sled::Tree,
+}
+
+const NEXT: &[u8] = b"next_seq";
+
+impl Outbox {
+    /// Opens (or creates) the outbox in `dir`, with a page cache of `cache_bytes`.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Outbox, OutboxError> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            .open()?;
+        Ok(Outbox {
+            pending: db.open_tree("pending")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// Stores `body` under the next sequence number, durably, and returns the envelope.
+    /// Sequence numbers start at 1 and never repeat, across restarts too.
+    pub async fn push(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
+        let seq = self
+            .meta
+            .update_and_fetch(NEXT, |old| {
+                let n = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some((n + 1).to_be_bytes().to_vec())
+            })?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(1, u64::from_be_bytes);
+        let envelope = p::Envelope {
+            seq,
+            body: Some(body),
+        };
+        self.pending
+            .insert(seq.to_be_bytes(), envelope.encode_to_vec())?;
+        self.db.flush_async().await?;
+        Ok(envelope)
+    }
+
+    /// Envelopes not yet acknowledged with a sequence number after `after`, oldest first.
+    pub fn pending_after(
+        &self,
+        after: u64,
+    ) -> impl Iterator<Item = Result<p::Envelope, OutboxError>> + '_ {
+        self.pending
+            .range((after + 1).to_be_bytes()..)
+            .map(|kv| Ok(p::Envelope::decode(kv?.1.as_ref())?))
+    }
+
+    /// How many envelopes wait for an acknowledgement.
+    pub fn depth(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The coordinator has stored everything up to `seq`: forget it.
+    pub fn ack(&self, seq: u64) -> Result<usize, OutboxError> {
+        let mut gone = 0;
+        for key in self.pending.range(..=seq.to_be_bytes()).keys() {
+            self.pending.remove(key?)?;
+            gone += 1;
+        }
+        Ok(gone)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(n: u32) -> p::envelope::Body {
+        p::envelope::Body::SweepDone(p::SweepDone {
+            probed: u64::from(n),
+            ..Default::default()
+        })
+    }
+
+    fn reopen(dir: &Path) -> Outbox {
+        for _ in 0..50 {
+            if let Ok(o) = Outbox::open(dir, 1 << 20) {
+                return o;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the outbox did not reopen");
+    }
+
+    #[tokio::test]
+    async fn pending_until_acked_and_numbers_survive_restarts() {
+        let dir = std::env::temp_dir().join(format!("printwatch-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let o = Outbox::open(&dir, 1 << 20).unwrap();
+            for n in 1..=5 {
+                assert_eq!(o.push(body(n)).await.unwrap().seq, u64::from(n));
+            }
+            assert_eq!(o.ack(2).unwrap(), 2);
+            assert_eq!(o.depth(), 3);
+        }
+        let o = reopen(&dir);
+        let seqs: Vec<u64> = o.pending_after(0).map(|e| e.unwrap().seq).collect();
+        assert_eq!(seqs, vec![3, 4, 5], "unacknowledged envelopes survive");
+        assert_eq!(o.pending_after(3).count(), 2);
+        assert_eq!(
+            o.push(body(6)).await.unwrap().seq,
+            6,
+            "numbers never repeat after a restart"
+        );
+        assert_eq!(o.ack(6).unwrap(), 4);
+        assert_eq!(o.depth(), 0);
+        assert_eq!(o.ack(6).unwrap(), 0, "a repeated ack is harmless");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
