@@ -2,3 +2,4 @@
 //! with the durable outbox that carries readings to the coordinator.
 
 pub mod outbox;
+pub mod uplink;

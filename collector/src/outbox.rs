@@ -25,6 +25,7 @@ pub struct Outbox {
     db: sled::Db,
     pending: sled::Tree,
     meta: sled::Tree,
+    pushed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 const NEXT: &[u8] = b"next_seq";
@@ -40,6 +41,7 @@ impl Outbox {
             pending: db.open_tree("pending")?,
             meta: db.open_tree("meta")?,
             db,
+            pushed: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -63,7 +65,13 @@ impl Outbox {
         self.pending
             .insert(seq.to_be_bytes(), envelope.encode_to_vec())?;
         self.db.flush_async().await?;
+        self.pushed.notify_one();
         Ok(envelope)
+    }
+
+    /// Completes after the next `push` (or at once if one happened since the last wait).
+    pub async fn pushed(&self) {
+        self.pushed.notified().await;
     }
 
     /// Envelopes not yet acknowledged with a sequence number after `after`, oldest first.

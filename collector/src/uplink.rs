@@ -1,0 +1,153 @@
+//! The uplink: the collector's one stream to the coordinator. It says hello, sends every
+//! pending envelope from the outbox, sends new ones as they are pushed, deletes what the
+//! coordinator acknowledges, and when the link breaks it reconnects with backoff and sends
+//! again everything still pending (the coordinator stores a replay once).
+
+use std::time::Duration;
+
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::collector_client::CollectorClient;
+use tokio_stream::StreamExt;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+use crate::outbox::Outbox;
+
+/// How to reach the coordinator.
+#[derive(Debug, Clone)]
+pub struct UplinkConfig {
+    /// `https://host:port`.
+    pub endpoint: String,
+    /// The name in the coordinator's certificate (the host name, usually).
+    pub server_name: String,
+    /// The fleet CA (PEM).
+    pub ca_pem: String,
+    /// This collector's certificate (PEM).
+    pub cert_pem: String,
+    /// Its key (PEM).
+    pub key_pem: String,
+    /// The site this collector serves (must match its certificate).
+    pub site: String,
+    /// The longest wait between reconnection attempts.
+    pub max_backoff: Duration,
+}
+
+/// What ended one connection.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Could not connect.
+    #[error("connecting to {0}: {1}")]
+    Connect(String, tonic::transport::Error),
+    /// The coordinator refused or ended the stream.
+    #[error("the coordinator: {0}")]
+    Status(#[from] tonic::Status),
+    /// The outbox failed.
+    #[error(transparent)]
+    Outbox(#[from] crate::outbox::OutboxError),
+    /// The stream ended.
+    #[error("the coordinator closed the stream")]
+    Closed,
+}
+
+async fn connect(c: &UplinkConfig) -> Result<Channel, LinkError> {
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&c.ca_pem))
+        .identity(Identity::from_pem(&c.cert_pem, &c.key_pem))
+        .domain_name(c.server_name.clone());
+    let endpoint = Channel::from_shared(c.endpoint.clone())
+        .map_err(|e| {
+            LinkError::Status(tonic::Status::invalid_argument(format!(
+                "bad coordinator address {}: {e}",
+                c.endpoint
+            )))
+        })?
+        .tls_config(tls)
+        .map_err(|e| LinkError::Connect(c.endpoint.clone(), e))?
+        .connect_timeout(Duration::from_secs(5))
+        .keep_alive_while_idle(true)
+        .http2_keep_alive_interval(Duration::from_secs(20));
+    endpoint
+        .connect()
+        .await
+        .map_err(|e| LinkError::Connect(c.endpoint.clone(), e))
+}
+
+/// One connection: runs until it breaks.
+async fn session(c: &UplinkConfig, outbox: &Outbox) -> Result<(), LinkError> {
+    let channel = connect(c).await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<p::CollectorMessage>(256);
+    let hello = p::CollectorMessage {
+        body: Some(p::collector_message::Body::Hello(p::Hello {
+            site: c.site.clone(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        })),
+    };
+    tx.send(hello).await.map_err(|_| LinkError::Closed)?;
+    let mut inbound = CollectorClient::new(channel)
+        .session(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut sent = 0u64;
+    loop {
+        // Send whatever is pending beyond what this connection already sent.
+        let batch: Vec<p::Envelope> = outbox
+            .pending_after(sent)
+            .take(128)
+            .collect::<Result<_, _>>()?;
+        let more = batch.len() == 128;
+        for env in batch {
+            sent = env.seq;
+            let msg = p::CollectorMessage {
+                body: Some(p::collector_message::Body::Envelope(env)),
+            };
+            tx.send(msg).await.map_err(|_| LinkError::Closed)?;
+        }
+        if more {
+            continue;
+        }
+        tokio::select! {
+            () = outbox.pushed() => {}
+            msg = inbound.next() => match msg {
+                Some(Ok(p::CoordinatorMessage { body: Some(p::coordinator_message::Body::Ack(a)) })) => {
+                    outbox.ack(a.seq)?;
+                }
+                Some(Ok(_)) => {}
+                Some(Err(status)) => return Err(status.into()),
+                None => return Err(LinkError::Closed),
+            },
+        }
+    }
+}
+
+/// Keeps the link up until `shutdown` completes: reconnects after every failure, waiting
+/// 0.5 s, then twice as long each time up to `max_backoff`, with some jitter so a fleet of
+/// collectors does not reconnect in step after a coordinator restart.
+pub async fn run(c: UplinkConfig, outbox: Outbox, shutdown: impl std::future::Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let started = tokio::time::Instant::now();
+        let result = tokio::select! {
+            r = session(&c, &outbox) => r,
+            () = &mut shutdown => return,
+        };
+        if let Err(e) = result {
+            eprintln!("printwatch-collector: uplink: {e}; retrying in {backoff:?}");
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            backoff = Duration::from_millis(500);
+        }
+        let jitter =
+            Duration::from_millis(u64::from(rand_jitter()) % (backoff.as_millis() as u64 / 4 + 1));
+        tokio::select! {
+            () = tokio::time::sleep(backoff + jitter) => {}
+            () = &mut shutdown => return,
+        }
+        backoff = (backoff * 2).min(c.max_backoff);
+    }
+}
+
+fn rand_jitter() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
