@@ -53,6 +53,108 @@ enum Command {
     ///   printwatch-collector discover            # this host's own subnets
     #[command(verbatim_doc_comment)]
     Discover(discover_cmd::DiscoverArgs),
+    /// Run as the site's agent: poll the configured printers and stream every reading to
+    /// the coordinator, storing each in the outbox first so nothing is lost.
+    ///
+    /// Configuration comes from defaults, the TOML file given with --config, then
+    /// PRINTWATCH_* variables; deploy/collector.toml documents every key. Stop it with
+    /// Ctrl-C or SIGTERM; whatever the coordinator has not acknowledged stays in the outbox
+    /// and is sent when the collector runs again.
+    ///
+    /// Example:
+    ///   printwatch-collector run --config /etc/printwatch/collector.toml
+    #[command(verbatim_doc_comment)]
+    Run {
+        /// The TOML configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+    },
+}
+
+fn read_file(path: &std::path::Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
+    use kameo::prelude::*;
+    use printwatch_collector::{config, outbox::Outbox, scheduler, uplink};
+    let c = config::load(config_file.as_deref())?;
+    let version: Version = c
+        .snmp
+        .version
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("configuration: snmp.version: {e}"))?;
+    let link = uplink::UplinkConfig {
+        endpoint: c.coordinator.endpoint.clone(),
+        server_name: c.coordinator.server_name.clone(),
+        ca_pem: read_file(&c.tls.ca, "fleet CA certificate")?,
+        cert_pem: read_file(&c.tls.cert, "collector certificate")?,
+        key_pem: read_file(&c.tls.key, "collector key")?,
+        site: c.site.clone(),
+        max_backoff: Duration::from_secs(30),
+    };
+    let outbox = Outbox::open(&c.data_dir, c.cache_mb << 20).with_context(|| {
+        format!(
+            "opening the outbox in {} (is another collector using it?)",
+            c.data_dir.display()
+        )
+    })?;
+    let mut targets = Vec::new();
+    let mut all_resolved = true;
+    for t in &c.targets {
+        match target::resolve(t).await {
+            Ok(addr) => targets.push((addr, t.clone())),
+            Err(e) => {
+                all_resolved = false;
+                eprintln!("error: target {e:#}; it is skipped");
+            }
+        }
+    }
+    let transport = Transport::bind(TransportConfig {
+        max_pps: Some(c.snmp.rate.max(1)),
+        ..TransportConfig::default()
+    })
+    .await
+    .context("opening UDP sockets")?;
+    eprintln!(
+        "printwatch-collector: site {}, {} targets, {} readings waiting in the outbox, coordinator {}",
+        c.site,
+        targets.len(),
+        outbox.depth(),
+        c.coordinator.endpoint
+    );
+    let scheduler = scheduler::Scheduler::spawn(scheduler::SchedulerArgs {
+        transport,
+        snmp: scheduler::SnmpSettings {
+            community: c.snmp.community.clone(),
+            version,
+            timeout: Duration::from_millis(c.snmp.timeout_ms),
+            retries: c.snmp.retries,
+        },
+        intervals: scheduler::Intervals {
+            status: Duration::from_secs(c.intervals.status_seconds.max(1)),
+            meters: Duration::from_secs(c.intervals.meters_seconds.max(1)),
+            identity: Duration::from_secs(c.intervals.identity_seconds.max(1)),
+        },
+        pollers: c.pollers,
+        outbox: outbox.clone(),
+        targets,
+    });
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    uplink::run(link, outbox.clone(), shutdown).await;
+    let _ = scheduler.stop_gracefully().await;
+    eprintln!(
+        "printwatch-collector: stopped; {} readings wait in the outbox",
+        outbox.depth()
+    );
+    Ok(all_resolved)
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,6 +245,7 @@ async fn run() -> Result<()> {
     let ok = match cli.command {
         Command::Poll(args) => poll(args).await?,
         Command::Discover(args) => discover_cmd::run(args).await?,
+        Command::Run { config } => run_agent(config).await?,
     };
     if !ok {
         std::process::exit(1);

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use printwatch_proto::v1 as p;
 use prost::Message;
+use sled::Transactional;
 
 /// Why the outbox failed.
 #[derive(Debug, thiserror::Error)]
@@ -48,22 +49,29 @@ impl Outbox {
     /// Stores `body` under the next sequence number, durably, and returns the envelope.
     /// Sequence numbers start at 1 and never repeat, across restarts too.
     pub async fn push(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
-        let seq = self
-            .meta
-            .update_and_fetch(NEXT, |old| {
-                let n = old
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+        // The number and the envelope are written in one transaction: a crash can never
+        // leave a number used up with nothing stored under it.
+        let envelope = (&self.meta, &self.pending)
+            .transaction(|(meta, pending)| {
+                let n = meta
+                    .get(NEXT)?
+                    .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
                     .map_or(0, u64::from_be_bytes);
-                Some((n + 1).to_be_bytes().to_vec())
-            })?
-            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map_or(1, u64::from_be_bytes);
-        let envelope = p::Envelope {
-            seq,
-            body: Some(body),
-        };
-        self.pending
-            .insert(seq.to_be_bytes(), envelope.encode_to_vec())?;
+                let seq = n + 1;
+                let envelope = p::Envelope {
+                    seq,
+                    body: Some(body.clone()),
+                };
+                meta.insert(NEXT, &seq.to_be_bytes())?;
+                pending.insert(&seq.to_be_bytes(), envelope.encode_to_vec())?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(envelope)
+            })
+            .map_err(|e| match e {
+                sled::transaction::TransactionError::Storage(e) => OutboxError::Sled(e),
+                sled::transaction::TransactionError::Abort(()) => OutboxError::Sled(
+                    sled::Error::Unsupported("outbox transaction aborted".into()),
+                ),
+            })?;
         self.db.flush_async().await?;
         self.pushed.notify_one();
         Ok(envelope)
@@ -82,6 +90,15 @@ impl Outbox {
         self.pending
             .range((after + 1).to_be_bytes()..)
             .map(|kv| Ok(p::Envelope::decode(kv?.1.as_ref())?))
+    }
+
+    /// The last sequence number handed out: how many envelopes were ever pushed.
+    pub fn last_seq(&self) -> Result<u64, OutboxError> {
+        Ok(self
+            .meta
+            .get(NEXT)?
+            .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
     }
 
     /// How many envelopes wait for an acknowledgement.

@@ -1,0 +1,179 @@
+//! The collector's configuration: defaults, then a TOML file, then `PRINTWATCH_*`
+//! variables (`PRINTWATCH_COORDINATOR__ENDPOINT` sets `coordinator.endpoint`). A bad value
+//! or an unknown key is an error naming the key.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// How to reach the coordinator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorLink {
+    /// `https://host:port`.
+    pub endpoint: String,
+    /// The name in the coordinator's certificate.
+    pub server_name: String,
+}
+
+/// The certificate files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The fleet CA.
+    pub ca: PathBuf,
+    /// This collector's certificate (its CN is the site).
+    pub cert: PathBuf,
+    /// Its key.
+    pub key: PathBuf,
+}
+
+/// SNMP settings for polling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snmp {
+    /// Community string.
+    pub community: String,
+    /// "1" or "2c".
+    pub version: String,
+    /// First timeout, in milliseconds (doubled per retry).
+    pub timeout_ms: u64,
+    /// Retries.
+    pub retries: u32,
+    /// Packets per second, at most, for all SNMP traffic of this collector.
+    pub rate: u32,
+}
+
+/// Cadences, in seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Intervals {
+    /// Status and supply levels.
+    pub status_seconds: u64,
+    /// Vendor page meters.
+    pub meters_seconds: u64,
+    /// A full re-read of each printer.
+    pub identity_seconds: u64,
+}
+
+/// Everything the collector can be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// The site this collector serves (must be the CN of its certificate).
+    pub site: String,
+    /// Where the outbox lives.
+    pub data_dir: PathBuf,
+    /// The outbox's page cache, in MiB.
+    pub cache_mb: u64,
+    /// Printers to poll: addresses or host names, with an optional :port.
+    pub targets: Vec<String>,
+    /// At most this many polls at once.
+    pub pollers: usize,
+    /// The coordinator.
+    pub coordinator: CoordinatorLink,
+    /// Certificates.
+    pub tls: TlsFiles,
+    /// SNMP.
+    pub snmp: Snmp,
+    /// Cadences.
+    pub intervals: Intervals,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        CollectorConfig {
+            site: "site1".into(),
+            data_dir: PathBuf::from("/var/lib/printwatch-collector"),
+            cache_mb: 16,
+            targets: Vec::new(),
+            pollers: 64,
+            coordinator: CoordinatorLink {
+                endpoint: "https://localhost:7443".into(),
+                server_name: "localhost".into(),
+            },
+            tls: TlsFiles {
+                ca: PathBuf::from("/etc/printwatch/pki/ca.pem"),
+                cert: PathBuf::from("/etc/printwatch/pki/collector-site1.pem"),
+                key: PathBuf::from("/etc/printwatch/pki/collector-site1.key"),
+            },
+            snmp: Snmp {
+                community: "public".into(),
+                version: "2c".into(),
+                timeout_ms: 1000,
+                retries: 2,
+                rate: 500,
+            },
+            intervals: Intervals {
+                status_seconds: 300,
+                meters_seconds: 86_400,
+                identity_seconds: 7 * 86_400,
+            },
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file given does not exist.
+    #[error("configuration file {0} not found")]
+    Missing(PathBuf),
+    /// A key is wrong; the message names it and its source.
+    #[error("configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+const KEYS: &[&str] = &[
+    "site",
+    "data_dir",
+    "cache_mb",
+    "targets",
+    "pollers",
+    "coordinator",
+    "tls",
+    "snmp",
+    "intervals",
+];
+
+/// Loads the configuration: defaults, `file` (if given), then the environment.
+pub fn load(file: Option<&Path>) -> Result<CollectorConfig, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(CollectorConfig::default()));
+    if let Some(f) = file {
+        if !f.is_file() {
+            return Err(ConfigError::Missing(f.to_path_buf()));
+        }
+        figment = figment.merge(Toml::file_exact(f));
+    }
+    figment = figment.merge(Env::prefixed("PRINTWATCH_").split("__").filter(|k| {
+        KEYS.iter()
+            .any(|known| k.as_str().split('.').next() == Some(known))
+    }));
+    figment
+        .extract()
+        .map_err(|e| ConfigError::Invalid(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_is_the_defaults_and_errors_name_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/collector.toml");
+        assert_eq!(load(Some(&path)).unwrap(), CollectorConfig::default());
+        let bad = std::env::temp_dir().join(format!(
+            "printwatch-collector-bad-{}.toml",
+            std::process::id()
+        ));
+        std::fs::write(&bad, "[snmp]\nretries = -1\n").unwrap();
+        let e = load(Some(&bad)).unwrap_err().to_string();
+        assert!(e.contains("retries"), "{e}");
+        std::fs::write(&bad, "[intervals]\nstatus_minutes = 5\n").unwrap();
+        let e = load(Some(&bad)).unwrap_err().to_string();
+        assert!(e.contains("status_minutes"), "{e}");
+        let _ = std::fs::remove_file(bad);
+    }
+}

@@ -1,0 +1,280 @@
+//! The scheduler: a kameo actor that owns the collector's targets and decides when each is
+//! polled. Polls are spread over the interval (each target starts at its own offset, so a
+//! site is never polled in one burst), run on a bounded pool, and write their reading to the
+//! outbox before they report back. Status and supply levels share the steady-state poll (two
+//! round trips); vendor meters are read on their own, slower cadence; a target is read in
+//! full again when its plan is lost or every `identity` interval.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
+use agent_core::session::Session;
+use agent_core::transport::{Target, Transport};
+use kameo::prelude::*;
+use printwatch_proto::v1 as p;
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use crate::outbox::Outbox;
+
+/// How often each kind of poll happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Intervals {
+    /// Status and supply levels.
+    pub status: Duration,
+    /// Vendor page meters.
+    pub meters: Duration,
+    /// A full read (identity, supply table shape).
+    pub identity: Duration,
+}
+
+/// How to talk SNMP to the targets.
+#[derive(Debug, Clone)]
+pub struct SnmpSettings {
+    /// Community string.
+    pub community: String,
+    /// v1 or v2c.
+    pub version: agent_core::message::Version,
+    /// First timeout.
+    pub timeout: Duration,
+    /// Retries.
+    pub retries: u32,
+}
+
+struct Tracked {
+    name: String,
+    plan: Option<PollPlan>,
+    next_status: Instant,
+    next_meters: Instant,
+    next_identity: Instant,
+    busy: bool,
+}
+
+/// The scheduler's state.
+pub struct Scheduler {
+    targets: BTreeMap<SocketAddr, Tracked>,
+    transport: Transport,
+    snmp: SnmpSettings,
+    intervals: Intervals,
+    pool: Arc<Semaphore>,
+    outbox: Outbox,
+    me: ActorRef<Scheduler>,
+}
+
+/// What the scheduler starts with.
+pub struct SchedulerArgs {
+    /// The shared SNMP transport.
+    pub transport: Transport,
+    /// SNMP settings.
+    pub snmp: SnmpSettings,
+    /// Cadences.
+    pub intervals: Intervals,
+    /// At most this many polls at once.
+    pub pollers: usize,
+    /// Where readings go.
+    pub outbox: Outbox,
+    /// The static targets: address and the name the user gave.
+    pub targets: Vec<(SocketAddr, String)>,
+}
+
+/// The offset of a target inside an interval, the same on every start, so polls are spread.
+fn offset(addr: SocketAddr, interval: Duration) -> Duration {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in addr.to_string().bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(h % ms)
+}
+
+impl Scheduler {
+    fn track(&mut self, addr: SocketAddr, name: String) {
+        let now = Instant::now();
+        self.targets.entry(addr).or_insert_with(|| Tracked {
+            name,
+            plan: None,
+            next_status: now + offset(addr, self.intervals.status.min(Duration::from_secs(30))),
+            next_meters: now,
+            next_identity: now + self.intervals.identity,
+            busy: false,
+        });
+    }
+
+    fn start_due(&mut self) {
+        let now = Instant::now();
+        for (addr, t) in self.targets.iter_mut() {
+            if t.busy || t.next_status > now {
+                continue;
+            }
+            let Ok(permit) = self.pool.clone().try_acquire_owned() else {
+                return;
+            };
+            t.busy = true;
+            t.next_status = now + self.intervals.status;
+            let meters = t.next_meters <= now;
+            if meters {
+                t.next_meters = now + self.intervals.meters;
+            }
+            let full = t.plan.is_none() || t.next_identity <= now;
+            if full {
+                t.next_identity = now + self.intervals.identity;
+            }
+            let plan = if full { None } else { t.plan.take() };
+            let target = Target {
+                addr: *addr,
+                community: self.snmp.community.as_bytes().to_vec(),
+                version: self.snmp.version,
+                timeout: self.snmp.timeout,
+                retries: self.snmp.retries,
+            };
+            let (transport, outbox, me, addr) = (
+                self.transport.clone(),
+                self.outbox.clone(),
+                self.me.clone(),
+                *addr,
+            );
+            tokio::spawn(async move {
+                let mut session = Session::new(transport, target);
+                let result = match plan {
+                    Some(mut plan) => steady_poll(&mut session, &mut plan, Due { meters })
+                        .await
+                        .map(|r| (r, plan)),
+                    None => first_poll(&mut session).await,
+                };
+                let outcome = match result {
+                    Ok((reading, plan)) => match outbox
+                        .push(p::envelope::Body::Reading(reading.into()))
+                        .await
+                    {
+                        Ok(_) => Ok(plan),
+                        Err(e) => Err(format!("storing the reading: {e}")),
+                    },
+                    Err(e) => Err(e.to_string()),
+                };
+                drop(permit);
+                let _ = me.tell(PollDone { addr, outcome }).await;
+            });
+        }
+    }
+}
+
+impl Actor for Scheduler {
+    type Args = SchedulerArgs;
+    type Error = kameo::error::Infallible;
+
+    async fn on_start(args: SchedulerArgs, me: ActorRef<Self>) -> Result<Self, Self::Error> {
+        let mut s = Scheduler {
+            targets: BTreeMap::new(),
+            transport: args.transport,
+            snmp: args.snmp,
+            intervals: args.intervals,
+            pool: Arc::new(Semaphore::new(args.pollers.max(1))),
+            outbox: args.outbox,
+            me: me.clone(),
+        };
+        for (addr, name) in args.targets {
+            s.track(addr, name);
+        }
+        // The clock: a tick four times a second; it stops when the actor does.
+        let weak = me.downgrade();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                every.tick().await;
+                let Some(me) = weak.upgrade() else { return };
+                if me.tell(Tick).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(s)
+    }
+}
+
+/// Time to start what is due.
+pub struct Tick;
+
+impl Message<Tick> for Scheduler {
+    type Reply = ();
+    async fn handle(&mut self, _: Tick, _: &mut Context<Self, ()>) {
+        self.start_due();
+    }
+}
+
+/// A poll finished: the plan to keep, or why it failed.
+pub struct PollDone {
+    /// The target.
+    pub addr: SocketAddr,
+    /// The plan for the next steady-state poll, or the error.
+    pub outcome: Result<PollPlan, String>,
+}
+
+impl Message<PollDone> for Scheduler {
+    type Reply = ();
+    async fn handle(&mut self, done: PollDone, _: &mut Context<Self, ()>) {
+        let Some(t) = self.targets.get_mut(&done.addr) else {
+            return;
+        };
+        t.busy = false;
+        match done.outcome {
+            Ok(plan) => t.plan = Some(plan),
+            Err(e) => eprintln!("printwatch-collector: {} ({}): {e}", t.name, done.addr),
+        }
+    }
+}
+
+/// Start polling a target.
+pub struct AddTarget {
+    /// Its address.
+    pub addr: SocketAddr,
+    /// The name the user gave.
+    pub name: String,
+}
+
+impl Message<AddTarget> for Scheduler {
+    type Reply = ();
+    async fn handle(&mut self, m: AddTarget, _: &mut Context<Self, ()>) {
+        self.track(m.addr, m.name);
+    }
+}
+
+/// Stop polling a target.
+pub struct RemoveTarget(pub SocketAddr);
+
+impl Message<RemoveTarget> for Scheduler {
+    type Reply = bool;
+    async fn handle(&mut self, m: RemoveTarget, _: &mut Context<Self, bool>) -> bool {
+        self.targets.remove(&m.0).is_some()
+    }
+}
+
+/// Poll these targets at the next tick (all when empty).
+pub struct PollNow(pub Vec<SocketAddr>);
+
+impl Message<PollNow> for Scheduler {
+    type Reply = ();
+    async fn handle(&mut self, m: PollNow, _: &mut Context<Self, ()>) {
+        let now = Instant::now();
+        for (addr, t) in self.targets.iter_mut() {
+            if m.0.is_empty() || m.0.contains(addr) {
+                t.next_status = now;
+            }
+        }
+    }
+}
+
+/// The targets and whether each has been read.
+pub struct Snapshot;
+
+impl Message<Snapshot> for Scheduler {
+    type Reply = Vec<(SocketAddr, bool)>;
+    async fn handle(&mut self, _: Snapshot, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        self.targets
+            .iter()
+            .map(|(a, t)| (*a, t.plan.is_some()))
+            .collect()
+    }
+}
