@@ -16,6 +16,7 @@ pub mod oid;
 pub mod output;
 pub mod poll;
 pub mod range;
+pub mod report;
 pub mod session;
 pub mod sim;
 pub mod snmprec;

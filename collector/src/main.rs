@@ -1,7 +1,6 @@
 //! printwatch-collector: the site agent. Today it reads printers on demand (`poll`).
 
 mod discover_cmd;
-mod table;
 mod target;
 
 use std::time::Duration;
@@ -223,7 +222,7 @@ async fn poll(args: PollArgs) -> Result<bool> {
                 if args.json {
                     emit(&serde_json::to_string(&reading)?);
                 } else {
-                    emit(&table::render(&reading));
+                    emit(&agent_core::report::render(&reading));
                 }
             }
             Ok(Err(e)) => {

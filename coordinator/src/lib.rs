@@ -4,6 +4,7 @@
 //! ingest and query services, the sled store and alerting join it as the fleet is built.
 
 pub mod certs;
+pub mod client;
 pub mod config;
 pub mod fleet_view;
 pub mod server;

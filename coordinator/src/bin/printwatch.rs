@@ -19,6 +19,8 @@ use printwatch_coordinator::fleet_view::{render, Row};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    connect: printwatch_coordinator::client::ConnectArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,6 +45,169 @@ enum Command {
     /// Make the fleet's certificates: its own CA, and certificates issued by it.
     #[command(subcommand)]
     Certs(CertsCommand),
+    /// List the fleet's devices: one line per printer, however many addresses or sites saw it.
+    ///
+    /// Examples:
+    ///   printwatch devices --pki /etc/printwatch/pki --coordinator https://pw.example.lan:7443
+    ///   printwatch devices --site hq --json | jq -r '.id'
+    #[command(verbatim_doc_comment)]
+    Devices {
+        /// Only this site's devices.
+        #[arg(long)]
+        site: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one device: identity, every supply, meters, status.
+    Device {
+        /// The device id (from `printwatch devices`).
+        id: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List supplies across the fleet, lowest first.
+    ///
+    /// Examples:
+    ///   printwatch supplies --low
+    ///   printwatch supplies --site branch1 --json
+    #[command(verbatim_doc_comment)]
+    Supplies {
+        /// Only supplies at or under their reorder point, or empty.
+        #[arg(long)]
+        low: bool,
+        /// Only this site's.
+        #[arg(long)]
+        site: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A device's readings over time.
+    History {
+        /// The device id.
+        id: String,
+        /// Only readings since this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn json_line<T: serde::Serialize>(v: &T) -> Result<()> {
+    emit(&serde_json::to_string(v)?);
+    Ok(())
+}
+
+async fn fleet(cmd: Command, connect: &printwatch_coordinator::client::ConnectArgs) -> Result<()> {
+    use printwatch_coordinator::client as c;
+    use printwatch_proto::v1 as p;
+    let mut client = c::connect(connect).await?;
+    match cmd {
+        Command::Devices { site, json } => {
+            let devices = client
+                .list_devices(p::ListDevicesRequest {
+                    site: site.unwrap_or_default(),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner()
+                .devices;
+            if json {
+                for d in &devices {
+                    json_line(&device_json(d)?)?;
+                }
+            } else {
+                emit(c::devices_table(&devices).trim_end());
+            }
+        }
+        Command::Device { id, json } => {
+            let d = client
+                .get_device(p::GetDeviceRequest { id })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner();
+            if json {
+                json_line(&device_json(&d)?)?;
+            } else {
+                emit(&format!(
+                    "{}  site {}  addresses {}",
+                    d.id,
+                    d.site,
+                    d.addresses.join(", ")
+                ));
+                match d.latest {
+                    Some(r) => emit(
+                        agent_core::report::render(&agent_core::model::Reading::try_from(r)?)
+                            .trim_end(),
+                    ),
+                    None => emit("  no reading yet"),
+                }
+            }
+        }
+        Command::Supplies { low, site, json } => {
+            let rows = client
+                .list_supplies(p::ListSuppliesRequest {
+                    low_only: low,
+                    site: site.unwrap_or_default(),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner()
+                .supplies;
+            if json {
+                for r in &rows {
+                    let supply = r
+                        .supply
+                        .clone()
+                        .map(agent_core::model::Supply::try_from)
+                        .transpose()?;
+                    json_line(
+                        &serde_json::json!({"device_id": r.device_id, "site": r.site, "model": r.identity.as_ref().and_then(|i| i.model.clone()), "supply": supply}),
+                    )?;
+                }
+            } else {
+                emit(c::supplies_table(&rows).trim_end());
+            }
+        }
+        Command::History { id, since, json } => {
+            let readings = client
+                .history(p::HistoryRequest {
+                    device_id: id,
+                    since: since.unwrap_or_default(),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner()
+                .readings;
+            if json {
+                for r in readings {
+                    json_line(&agent_core::model::Reading::try_from(r)?)?;
+                }
+            } else {
+                emit(c::history_table(&readings).trim_end());
+            }
+        }
+        Command::Demo(_) | Command::Certs(_) => unreachable!("handled before connecting"),
+    }
+    Ok(())
+}
+
+/// A device as JSON, with its latest reading in the reading contract's form.
+fn device_json(d: &printwatch_proto::v1::Device) -> Result<serde_json::Value> {
+    let latest = d
+        .latest
+        .clone()
+        .map(agent_core::model::Reading::try_from)
+        .transpose()?;
+    let identity = d.identity.clone().map(agent_core::model::Identity::from);
+    Ok(serde_json::json!({
+        "id": d.id, "site": d.site, "addresses": d.addresses, "identity": identity,
+        "first_seen": d.first_seen, "last_seen": d.last_seen, "latest": latest,
+    }))
 }
 
 #[derive(Subcommand, Debug)]
@@ -262,9 +427,11 @@ async fn demo(args: DemoArgs) -> Result<()> {
 
 #[tokio::main]
 async fn run() -> Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::Demo(args) => demo(args).await,
         Command::Certs(cmd) => certs(cmd),
+        other => fleet(other, &cli.connect).await,
     }
 }
 

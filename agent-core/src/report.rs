@@ -1,10 +1,12 @@
-//! The readable form of a reading, for people at a terminal.
+//! The readable form of a reading, for people at a terminal: the same block wherever a
+//! reading is shown (a poll, a device in the fleet).
 
 use std::fmt::Write;
 
-use agent_core::model::{Reading, SupplyState};
+use crate::model::{Reading, SupplyState};
 
-fn state_word(s: SupplyState) -> &'static str {
+/// A supply state as a short word, capitalised when it needs attention.
+pub fn state_word(s: SupplyState) -> &'static str {
     match s {
         SupplyState::Ok => "ok",
         SupplyState::Low => "LOW",

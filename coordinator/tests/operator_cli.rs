@@ -1,0 +1,161 @@
+//! The operator CLI against a live coordinator: devices, one device, supplies (low only),
+//! history, as tables and as JSON; and a clear error when the coordinator is not there.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use printwatch_coordinator::certs::{self, Role};
+use printwatch_coordinator::server::{serve, ServerConfig};
+use printwatch_coordinator::store::Store;
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+fn printwatch(pki: &Path, coordinator: &str, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_printwatch"))
+        .args(args)
+        .arg("--pki")
+        .arg(pki)
+        .args(["--coordinator", coordinator])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn devices_supplies_history_as_tables_and_json() {
+    let dir = std::env::temp_dir().join(format!("printwatch-opcli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
+    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
+    // Three synthetic printers, read through the real decoding path, two readings each.
+    let mut seq = 0;
+    let mut low_supplies = 0;
+    for i in 0..3 {
+        let dev = agent_core::sim::synthetic::printer(7, i);
+        for t in 0..2 {
+            let mut r = agent_core::decode::reading(&dev.view, &format!("10.0.0.{i}"));
+            r.polled_at = format!("2026-11-21T10:0{t}:00Z");
+            seq += 1;
+            store.ingest("hq", "hq", seq, &r).await.unwrap();
+            if t == 1 {
+                low_supplies += r
+                    .supplies
+                    .iter()
+                    .filter(|s| {
+                        matches!(
+                            s.state,
+                            agent_core::model::SupplyState::Low
+                                | agent_core::model::SupplyState::Empty
+                        )
+                    })
+                    .count();
+            }
+        }
+    }
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let coord = certs::paths(&dir, Role::Coordinator, "coordinator");
+    let config = ServerConfig {
+        listen,
+        ca_pem: read(&dir.join("ca.pem")),
+        cert_pem: read(&coord.cert),
+        key_pem: read(&coord.key),
+        max_message_bytes: 1 << 20,
+    };
+    let s = store.clone();
+    tokio::spawn(async move { serve(config, s, std::future::pending()).await });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = format!("https://{listen}");
+
+    let (dir2, url2) = (dir.clone(), url.clone());
+    let run = move |args: &'static [&'static str]| {
+        let (d, u) = (dir2.clone(), url2.clone());
+        async move {
+            tokio::task::spawn_blocking(move || printwatch(&d, &u, args))
+                .await
+                .unwrap()
+        }
+    };
+
+    let (ok, out, err) = run(&["devices", "--json"]).await;
+    assert!(ok, "{err}");
+    let devices: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(devices.len(), 3);
+    let id = devices[0]["id"].as_str().unwrap().to_string();
+    assert!(id.starts_with("sn:SIM7-"));
+    assert!(devices[0]["latest"]["supplies"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
+
+    let (ok, out, _) = run(&["devices"]).await;
+    assert!(
+        ok && out.starts_with("ID") && out.lines().count() == 4,
+        "{out}"
+    );
+
+    let (ok, out, _) = run(&["supplies", "--low", "--json"]).await;
+    assert!(ok);
+    assert_eq!(out.lines().count(), low_supplies);
+    for l in out.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(
+            ["low", "empty"].contains(&v["supply"]["state"].as_str().unwrap()),
+            "{v}"
+        );
+    }
+    let (ok, out, _) = run(&["supplies"]).await;
+    assert!(ok && out.lines().count() > low_supplies + 1);
+
+    let d = dir.clone();
+    let u = url.clone();
+    let id2 = id.clone();
+    let (ok, out, _) =
+        tokio::task::spawn_blocking(move || printwatch(&d, &u, &["history", &id2, "--json"]))
+            .await
+            .unwrap();
+    assert!(ok);
+    assert_eq!(out.lines().count(), 2);
+    let d = dir.clone();
+    let u = url.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || printwatch(&d, &u, &["device", &id]))
+        .await
+        .unwrap();
+    assert!(
+        ok && out.contains("SUPPLY") && out.contains("site hq"),
+        "{out}"
+    );
+
+    // No coordinator there: a clear error, exit status 1.
+    let d = dir.clone();
+    let (ok, _, err) =
+        tokio::task::spawn_blocking(move || printwatch(&d, "https://127.0.0.1:1", &["devices"]))
+            .await
+            .unwrap();
+    assert!(
+        !ok && err.starts_with("error: connecting to the coordinator at https://127.0.0.1:1"),
+        "{err}"
+    );
+    let (ok, _, err) = tokio::task::spawn_blocking(|| {
+        printwatch(
+            Path::new("/nonexistent"),
+            "https://127.0.0.1:1",
+            &["devices"],
+        )
+    })
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("printwatch certs init"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
