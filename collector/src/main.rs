@@ -238,7 +238,6 @@ async fn poll(args: PollArgs) -> Result<bool> {
     Ok(all_ok)
 }
 
-#[tokio::main]
 async fn run() -> Result<()> {
     let cli = Cli::parse();
     let ok = match cli.command {
@@ -252,9 +251,23 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-/// Errors end the program with `error: ...` and the chain of causes, exit status 1.
+/// Errors end the program with `error: ...` and the chain of causes, exit status 1. The
+/// runtime gets five seconds to wind down: everything worth keeping is already in the
+/// outbox, so nothing may hold the process up once it has been told to stop.
 fn main() -> std::process::ExitCode {
-    match run() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(run());
+    rt.shutdown_timeout(Duration::from_secs(5));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
