@@ -218,6 +218,8 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     );
 
     let time_limit = args.time_limit;
+    let signals =
+        printwatch_collector::stop::StopSignals::install().context("installing signal handlers")?;
     let stop = async move {
         let limit = async {
             match time_limit {
@@ -227,7 +229,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         };
         tokio::select! {
             _ = limit => EndReason::TimeLimit,
-            _ = tokio::signal::ctrl_c() => EndReason::Cancelled,
+            () = signals.recv() => EndReason::Cancelled,
         }
     };
     let json = args.json;

@@ -4,4 +4,5 @@
 pub mod config;
 pub mod outbox;
 pub mod scheduler;
+pub mod stop;
 pub mod uplink;

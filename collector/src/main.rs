@@ -76,6 +76,9 @@ fn read_file(path: &std::path::Path, what: &str) -> Result<String> {
 
 async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
     use kameo::prelude::*;
+    // First of all, so a stop request during start-up is not lost.
+    let stop =
+        printwatch_collector::stop::StopSignals::install().context("installing signal handlers")?;
     use printwatch_collector::{config, outbox::Outbox, scheduler, uplink};
     let c = config::load(config_file.as_deref())?;
     let version: Version = c
@@ -139,14 +142,7 @@ async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
         outbox: outbox.clone(),
         targets,
     });
-    let shutdown = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
-        }
-    };
+    let shutdown = stop.recv();
     uplink::run(link, outbox.clone(), shutdown).await;
     let _ = scheduler.stop_gracefully().await;
     eprintln!(

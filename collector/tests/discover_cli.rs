@@ -117,15 +117,12 @@ async fn the_time_limit_ends_the_sweep_and_says_so() {
 
 #[test]
 fn ctrl_c_stops_the_sweep_and_reports_what_was_found() {
-    let child = collector()
+    // With SIGINT inherited as ignored (a background job in CI): the handler must still work.
+    let child = Command::new("bash")
         .args([
-            "discover",
-            "127.97.0.0/16",
-            "--port",
-            "16161",
-            "--rate",
-            "300",
-            "--json",
+            "-c",
+            "trap '' INT; exec \"$0\" discover 127.97.0.0/16 --port 16161 --rate 300 --json",
+            env!("CARGO_BIN_EXE_printwatch-collector"),
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -17,15 +17,34 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
 }
 
+/// Starts the collector, its stderr appended to `collector.log` beside the config, and
+/// waits until it has said it is running (its stop handlers are installed by then).
 fn collector(config: &Path, no_targets: bool) -> Child {
+    let log_path = config.with_extension("log");
+    let before = std::fs::read_to_string(&log_path)
+        .map_or(0, |l| l.matches("printwatch-collector: site").count());
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_printwatch-collector"));
     c.args(["run", "--config"])
         .arg(config)
-        .stderr(Stdio::null());
+        .stderr(Stdio::from(log));
     if no_targets {
         c.env("PRINTWATCH_TARGETS", "[]");
     }
-    c.spawn().unwrap()
+    let child = c.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&log_path)
+        .map_or(0, |l| l.matches("printwatch-collector: site").count())
+        == before
+    {
+        assert!(Instant::now() < deadline, "the collector did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
 }
 
 async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
