@@ -18,6 +18,7 @@ pub mod poll;
 pub mod range;
 pub mod report;
 pub mod session;
+pub mod settings;
 pub mod sim;
 pub mod snmprec;
 pub mod text;

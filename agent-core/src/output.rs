@@ -15,3 +15,16 @@ pub fn emit(text: &str) {
         std::process::exit(1);
     }
 }
+
+/// The end of a command-line program: success, or `error: ...` with the chain of causes
+/// on stderr and exit status 1 (never anyhow's Debug form, which prints a backtrace
+/// whenever RUST_BACKTRACE is set).
+pub fn finish(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

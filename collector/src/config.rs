@@ -4,8 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 /// How to reach the coordinator.
@@ -116,15 +114,7 @@ impl Default for CollectorConfig {
 }
 
 /// Why the configuration cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    /// The file given does not exist.
-    #[error("configuration file {0} not found")]
-    Missing(PathBuf),
-    /// A key is wrong; the message names it and its source.
-    #[error("configuration: {0}")]
-    Invalid(#[from] Box<figment::Error>),
-}
+pub use agent_core::settings::SettingsError as ConfigError;
 
 const KEYS: &[&str] = &[
     "site",
@@ -140,20 +130,7 @@ const KEYS: &[&str] = &[
 
 /// Loads the configuration: defaults, `file` (if given), then the environment.
 pub fn load(file: Option<&Path>) -> Result<CollectorConfig, ConfigError> {
-    let mut figment = Figment::from(Serialized::defaults(CollectorConfig::default()));
-    if let Some(f) = file {
-        if !f.is_file() {
-            return Err(ConfigError::Missing(f.to_path_buf()));
-        }
-        figment = figment.merge(Toml::file_exact(f));
-    }
-    figment = figment.merge(Env::prefixed("PRINTWATCH_").split("__").filter(|k| {
-        KEYS.iter()
-            .any(|known| k.as_str().split('.').next() == Some(known))
-    }));
-    figment
-        .extract()
-        .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    agent_core::settings::load(CollectorConfig::default(), file, KEYS)
 }
 
 #[cfg(test)]

@@ -263,11 +263,5 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(run());
     rt.shutdown_timeout(Duration::from_secs(5));
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    agent_core::output::finish(result)
 }

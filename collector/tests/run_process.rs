@@ -13,10 +13,6 @@ use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
 
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
-
 /// Starts the collector, its stderr appended to `collector.log` beside the config, and
 /// waits until it has said it is running (its stop handlers are installed by then).
 fn collector(config: &Path, no_targets: bool) -> Child {
@@ -91,14 +87,7 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
         .local_addr()
         .unwrap();
     let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
-    let coord = certs::paths(&dir, Role::Coordinator, "coordinator");
-    let server = ServerConfig {
-        listen,
-        ca_pem: read(&dir.join("ca.pem")),
-        cert_pem: read(&coord.cert),
-        key_pem: read(&coord.key),
-        max_message_bytes: 1 << 20,
-    };
+    let server = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
     let s = store.clone();
     tokio::spawn(async move { serve(server, s, std::future::pending()).await });
 

@@ -33,14 +33,7 @@ fn reading(i: u32) -> p::envelope::Body {
 }
 
 fn start_coordinator(dir: &Path, store: &Store, listen: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let coord = certs::paths(dir, Role::Coordinator, "coordinator");
-    let config = ServerConfig {
-        listen,
-        ca_pem: read(&dir.join("ca.pem")),
-        cert_pem: read(&coord.cert),
-        key_pem: read(&coord.key),
-        max_message_bytes: 1 << 20,
-    };
+    let config = ServerConfig::from_pki(dir, listen, 1 << 20).unwrap();
     let store = store.clone();
     tokio::spawn(async move {
         let _ = serve(config, store, std::future::pending()).await;

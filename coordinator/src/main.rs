@@ -61,13 +61,6 @@ async fn run() -> Result<()> {
     Ok(())
 }
 
-/// Errors end the program with `error: ...` and the chain of causes, exit status 1.
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    agent_core::output::finish(run())
 }

@@ -34,6 +34,25 @@ pub struct ServerConfig {
     pub max_message_bytes: usize,
 }
 
+impl ServerConfig {
+    /// A configuration from a directory made by `printwatch certs init` (ca.pem,
+    /// coordinator.pem, coordinator.key): what the demo and the tests run with.
+    pub fn from_pki(
+        dir: &std::path::Path,
+        listen: SocketAddr,
+        max_message_bytes: usize,
+    ) -> std::io::Result<ServerConfig> {
+        let files = crate::certs::paths(dir, Role::Coordinator, "coordinator");
+        Ok(ServerConfig {
+            listen,
+            ca_pem: std::fs::read_to_string(dir.join("ca.pem"))?,
+            cert_pem: std::fs::read_to_string(files.cert)?,
+            key_pem: std::fs::read_to_string(files.key)?,
+            max_message_bytes,
+        })
+    }
+}
+
 /// Who is calling, from the client certificate.
 fn caller<T>(req: &Request<T>) -> Result<(Role, String), Status> {
     let certs = req.peer_certs().ok_or_else(|| {

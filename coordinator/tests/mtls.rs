@@ -12,7 +12,7 @@ use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
 mod common;
-use common::{channel, envelope, hello, read, reading, session, tempdir};
+use common::{channel, envelope, hello, reading, session, tempdir};
 
 async fn start(dir: &Path) -> (SocketAddr, Store, tokio::sync::oneshot::Sender<()>) {
     certs::init(dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
@@ -21,14 +21,7 @@ async fn start(dir: &Path) -> (SocketAddr, Store, tokio::sync::oneshot::Sender<(
         l.local_addr().unwrap()
     };
     let store = Store::open(&dir.join("db"), 16 << 20).unwrap();
-    let coord = certs::paths(dir, Role::Coordinator, "coordinator");
-    let config = ServerConfig {
-        listen,
-        ca_pem: read(&dir.join("ca.pem")),
-        cert_pem: read(&coord.cert),
-        key_pem: read(&coord.key),
-        max_message_bytes: 64 * 1024,
-    };
+    let config = ServerConfig::from_pki(dir, listen, 64 * 1024).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let s = store.clone();
     tokio::spawn(async move {

@@ -5,13 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use printwatch_coordinator::certs::{self, Role};
+use printwatch_coordinator::certs;
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
 
 fn printwatch(pki: &Path, coordinator: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_printwatch"))
@@ -63,14 +59,7 @@ async fn devices_supplies_history_as_tables_and_json() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let coord = certs::paths(&dir, Role::Coordinator, "coordinator");
-    let config = ServerConfig {
-        listen,
-        ca_pem: read(&dir.join("ca.pem")),
-        cert_pem: read(&coord.cert),
-        key_pem: read(&coord.key),
-        max_message_bytes: 1 << 20,
-    };
+    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
     let s = store.clone();
     tokio::spawn(async move { serve(config, s, std::future::pending()).await });
     tokio::time::sleep(Duration::from_millis(200)).await;
