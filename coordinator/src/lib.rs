@@ -7,5 +7,6 @@ pub mod certs;
 pub mod client;
 pub mod config;
 pub mod fleet_view;
+pub mod registry;
 pub mod server;
 pub mod store;

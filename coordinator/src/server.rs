@@ -17,7 +17,9 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::certs::{identity_of, Role};
+use crate::registry::{Connected, Deliver, Disconnected, Registry};
 use crate::store::Store;
+use kameo::actor::Spawn;
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -81,6 +83,7 @@ fn internal(e: impl std::fmt::Display) -> Status {
 /// The collector service: one stream per collector.
 pub struct CollectorService {
     store: Store,
+    registry: kameo::actor::ActorRef<Registry>,
 }
 
 type AckStream = Pin<Box<dyn Stream<Item = Result<p::CoordinatorMessage, Status>> + Send>>;
@@ -114,6 +117,14 @@ impl Collector for CollectorService {
         }
         let store = self.store.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let registry = self.registry.clone();
+        let connection = registry
+            .ask(Connected {
+                site: site.clone(),
+                outbound: tx.clone(),
+            })
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
         tokio::spawn(async move {
             while let Some(msg) = inbound.next().await {
                 let reply = match msg {
@@ -128,6 +139,7 @@ impl Collector for CollectorService {
                     break;
                 }
             }
+            let _ = registry.tell(Disconnected { site, connection }).await;
         });
         Ok(Response::new(Box::pin(
             tokio_stream::wrappers::ReceiverStream::new(rx),
@@ -174,6 +186,31 @@ async fn ingest(
 /// The fleet service, for operators.
 pub struct FleetService {
     store: Store,
+    registry: kameo::actor::ActorRef<Registry>,
+}
+
+impl FleetService {
+    async fn deliver(
+        &self,
+        site: String,
+        body: p::command::Body,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        let id = self
+            .registry
+            .ask(Deliver {
+                site: site.clone(),
+                body,
+            })
+            .await
+            .map_err(|e| match e {
+                kameo::error::SendError::HandlerError(msg) => Status::failed_precondition(msg),
+                other => Status::internal(other.to_string()),
+            })?;
+        Ok(Response::new(p::CommandAccepted {
+            command_id: id,
+            site,
+        }))
+    }
 }
 
 fn device_message(store: &Store, d: crate::store::DeviceRecord) -> Result<p::Device, Status> {
@@ -289,7 +326,20 @@ impl Fleet for FleetService {
         req: Request<p::AddPrinterRequest>,
     ) -> Result<Response<p::CommandAccepted>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        Err(not_yet("adding a printer through a collector"))
+        let q = req.into_inner();
+        if q.host.trim().is_empty() {
+            return Err(Status::invalid_argument(
+                "give the printer's address or host name",
+            ));
+        }
+        self.deliver(
+            q.site,
+            p::command::Body::AddTarget(p::Target {
+                host: q.host,
+                community: q.community,
+            }),
+        )
+        .await
     }
 
     async fn remove_printer(
@@ -297,7 +347,24 @@ impl Fleet for FleetService {
         req: Request<p::RemovePrinterRequest>,
     ) -> Result<Response<p::CommandAccepted>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        Err(not_yet("removing a printer through a collector"))
+        let id = req.into_inner().device_id;
+        let d = self
+            .store
+            .device(&id)
+            .map_err(internal)?
+            .ok_or_else(|| Status::not_found(format!("no device {id:?}")))?;
+        let host =
+            d.addresses.last().cloned().ok_or_else(|| {
+                Status::failed_precondition(format!("device {id:?} has no address"))
+            })?;
+        self.deliver(
+            d.site,
+            p::command::Body::RemoveTarget(p::Target {
+                host,
+                community: String::new(),
+            }),
+        )
+        .await
     }
 
     async fn discover(
@@ -305,7 +372,21 @@ impl Fleet for FleetService {
         req: Request<p::DiscoverRequest>,
     ) -> Result<Response<p::CommandAccepted>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        Err(not_yet("discovery through a collector"))
+        let q = req.into_inner();
+        if q.ranges.is_empty() {
+            return Err(Status::invalid_argument("give at least one range to sweep"));
+        }
+        for r in q.ranges.iter().chain(&q.exclude) {
+            r.parse::<agent_core::range::Range>()
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        }
+        let sweep = p::Sweep {
+            ranges: q.ranges,
+            exclude: q.exclude,
+            communities: q.communities,
+            rate: q.rate,
+        };
+        self.deliver(q.site, p::command::Body::Sweep(sweep)).await
     }
 
     type WatchStream = Pin<Box<dyn Stream<Item = Result<p::FleetEvent, Status>> + Send>>;
@@ -329,15 +410,19 @@ pub async fn serve(
         .identity(Identity::from_pem(&config.cert_pem, &config.key_pem))
         .client_ca_root(Certificate::from_pem(&config.ca_pem));
     let limit = config.max_message_bytes;
+    let registry = Registry::spawn(());
     Server::builder()
         .tls_config(tls)?
         .add_service(
             CollectorServer::new(CollectorService {
                 store: store.clone(),
+                registry: registry.clone(),
             })
             .max_decoding_message_size(limit),
         )
-        .add_service(FleetServer::new(FleetService { store }).max_decoding_message_size(limit))
+        .add_service(
+            FleetServer::new(FleetService { store, registry }).max_decoding_message_size(limit),
+        )
         .serve_with_shutdown(config.listen, shutdown)
         .await
 }

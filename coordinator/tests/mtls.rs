@@ -162,3 +162,94 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn operator_commands_reach_the_connected_collector_of_their_site() {
+    use printwatch_proto::v1::collector_client::CollectorClient;
+    let dir = tempdir("commands");
+    let (addr, _store, _stop) = start(&dir).await;
+    let ca = dir.join("ca.pem");
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let admin = certs::paths(&dir, Role::Operator, "admin");
+    let op = channel(addr, &ca, Some((&admin.cert, &admin.key)))
+        .await
+        .unwrap();
+    let discover = |site: &str, ranges: &[&str]| p::DiscoverRequest {
+        site: site.into(),
+        ranges: ranges.iter().map(|r| r.to_string()).collect(),
+        ..Default::default()
+    };
+
+    // Nobody connected for hq yet.
+    let err = FleetClient::new(op.clone())
+        .discover(discover("hq", &["10.0.0.0/24"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    assert!(
+        err.message().contains("no collector for site \"hq\""),
+        "{err}"
+    );
+
+    // hq's collector connects and keeps its stream open.
+    let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(hello("hq")).await.unwrap();
+    let mut inbound = CollectorClient::new(ch)
+        .session(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap()
+        .into_inner();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    let accepted = FleetClient::new(op.clone())
+        .discover(discover("hq", &["10.0.0.0/24"]))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(accepted.site, "hq");
+    let cmd = match inbound.message().await.unwrap() {
+        Some(p::CoordinatorMessage {
+            body: Some(p::coordinator_message::Body::Command(c)),
+        }) => c,
+        other => panic!("expected a command, got {other:?}"),
+    };
+    assert_eq!(cmd.id, accepted.command_id);
+    assert!(
+        matches!(cmd.body, Some(p::command::Body::Sweep(ref s)) if s.ranges == vec!["10.0.0.0/24".to_string()])
+    );
+
+    let added = FleetClient::new(op.clone())
+        .add_printer(p::AddPrinterRequest {
+            site: "hq".into(),
+            host: "printer7.example.lan".into(),
+            community: "public".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let cmd = match inbound.message().await.unwrap() {
+        Some(p::CoordinatorMessage {
+            body: Some(p::coordinator_message::Body::Command(c)),
+        }) => c,
+        other => panic!("expected a command, got {other:?}"),
+    };
+    assert_eq!(cmd.id, added.command_id);
+    assert!(
+        matches!(cmd.body, Some(p::command::Body::AddTarget(ref t)) if t.host == "printer7.example.lan")
+    );
+
+    // Another site is still not connected; a bad range is refused before anything is sent.
+    let err = FleetClient::new(op.clone())
+        .discover(discover("branch", &["10.0.0.0/24"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    let err = FleetClient::new(op)
+        .discover(discover("hq", &["10.0.0.0/33"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    drop(tx);
+    let _ = std::fs::remove_dir_all(&dir);
+}
