@@ -1,8 +1,12 @@
 //! The printwatch collector: the site agent's parts that outlive one command, starting
 //! with the durable outbox that carries readings to the coordinator.
 
+pub mod commands;
 pub mod config;
 pub mod outbox;
+pub mod ranges;
 pub mod scheduler;
 pub mod stop;
+pub mod sweeper;
+pub mod target;
 pub mod uplink;

@@ -1,7 +1,6 @@
 //! printwatch-collector: the site agent. Today it reads printers on demand (`poll`).
 
 mod discover_cmd;
-mod target;
 
 use std::time::Duration;
 
@@ -104,7 +103,7 @@ async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
     let mut targets = Vec::new();
     let mut all_resolved = true;
     for t in &c.targets {
-        match target::resolve(t).await {
+        match printwatch_collector::target::resolve(t).await {
             Ok(addr) => targets.push((addr, t.clone())),
             Err(e) => {
                 all_resolved = false;
@@ -143,7 +142,21 @@ async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
         targets,
     });
     let shutdown = stop.recv();
-    uplink::run(link, outbox.clone(), shutdown).await;
+    let sweeper =
+        printwatch_collector::sweeper::Sweeper::spawn(printwatch_collector::sweeper::SweeperArgs {
+            outbox: outbox.clone(),
+            scheduler: scheduler.clone(),
+            version,
+            timeout: Duration::from_millis(c.snmp.timeout_ms),
+            default_communities: vec![c.snmp.community.clone()],
+        });
+    let (commands, command_rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(printwatch_collector::commands::dispatch(
+        command_rx,
+        scheduler.clone(),
+        sweeper.clone(),
+    ));
+    uplink::run(link, outbox.clone(), commands, shutdown).await;
     let _ = scheduler.stop_gracefully().await;
     eprintln!(
         "printwatch-collector: stopped; {} readings wait in the outbox",
@@ -183,7 +196,7 @@ async fn poll_one(
     spec: String,
     args: &PollArgs,
 ) -> Result<agent_core::Reading> {
-    let addr = target::resolve(&spec).await?;
+    let addr = printwatch_collector::target::resolve(&spec).await?;
     let target = Target {
         addr,
         community: args.community.as_bytes().to_vec(),

@@ -46,6 +46,7 @@ pub struct SnmpSettings {
 
 struct Tracked {
     name: String,
+    community: Option<String>,
     plan: Option<PollPlan>,
     next_status: Instant,
     next_meters: Instant,
@@ -91,10 +92,11 @@ fn offset(addr: SocketAddr, interval: Duration) -> Duration {
 }
 
 impl Scheduler {
-    fn track(&mut self, addr: SocketAddr, name: String) {
+    fn track(&mut self, addr: SocketAddr, name: String, community: Option<String>) {
         let now = Instant::now();
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
+            community,
             plan: None,
             next_status: now + offset(addr, self.intervals.status.min(Duration::from_secs(30))),
             next_meters: now,
@@ -125,7 +127,12 @@ impl Scheduler {
             let plan = if full { None } else { t.plan.take() };
             let target = Target {
                 addr: *addr,
-                community: self.snmp.community.as_bytes().to_vec(),
+                community: t
+                    .community
+                    .as_deref()
+                    .unwrap_or(&self.snmp.community)
+                    .as_bytes()
+                    .to_vec(),
                 version: self.snmp.version,
                 timeout: self.snmp.timeout,
                 retries: self.snmp.retries,
@@ -176,7 +183,7 @@ impl Actor for Scheduler {
             me: me.clone(),
         };
         for (addr, name) in args.targets {
-            s.track(addr, name);
+            s.track(addr, name, None);
         }
         // The clock: a tick four times a second; it stops when the actor does.
         let weak = me.downgrade();
@@ -226,18 +233,46 @@ impl Message<PollDone> for Scheduler {
     }
 }
 
-/// Start polling a target.
+/// Start polling a target (nothing changes if it is polled already).
 pub struct AddTarget {
     /// Its address.
     pub addr: SocketAddr,
     /// The name the user gave.
     pub name: String,
+    /// Its community, when not the collector's default.
+    pub community: Option<String>,
 }
 
 impl Message<AddTarget> for Scheduler {
     type Reply = ();
     async fn handle(&mut self, m: AddTarget, _: &mut Context<Self, ()>) {
-        self.track(m.addr, m.name);
+        self.track(m.addr, m.name, m.community);
+    }
+}
+
+/// New cadences, from the coordinator (`None` keeps the current one); each target's next
+/// poll is brought forward if the new interval is shorter.
+pub struct SetIntervals {
+    /// Status and supply levels.
+    pub status: Option<Duration>,
+    /// Vendor meters.
+    pub meters: Option<Duration>,
+}
+
+impl Message<SetIntervals> for Scheduler {
+    type Reply = ();
+    async fn handle(&mut self, m: SetIntervals, _: &mut Context<Self, ()>) {
+        let now = Instant::now();
+        if let Some(d) = m.status {
+            self.intervals.status = d;
+        }
+        if let Some(d) = m.meters {
+            self.intervals.meters = d;
+        }
+        for t in self.targets.values_mut() {
+            t.next_status = t.next_status.min(now + self.intervals.status);
+            t.next_meters = t.next_meters.min(now + self.intervals.meters);
+        }
     }
 }
 

@@ -71,8 +71,11 @@ async fn connect(c: &UplinkConfig) -> Result<Channel, LinkError> {
         .map_err(|e| LinkError::Connect(c.endpoint.clone(), e))
 }
 
+/// Where commands from the coordinator go.
+pub type Commands = tokio::sync::mpsc::Sender<p::Command>;
+
 /// One connection: runs until it breaks.
-async fn session(c: &UplinkConfig, outbox: &Outbox) -> Result<(), LinkError> {
+async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Result<(), LinkError> {
     let channel = connect(c).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<p::CollectorMessage>(256);
     let hello = p::CollectorMessage {
@@ -110,6 +113,13 @@ async fn session(c: &UplinkConfig, outbox: &Outbox) -> Result<(), LinkError> {
                 Some(Ok(p::CoordinatorMessage { body: Some(p::coordinator_message::Body::Ack(a)) })) => {
                     outbox.ack(a.seq)?;
                 }
+                Some(Ok(p::CoordinatorMessage { body: Some(p::coordinator_message::Body::Command(cmd)) })) => {
+                    // A full command queue means the collector is wedged; dropping the
+                    // command is better than stalling the acks behind it.
+                    if commands.try_send(cmd).is_err() {
+                        eprintln!("printwatch-collector: uplink: a command was dropped: the command queue is full");
+                    }
+                }
                 Some(Ok(_)) => {}
                 Some(Err(status)) => return Err(status.into()),
                 None => return Err(LinkError::Closed),
@@ -121,13 +131,18 @@ async fn session(c: &UplinkConfig, outbox: &Outbox) -> Result<(), LinkError> {
 /// Keeps the link up until `shutdown` completes: reconnects after every failure, waiting
 /// 0.5 s, then twice as long each time up to `max_backoff`, with some jitter so a fleet of
 /// collectors does not reconnect in step after a coordinator restart.
-pub async fn run(c: UplinkConfig, outbox: Outbox, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn run(
+    c: UplinkConfig,
+    outbox: Outbox,
+    commands: Commands,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(500);
     loop {
         let started = tokio::time::Instant::now();
         let result = tokio::select! {
-            r = session(&c, &outbox) => r,
+            r = session(&c, &outbox, &commands) => r,
             () = &mut shutdown => return,
         };
         if let Err(e) = result {

@@ -128,7 +128,8 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
         max_backoff: Duration::from_millis(400),
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let uplink = tokio::spawn(run(config, outbox.clone(), async {
+    let (commands, _command_rx) = tokio::sync::mpsc::channel(8);
+    let uplink = tokio::spawn(run(config, outbox.clone(), commands, async {
         let _ = stop_rx.await;
     }));
     tokio::time::sleep(Duration::from_millis(700)).await;

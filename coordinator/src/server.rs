@@ -385,6 +385,7 @@ impl Fleet for FleetService {
             exclude: q.exclude,
             communities: q.communities,
             rate: q.rate,
+            port: q.port,
         };
         self.deliver(q.site, p::command::Body::Sweep(sweep)).await
     }

@@ -1,0 +1,234 @@
+//! The sweeper: a kameo actor that runs discovery sweeps the coordinator asks for. Each
+//! sweep runs as a task of its own; every device found goes to the outbox as a Discovered
+//! envelope (the coordinator stores its first reading), every printer found is handed to
+//! the scheduler to be polled from then on, and a SweepDone envelope says how it ended.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agent_core::classify::DeviceClass;
+use agent_core::discover::{sweep, EndReason, SweepConfig, SweepStats, DEFAULT_RATE};
+use agent_core::message::Version;
+use agent_core::transport::{Transport, TransportConfig};
+use kameo::prelude::*;
+use printwatch_proto::v1 as p;
+
+use crate::outbox::Outbox;
+use crate::scheduler::{AddTarget, Scheduler};
+
+/// The sweeper's state: the sweeps running, by command number.
+pub struct Sweeper {
+    outbox: Outbox,
+    scheduler: ActorRef<Scheduler>,
+    version: Version,
+    timeout: Duration,
+    default_communities: Vec<String>,
+    running: BTreeMap<u64, tokio::task::JoinHandle<()>>,
+    me: ActorRef<Sweeper>,
+}
+
+/// What the sweeper starts with.
+pub struct SweeperArgs {
+    /// Where found devices and results go.
+    pub outbox: Outbox,
+    /// Who polls the printers found.
+    pub scheduler: ActorRef<Scheduler>,
+    /// SNMP version for probes.
+    pub version: Version,
+    /// Probe timeout.
+    pub timeout: Duration,
+    /// Communities when a sweep names none.
+    pub default_communities: Vec<String>,
+}
+
+impl Actor for Sweeper {
+    type Args = SweeperArgs;
+    type Error = kameo::error::Infallible;
+
+    async fn on_start(a: SweeperArgs, me: ActorRef<Self>) -> Result<Self, Self::Error> {
+        Ok(Sweeper {
+            outbox: a.outbox,
+            scheduler: a.scheduler,
+            version: a.version,
+            timeout: a.timeout,
+            default_communities: a.default_communities,
+            running: BTreeMap::new(),
+            me,
+        })
+    }
+}
+
+/// Sweep, as the coordinator asked.
+pub struct StartSweep {
+    /// The command's number, echoed in what the sweep reports.
+    pub command_id: u64,
+    /// What to sweep.
+    pub sweep: p::Sweep,
+}
+
+fn address_of(shown: &str, port: u16) -> Option<SocketAddr> {
+    shown.parse::<SocketAddr>().ok().or_else(|| {
+        shown
+            .parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, port))
+    })
+}
+
+async fn run_sweep(
+    command_id: u64,
+    s: p::Sweep,
+    outbox: Outbox,
+    scheduler: ActorRef<Scheduler>,
+    version: Version,
+    timeout: Duration,
+    default_communities: Vec<String>,
+) {
+    let port = u16::try_from(s.port)
+        .ok()
+        .filter(|p| *p != 0)
+        .unwrap_or(161);
+    let rate = if s.rate == 0 { DEFAULT_RATE } else { s.rate };
+    let done = |reason: &str, summary: Option<agent_core::discover::Summary>| {
+        let mut d = p::SweepDone {
+            command_id,
+            reason: reason.to_string(),
+            ..Default::default()
+        };
+        if let Some(x) = summary {
+            d.probed = x.probed;
+            d.printers = x.printers;
+            d.others = x.others;
+            d.bytes_sent = x.bytes_sent;
+            d.bytes_received = x.bytes_received;
+            d.seconds = x.seconds;
+        }
+        p::envelope::Body::SweepDone(d)
+    };
+    let addresses = match crate::ranges::addresses(&s.ranges, &s.exclude).await {
+        Ok((a, _)) => a,
+        Err(e) => {
+            let _ = outbox.push(done(&format!("error: {e:#}"), None)).await;
+            return;
+        }
+    };
+    let transport = match Transport::bind(TransportConfig {
+        max_pps: Some(rate),
+        ..TransportConfig::default()
+    })
+    .await
+    {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = outbox
+                .push(done(&format!("error: opening sockets: {e}"), None))
+                .await;
+            return;
+        }
+    };
+    let communities = if s.communities.is_empty() {
+        default_communities
+    } else {
+        s.communities
+    };
+    let config = SweepConfig {
+        addresses,
+        port,
+        communities,
+        version,
+        timeout,
+        retries: 0,
+        read_printers: true,
+        rate,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let publisher = {
+        let outbox = outbox.clone();
+        tokio::spawn(async move {
+            while let Some(f) = rx.recv().await {
+                let f: agent_core::discover::Found = f;
+                if f.class == DeviceClass::Printer {
+                    if let Some(addr) = address_of(&f.identity.address, port) {
+                        let _ = scheduler
+                            .tell(AddTarget {
+                                addr,
+                                name: f.identity.address.clone(),
+                                community: Some(f.community.clone()),
+                            })
+                            .await;
+                    }
+                }
+                let class = match f.class {
+                    DeviceClass::Printer => "printer",
+                    DeviceClass::Other => "other",
+                };
+                let body = p::envelope::Body::Discovered(p::Discovered {
+                    class: class.into(),
+                    community: f.community,
+                    identity: Some(f.identity.into()),
+                    reading: f.reading.map(Into::into),
+                    command_id,
+                });
+                if let Err(e) = outbox.push(body).await {
+                    eprintln!(
+                        "printwatch-collector: sweep {command_id}: storing a found device: {e}"
+                    );
+                }
+            }
+        })
+    };
+    let in_flight = (rate as usize).saturating_mul(2).clamp(64, 100_000);
+    let summary = sweep(
+        transport,
+        config,
+        in_flight,
+        Arc::new(SweepStats::default()),
+        tx,
+        std::future::pending::<EndReason>(),
+    )
+    .await;
+    let _ = publisher.await;
+    let reason = match summary.reason {
+        EndReason::Complete => "complete",
+        EndReason::TimeLimit => "time_limit",
+        EndReason::Cancelled => "cancelled",
+    };
+    let _ = outbox.push(done(reason, Some(summary))).await;
+}
+
+impl Message<StartSweep> for Sweeper {
+    type Reply = ();
+    async fn handle(&mut self, m: StartSweep, _: &mut Context<Self, ()>) {
+        let (outbox, scheduler, me) =
+            (self.outbox.clone(), self.scheduler.clone(), self.me.clone());
+        let (version, timeout, communities) =
+            (self.version, self.timeout, self.default_communities.clone());
+        let id = m.command_id;
+        let task = tokio::spawn(async move {
+            run_sweep(
+                id,
+                m.sweep,
+                outbox,
+                scheduler,
+                version,
+                timeout,
+                communities,
+            )
+            .await;
+            let _ = me.tell(SweepFinished(id)).await;
+        });
+        self.running.insert(id, task);
+    }
+}
+
+/// A sweep ended.
+pub struct SweepFinished(pub u64);
+
+impl Message<SweepFinished> for Sweeper {
+    type Reply = ();
+    async fn handle(&mut self, m: SweepFinished, _: &mut Context<Self, ()>) {
+        self.running.remove(&m.0);
+    }
+}

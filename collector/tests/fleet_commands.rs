@@ -1,0 +1,184 @@
+//! Operator commands through the coordinator to a running collector: a discovery sweep
+//! sent for a site reaches that site's collector and what it finds appears in the fleet;
+//! printers found are polled from then on; a printer added by hand is read; a printer
+//! removed is no longer polled.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_core::sim::{serve as serve_sim, synthetic};
+use printwatch_coordinator::certs::{self, Role};
+use printwatch_coordinator::server::{serve, ServerConfig};
+use printwatch_coordinator::store::Store;
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::fleet_client::FleetClient;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+struct Kill(Child);
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap()
+}
+
+async fn until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn discover_add_and_remove_through_the_coordinator() {
+    let dir = std::env::temp_dir().join(format!("printwatch-commands-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    certs::init(&dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
+    let s = store.clone();
+    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
+    tokio::spawn(async move { serve(config, s, std::future::pending()).await });
+
+    // Five printers in the range to sweep, one more to add by hand later.
+    let at = |d: u8| SocketAddr::from((Ipv4Addr::new(127, 104, 0, d), 16161));
+    let mut printers: Vec<_> = (10..15u8)
+        .map(|d| (at(d), synthetic::printer(104, u32::from(d))))
+        .collect();
+    printers.push((
+        SocketAddr::from((Ipv4Addr::new(127, 105, 0, 50), 16161)),
+        synthetic::printer(104, 50),
+    ));
+    let _sim = serve_sim(printers).await.unwrap();
+
+    // hq's collector, with no targets of its own.
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let conf = dir.join("collector.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "site = \"hq\"\ndata_dir = \"{}\"\n[coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
+             [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[snmp]\ntimeout_ms = 300\nretries = 1\nrate = 2000\n[intervals]\nstatus_seconds = 1\n",
+            dir.join("outbox").display(),
+            dir.join("ca.pem").display(),
+            hq.cert.display(),
+            hq.key.display()
+        ),
+    )
+    .unwrap();
+    let _collector = Kill(
+        Command::new(env!("CARGO_BIN_EXE_printwatch-collector"))
+            .args(["run", "--config"])
+            .arg(&conf)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let admin = certs::paths(&dir, Role::Operator, "admin");
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(&dir.join("ca.pem"))))
+        .identity(Identity::from_pem(read(&admin.cert), read(&admin.key)))
+        .domain_name("localhost");
+    let ch = Channel::from_shared(format!("https://{listen}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let fleet = FleetClient::new(ch);
+
+    // The sweep goes to hq (once its collector is connected), not to the idle branch site.
+    let request = p::DiscoverRequest {
+        site: "hq".into(),
+        ranges: vec!["127.104.0.0/24".into()],
+        port: 16161,
+        rate: 2000,
+        ..Default::default()
+    };
+    until("hq's collector takes the sweep", 20, async || {
+        fleet.clone().discover(request.clone()).await.is_ok()
+    })
+    .await;
+    let devices = async || {
+        fleet
+            .clone()
+            .list_devices(p::ListDevicesRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .devices
+    };
+    until("the five printers are in the fleet", 30, async || {
+        devices().await.len() == 5
+    })
+    .await;
+    for d in devices().await {
+        assert_eq!(d.site, "hq");
+        assert!(d.id.starts_with("sn:SIM104-"), "{}", d.id);
+    }
+
+    // Found printers are polled from then on.
+    let id = devices().await[0].id.clone();
+    let history = async |id: &str| {
+        fleet
+            .clone()
+            .history(p::HistoryRequest {
+                device_id: id.into(),
+                since: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .readings
+            .len()
+    };
+    until("a found printer is polled again", 30, async || {
+        history(&id).await >= 3
+    })
+    .await;
+
+    // Added by hand: read and polled too.
+    fleet
+        .clone()
+        .add_printer(p::AddPrinterRequest {
+            site: "hq".into(),
+            host: "127.105.0.50:16161".into(),
+            community: String::new(),
+        })
+        .await
+        .unwrap();
+    until("the added printer is in the fleet", 30, async || {
+        devices().await.iter().any(|d| d.id == "sn:SIM104-00050")
+    })
+    .await;
+
+    // Removed: no more readings (one poll may have been in flight).
+    fleet
+        .clone()
+        .remove_printer(p::RemovePrinterRequest {
+            device_id: id.clone(),
+        })
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after_removal = history(&id).await;
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    assert_eq!(
+        history(&id).await,
+        after_removal,
+        "a removed printer is not polled"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
