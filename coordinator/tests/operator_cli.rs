@@ -126,6 +126,23 @@ async fn devices_supplies_history_as_tables_and_json() {
         "{out}"
     );
 
+    // A command for a site whose collector is not connected: said plainly, exit status 1.
+    let (d, u) = (dir.clone(), url.clone());
+    let (ok, _, err) =
+        tokio::task::spawn_blocking(move || printwatch(&d, &u, &["discover", "hq", "10.0.0.0/24"]))
+            .await
+            .unwrap();
+    assert!(
+        !ok && err.contains("no collector for site \"hq\" is connected"),
+        "{err}"
+    );
+    let (d, u) = (dir.clone(), url.clone());
+    let (ok, _, err) =
+        tokio::task::spawn_blocking(move || printwatch(&d, &u, &["remove", "sn:NOPE"]))
+            .await
+            .unwrap();
+    assert!(!ok && err.contains("no device"), "{err}");
+
     // No coordinator there: a clear error, exit status 1.
     let d = dir.clone();
     let (ok, _, err) =

@@ -84,6 +84,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Ask a site's collector to poll a printer from now on.
+    ///
+    /// Example:
+    ///   printwatch add hq 10.1.2.7
+    ///   printwatch add branch1 printer9.example.lan --community site7
+    #[command(verbatim_doc_comment)]
+    Add {
+        /// The site whose collector should poll it.
+        site: String,
+        /// Its address or host name, with an optional :port.
+        host: String,
+        /// Its community, when not the collector's default.
+        #[arg(long, default_value = "")]
+        community: String,
+    },
+    /// Ask the collector of a device's site to stop polling it.
+    Remove {
+        /// The device id (from `printwatch devices`).
+        id: String,
+    },
+    /// Ask a site's collector to sweep ranges for printers; what it finds joins the fleet.
+    ///
+    /// Examples:
+    ///   printwatch discover hq 10.1.0.0/22 --exclude 10.1.3.0/24
+    ///   printwatch discover branch1 10.2.0.0/24 -c public -c site7 --rate 500
+    #[command(verbatim_doc_comment)]
+    Discover {
+        /// The site whose collector sweeps.
+        site: String,
+        /// CIDR blocks, spans (a.b.c.d-e.f.g.h), addresses or host names.
+        #[arg(required = true)]
+        ranges: Vec<String>,
+        /// Addresses to leave alone.
+        #[arg(long)]
+        exclude: Vec<String>,
+        /// Communities to try, in order (default: the collector's).
+        #[arg(long, short = 'c')]
+        community: Vec<String>,
+        /// Probes per second (default: the collector's).
+        #[arg(long, default_value_t = 0)]
+        rate: u32,
+        /// SNMP port (default 161).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// A device's readings over time.
     History {
         /// The device id.
@@ -190,6 +235,65 @@ async fn fleet(cmd: Command, connect: &printwatch_coordinator::client::ConnectAr
             } else {
                 emit(c::history_table(&readings).trim_end());
             }
+        }
+        Command::Add {
+            site,
+            host,
+            community,
+        } => {
+            let a = client
+                .add_printer(p::AddPrinterRequest {
+                    site,
+                    host: host.clone(),
+                    community,
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner();
+            emit(&format!(
+                "command {} sent to site {}: poll {host}",
+                a.command_id, a.site
+            ));
+        }
+        Command::Remove { id } => {
+            let a = client
+                .remove_printer(p::RemovePrinterRequest {
+                    device_id: id.clone(),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner();
+            emit(&format!(
+                "command {} sent to site {}: stop polling {id}",
+                a.command_id, a.site
+            ));
+        }
+        Command::Discover {
+            site,
+            ranges,
+            exclude,
+            community,
+            rate,
+            port,
+        } => {
+            let a = client
+                .discover(p::DiscoverRequest {
+                    site,
+                    ranges: ranges.clone(),
+                    exclude,
+                    communities: community,
+                    rate,
+                    port: u32::from(port),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner();
+            emit(&format!(
+                "command {} sent to site {}: sweep {}; printers found appear in `printwatch devices` as they are read",
+                a.command_id,
+                a.site,
+                ranges.join(" ")
+            ));
         }
         Command::Demo(_) | Command::Certs(_) => unreachable!("handled before connecting"),
     }
