@@ -1,6 +1,7 @@
 //! The printwatch collector: the site agent's parts that outlive one command, starting
 //! with the durable outbox that carries readings to the coordinator.
 
+pub mod agent;
 pub mod commands;
 pub mod config;
 pub mod outbox;

@@ -69,100 +69,12 @@ enum Command {
     },
 }
 
-fn read_file(path: &std::path::Path, what: &str) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
-}
-
 async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
-    use kameo::prelude::*;
     // First of all, so a stop request during start-up is not lost.
     let stop =
         printwatch_collector::stop::StopSignals::install().context("installing signal handlers")?;
-    use printwatch_collector::{config, outbox::Outbox, scheduler, uplink};
-    let c = config::load(config_file.as_deref())?;
-    let version: Version = c
-        .snmp
-        .version
-        .parse()
-        .map_err(|e: String| anyhow::anyhow!("configuration: snmp.version: {e}"))?;
-    let link = uplink::UplinkConfig {
-        endpoint: c.coordinator.endpoint.clone(),
-        server_name: c.coordinator.server_name.clone(),
-        ca_pem: read_file(&c.tls.ca, "fleet CA certificate")?,
-        cert_pem: read_file(&c.tls.cert, "collector certificate")?,
-        key_pem: read_file(&c.tls.key, "collector key")?,
-        site: c.site.clone(),
-        max_backoff: Duration::from_secs(30),
-    };
-    let outbox = Outbox::open(&c.data_dir, c.cache_mb << 20).with_context(|| {
-        format!(
-            "opening the outbox in {} (is another collector using it?)",
-            c.data_dir.display()
-        )
-    })?;
-    let mut targets = Vec::new();
-    let mut all_resolved = true;
-    for t in &c.targets {
-        match printwatch_collector::target::resolve(t).await {
-            Ok(addr) => targets.push((addr, t.clone())),
-            Err(e) => {
-                all_resolved = false;
-                eprintln!("error: target {e:#}; it is skipped");
-            }
-        }
-    }
-    let transport = Transport::bind(TransportConfig {
-        max_pps: Some(c.snmp.rate.max(1)),
-        ..TransportConfig::default()
-    })
-    .await
-    .context("opening UDP sockets")?;
-    eprintln!(
-        "printwatch-collector: site {}, {} targets, {} readings waiting in the outbox, coordinator {}",
-        c.site,
-        targets.len(),
-        outbox.depth(),
-        c.coordinator.endpoint
-    );
-    let scheduler = scheduler::Scheduler::spawn(scheduler::SchedulerArgs {
-        transport,
-        snmp: scheduler::SnmpSettings {
-            community: c.snmp.community.clone(),
-            version,
-            timeout: Duration::from_millis(c.snmp.timeout_ms),
-            retries: c.snmp.retries,
-        },
-        intervals: scheduler::Intervals {
-            status: Duration::from_secs(c.intervals.status_seconds.max(1)),
-            meters: Duration::from_secs(c.intervals.meters_seconds.max(1)),
-            identity: Duration::from_secs(c.intervals.identity_seconds.max(1)),
-        },
-        pollers: c.pollers,
-        outbox: outbox.clone(),
-        targets,
-    });
-    let shutdown = stop.recv();
-    let sweeper =
-        printwatch_collector::sweeper::Sweeper::spawn(printwatch_collector::sweeper::SweeperArgs {
-            outbox: outbox.clone(),
-            scheduler: scheduler.clone(),
-            version,
-            timeout: Duration::from_millis(c.snmp.timeout_ms),
-            default_communities: vec![c.snmp.community.clone()],
-        });
-    let (commands, command_rx) = tokio::sync::mpsc::channel(64);
-    tokio::spawn(printwatch_collector::commands::dispatch(
-        command_rx,
-        scheduler.clone(),
-        sweeper.clone(),
-    ));
-    uplink::run(link, outbox.clone(), commands, shutdown).await;
-    let _ = scheduler.stop_gracefully().await;
-    eprintln!(
-        "printwatch-collector: stopped; {} readings wait in the outbox",
-        outbox.depth()
-    );
-    Ok(all_resolved)
+    let c = printwatch_collector::config::load(config_file.as_deref())?;
+    printwatch_collector::agent::run(c, stop.recv()).await
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,0 +1,106 @@
+//! A whole collector: the scheduler, the sweeper, the command dispatcher and the uplink
+//! around one outbox, started from a configuration. The `run` command and `printwatch demo`
+//! both run collectors this way.
+
+use std::time::Duration;
+
+use agent_core::message::Version;
+use agent_core::transport::{Transport, TransportConfig};
+use anyhow::{Context, Result};
+use kameo::prelude::*;
+
+use crate::outbox::Outbox;
+use crate::{config, scheduler, uplink};
+
+pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+/// Runs a collector with `c` until `shutdown` completes. Returns whether every static
+/// target resolved. The caller decides what stops it (signals, a demo's end).
+pub async fn run(
+    c: config::CollectorConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<bool> {
+    let version: Version = c
+        .snmp
+        .version
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("configuration: snmp.version: {e}"))?;
+    let link = uplink::UplinkConfig {
+        endpoint: c.coordinator.endpoint.clone(),
+        server_name: c.coordinator.server_name.clone(),
+        ca_pem: read_file(&c.tls.ca, "fleet CA certificate")?,
+        cert_pem: read_file(&c.tls.cert, "collector certificate")?,
+        key_pem: read_file(&c.tls.key, "collector key")?,
+        site: c.site.clone(),
+        max_backoff: Duration::from_secs(30),
+    };
+    let outbox = Outbox::open(&c.data_dir, c.cache_mb << 20).with_context(|| {
+        format!(
+            "opening the outbox in {} (is another collector using it?)",
+            c.data_dir.display()
+        )
+    })?;
+    let mut targets = Vec::new();
+    let mut all_resolved = true;
+    for t in &c.targets {
+        match crate::target::resolve(t).await {
+            Ok(addr) => targets.push((addr, t.clone())),
+            Err(e) => {
+                all_resolved = false;
+                eprintln!("error: target {e:#}; it is skipped");
+            }
+        }
+    }
+    let transport = Transport::bind(TransportConfig {
+        max_pps: Some(c.snmp.rate.max(1)),
+        ..TransportConfig::default()
+    })
+    .await
+    .context("opening UDP sockets")?;
+    eprintln!(
+        "printwatch-collector: site {}, {} targets, {} readings waiting in the outbox, coordinator {}",
+        c.site,
+        targets.len(),
+        outbox.depth(),
+        c.coordinator.endpoint
+    );
+    let scheduler = scheduler::Scheduler::spawn(scheduler::SchedulerArgs {
+        transport,
+        snmp: scheduler::SnmpSettings {
+            community: c.snmp.community.clone(),
+            version,
+            timeout: Duration::from_millis(c.snmp.timeout_ms),
+            retries: c.snmp.retries,
+        },
+        intervals: scheduler::Intervals {
+            status: Duration::from_secs(c.intervals.status_seconds.max(1)),
+            meters: Duration::from_secs(c.intervals.meters_seconds.max(1)),
+            identity: Duration::from_secs(c.intervals.identity_seconds.max(1)),
+        },
+        pollers: c.pollers,
+        outbox: outbox.clone(),
+        targets,
+    });
+    let sweeper = crate::sweeper::Sweeper::spawn(crate::sweeper::SweeperArgs {
+        outbox: outbox.clone(),
+        scheduler: scheduler.clone(),
+        version,
+        timeout: Duration::from_millis(c.snmp.timeout_ms),
+        default_communities: vec![c.snmp.community.clone()],
+    });
+    let (commands, command_rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(crate::commands::dispatch(
+        command_rx,
+        scheduler.clone(),
+        sweeper.clone(),
+    ));
+    uplink::run(link, outbox.clone(), commands, shutdown).await;
+    let _ = scheduler.stop_gracefully().await;
+    eprintln!(
+        "printwatch-collector: stopped; {} readings wait in the outbox",
+        outbox.depth()
+    );
+    Ok(all_resolved)
+}
