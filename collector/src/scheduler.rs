@@ -47,6 +47,7 @@ pub struct SnmpSettings {
 struct Tracked {
     name: String,
     community: Option<String>,
+    failing: bool,
     plan: Option<PollPlan>,
     next_status: Instant,
     next_meters: Instant,
@@ -97,6 +98,7 @@ impl Scheduler {
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
             community,
+            failing: false,
             plan: None,
             next_status: now + offset(addr, self.intervals.status.min(Duration::from_secs(30))),
             next_meters: now,
@@ -226,9 +228,25 @@ impl Message<PollDone> for Scheduler {
             return;
         };
         t.busy = false;
+        // Said once when a printer stops answering and once when it answers again, not at
+        // every poll: a log a person can read.
         match done.outcome {
-            Ok(plan) => t.plan = Some(plan),
-            Err(e) => eprintln!("printwatch-collector: {} ({}): {e}", t.name, done.addr),
+            Ok(plan) => {
+                if t.failing {
+                    eprintln!(
+                        "printwatch-collector: {} ({}) answers again",
+                        t.name, done.addr
+                    );
+                }
+                t.failing = false;
+                t.plan = Some(plan);
+            }
+            Err(e) => {
+                if !t.failing {
+                    eprintln!("printwatch-collector: {} ({}): {e}", t.name, done.addr);
+                }
+                t.failing = true;
+            }
         }
     }
 }

@@ -1,18 +1,19 @@
-//! `printwatch demo`, the README's first command, runs and shows the fleet.
+//! `printwatch demo`, the README's first command: a coordinator, two collectors and
+//! simulated printers on loopback, and the fleet as the coordinator holds it.
 
 use std::process::Command;
 
 #[test]
-fn demo_shows_the_live_fleet() {
+fn demo_shows_the_live_fleet_of_both_sites() {
     let out = Command::new(env!("CARGO_BIN_EXE_printwatch"))
         .args([
             "demo",
             "--printers",
             "26",
             "--cycles",
-            "2",
+            "8",
             "--interval",
-            "200ms",
+            "1s",
             "--base",
             "127.62.0.1",
             "--port",
@@ -26,14 +27,21 @@ fn demo_shows_the_live_fleet() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        text.contains("cycle 2: 25 answered, 1 not answering"),
-        "{text}"
-    );
-    let fleet_rows = text.lines().filter(|l| l.starts_with("127.62.0.")).count();
-    assert_eq!(fleet_rows, 2 * 26);
-    assert!(text.contains("NOT ANSWERING"));
     assert!(!text.contains('\x1b'), "no screen control codes in a pipe");
+    // 26 printers at 27 addresses (one reachable from both sites), one switched off: 25
+    // devices, split across the two sites.
+    let last = text.rsplit("cycle ").next().unwrap();
+    assert!(
+        last.contains("25 devices in the fleet (north 12, south 13)"),
+        "{last}"
+    );
+    let rows = last.lines().filter(|l| l.starts_with("127.62.")).count();
+    assert_eq!(rows, 25, "{last}");
+    assert!(
+        last.contains("SIM2026-00000"),
+        "the printer both sites see is there, once"
+    );
+    assert_eq!(last.matches("SIM2026-00000").count(), 1);
 }
 
 #[test]

@@ -5,10 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use agent_core::output::emit;
-use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
-use agent_core::session::Session;
 use agent_core::sim::{serve, synthetic};
-use agent_core::transport::{Target, Transport};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use printwatch_coordinator::fleet_view::{render, Row};
@@ -25,16 +22,15 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Watch a simulated fleet live: printers on loopback, polled over real SNMP.
+    /// Watch a whole fleet live: a coordinator, two collectors and simulated printers, all on
+    /// loopback.
     ///
-    /// Starts synthetic printers of many brands on consecutive loopback addresses (their
-    /// supplies drain as they print, some jam, some stop answering), reads each one fully,
-    /// then polls them in steady state every --interval and redraws the fleet, most urgent
-    /// first, until Ctrl-C. Nothing leaves the machine. In a pipe it prints one table per
-    /// cycle instead of redrawing.
-    ///
-    /// This release polls in-process; the coordinator and collectors join the demo when
-    /// the fleet services are built.
+    /// Makes certificates in a temporary directory, starts a coordinator (mutual-TLS gRPC,
+    /// sled), two collectors for the sites "north" and "south", and synthetic printers of
+    /// many brands (their supplies drain as they print, some jam, one in 25 is switched
+    /// off, one is reachable from both sites and is one device). Every --interval it redraws
+    /// the fleet as the coordinator holds it, most urgent first, until Ctrl-C. Nothing leaves
+    /// the machine; everything is removed at the end. In a pipe it prints one table per cycle.
     ///
     /// Examples:
     ///   printwatch demo
@@ -397,7 +393,7 @@ fn certs(cmd: CertsCommand) -> Result<()> {
 
 #[derive(clap::Args, Debug)]
 struct DemoArgs {
-    /// How many simulated printers.
+    /// How many simulated printers (half at each site).
     #[arg(long, default_value_t = 50)]
     printers: u32,
     /// How often to poll them.
@@ -418,115 +414,171 @@ struct DemoArgs {
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {
+    use printwatch_collector::config::{
+        CollectorConfig, CoordinatorLink, Intervals, Snmp, TlsFiles,
+    };
+    use printwatch_coordinator::certs::{self, Role};
+    use printwatch_coordinator::client;
+    use printwatch_coordinator::server::{serve as serve_fleet, ServerConfig};
+    use printwatch_coordinator::store::Store;
+    use printwatch_proto::v1 as p;
+
     if args.base.octets()[0] != 127 {
         bail!("--base must be a loopback address (127.x.y.z): the demo sends only to loopback");
     }
-    if args.printers == 0 || args.printers > 60_000 {
-        bail!("--printers must be between 1 and 60000");
+    if args.printers < 2 || args.printers > 2_000 {
+        bail!("--printers must be between 2 and 2000");
     }
+    // Everything lives in a temporary directory, removed by main once the runtime (and with
+    // it every open database) has shut down.
+    let dir = std::env::temp_dir().join(format!("printwatch-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = DEMO_DIR.set(dir.clone());
+    let sites = ["north", "south"];
+    certs::init(
+        &dir,
+        &["localhost".into(), "127.0.0.1".into()],
+        &sites.map(String::from),
+        "demo",
+    )?;
+
+    // The coordinator, over mutual TLS on loopback.
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let store = Store::open(&dir.join("coordinator"), 32 << 20)?;
+    let server = ServerConfig::from_pki(&dir, listen, 1 << 20)?;
+    let fleet_store = store.clone();
+    tokio::spawn(async move { serve_fleet(server, fleet_store, std::future::pending()).await });
+
+    // The printers: half at each site; one printer reachable from both; one in 25 off.
     let base = u32::from(args.base);
-    let devices: Vec<_> = (0..args.printers)
-        .map(|i| {
-            let mut d = synthetic::printer(args.seed, i);
-            if i % 25 == 24 {
-                d.faults.silent = true; // one printer in 25 is switched off
-            }
-            (
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::from(base + i)), args.port),
-                d,
-            )
-        })
-        .collect();
-    let sim = serve(devices).await.with_context(|| {
-        format!(
-            "starting the simulated fleet on {}:{} (is another demo running? try --base or --port)",
-            args.base, args.port
-        )
-    })?;
-    let transport = Transport::bind_default()
+    let half = args.printers.div_ceil(2);
+    let mut devices = Vec::new();
+    let mut targets: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for i in 0..args.printers {
+        let (site, slot) = if i < half { (0, i) } else { (1, i - half) };
+        let addr = SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::from(base + 256 * site + slot)),
+            args.port,
+        );
+        let mut d = synthetic::printer(args.seed, i);
+        if i % 25 == 24 {
+            d.faults.silent = true;
+        }
+        targets[site as usize].push(addr.to_string());
+        devices.push((addr, d));
+    }
+    let shared = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(base + 256 + 255)), args.port);
+    devices.push((shared, synthetic::printer(args.seed, 0)));
+    targets[1].push(shared.to_string());
+    let sim = serve(devices)
         .await
-        .context("opening UDP sockets")?;
+        .with_context(|| format!("starting the simulated printers at {}:{} (is another demo running? try --base or --port)", args.base, args.port))?;
+
+    // Two collectors, one per site.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    for (n, site) in sites.iter().enumerate() {
+        let files = certs::paths(&dir, Role::Collector, site);
+        let config = CollectorConfig {
+            site: site.to_string(),
+            data_dir: dir.join(format!("collector-{site}")),
+            cache_mb: 4,
+            targets: targets[n].clone(),
+            pollers: 32,
+            coordinator: CoordinatorLink {
+                endpoint: format!("https://{listen}"),
+                server_name: "localhost".into(),
+            },
+            tls: TlsFiles {
+                ca: dir.join("ca.pem"),
+                cert: files.cert,
+                key: files.key,
+            },
+            snmp: Snmp {
+                community: "public".into(),
+                version: "2c".into(),
+                timeout_ms: 300,
+                retries: 1,
+                rate: 2_000,
+            },
+            intervals: Intervals {
+                status_seconds: args.interval.as_secs().max(1),
+                meters_seconds: 3_600,
+                identity_seconds: 86_400,
+            },
+        };
+        let mut stop = stop_rx.clone();
+        tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = printwatch_collector::agent::run(config, shutdown).await {
+                eprintln!("demo collector: {e:#}");
+            }
+        });
+    }
+
+    // The live fleet, as an operator sees it through the coordinator.
+    let connect = client::ConnectArgs {
+        coordinator: format!("https://{listen}"),
+        server_name: "localhost".into(),
+        pki: dir.clone(),
+        operator: "demo".into(),
+    };
     let tty = std::io::stdout().is_terminal();
     let width = if tty { 160 } else { usize::MAX };
-    let mut plans: Vec<Option<PollPlan>> = vec![None; sim.addrs().len()];
     let mut cycle = 0u32;
+    let addresses = sim.addrs().len();
     loop {
-        cycle += 1;
-        let started = std::time::Instant::now();
-        let tasks: Vec<_> = sim
-            .addrs()
-            .iter()
-            .zip(plans.iter_mut().map(Option::take))
-            .map(|(addr, plan)| {
-                let t = transport.clone();
-                let target = Target {
-                    timeout: Duration::from_millis(300),
-                    retries: 1,
-                    ..Target::new(*addr)
-                };
-                tokio::spawn(async move {
-                    let mut s = Session::new(t, target);
-                    match plan {
-                        Some(mut p) => {
-                            match steady_poll(&mut s, &mut p, Due { meters: false }).await {
-                                Ok(r) => (Ok(r), Some(p)),
-                                Err(e) => (Err(e), Some(p)),
-                            }
-                        }
-                        None => match first_poll(&mut s).await {
-                            Ok((r, p)) => (Ok(r), Some(p)),
-                            Err(e) => (Err(e), None),
-                        },
-                    }
-                })
-            })
-            .collect();
-        let mut rows = Vec::with_capacity(tasks.len());
-        for (i, t) in tasks.into_iter().enumerate() {
-            let (result, plan) = t.await.context("a poll task failed")?;
-            plans[i] = plan;
-            rows.push(match result {
-                Ok(r) => Row::Read(Box::new(r)),
-                Err(e) => Row::Failed {
-                    address: sim.addrs()[i].to_string(),
-                    error: e.to_string(),
-                },
-            });
+        tokio::select! {
+            _ = tokio::time::sleep(args.interval) => {}
+            _ = tokio::signal::ctrl_c() => break,
         }
-        let answered = rows.iter().filter(|r| matches!(r, Row::Read(_))).count();
-        let (sent, received): (u64, u64) = rows
+        cycle += 1;
+        let devices = match client::connect(&connect).await {
+            Ok(mut c) => c
+                .list_devices(p::ListDevicesRequest::default())
+                .await
+                .map(|r| r.into_inner().devices)
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        let rows: Vec<Row> = devices
             .iter()
-            .filter_map(|r| match r {
-                Row::Read(r) => Some((r.bytes_sent, r.bytes_received)),
-                _ => None,
-            })
-            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            .filter_map(|d| d.latest.clone())
+            .filter_map(|r| agent_core::model::Reading::try_from(r).ok())
+            .map(|r| Row::Read(Box::new(r)))
+            .collect();
+        let per_site: Vec<String> = sites
+            .iter()
+            .map(|s| format!("{s} {}", devices.iter().filter(|d| d.site == *s).count()))
+            .collect();
+        let stored: usize = devices
+            .iter()
+            .map(|d| store.history(&d.id, "").map_or(0, |h| h.len()))
+            .sum();
         let mut screen = String::new();
         if tty {
             screen.push_str("\x1b[2J\x1b[H");
         }
         screen.push_str(&format!(
-            "printwatch demo: {} simulated printers on {}..{}:{}, polled every {} (Ctrl-C stops)\n\
-             cycle {cycle}: {answered} answered, {} not answering, {} bytes on the wire, {:.0} ms\n\n",
-            sim.addrs().len(),
+            "printwatch demo: a coordinator (mTLS on {listen}), collectors for sites north and south,\n\
+             {addresses} printer addresses on {}..:{}, polled every {} (Ctrl-C stops)\n\
+             cycle {cycle}: {} devices in the fleet ({}), {stored} readings stored\n\n",
             args.base,
-            Ipv4Addr::from(base + args.printers - 1),
             args.port,
             humantime::format_duration(args.interval),
-            rows.len() - answered,
-            sent + received,
-            started.elapsed().as_secs_f64() * 1000.0,
+            devices.len(),
+            per_site.join(", "),
         ));
         screen.push_str(&render(&rows, width));
         emit(&screen);
         if args.cycles.is_some_and(|n| cycle >= n) {
-            return Ok(());
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(args.interval) => {}
-            _ = tokio::signal::ctrl_c() => return Ok(()),
+            break;
         }
     }
+    let _ = stop_tx.send(true);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(())
 }
 
 #[tokio::main]
@@ -539,6 +591,13 @@ async fn run() -> Result<()> {
     }
 }
 
+/// The demo's temporary directory, removed after the runtime has stopped.
+static DEMO_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
 fn main() -> std::process::ExitCode {
-    agent_core::output::finish(run())
+    let result = run();
+    if let Some(dir) = DEMO_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    agent_core::output::finish(result)
 }
