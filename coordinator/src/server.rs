@@ -84,6 +84,18 @@ fn internal(e: impl std::fmt::Display) -> Status {
 pub struct CollectorService {
     store: Store,
     registry: kameo::actor::ActorRef<Registry>,
+    events: Events,
+}
+
+/// Fleet events for `watch`: every stored reading, every collector coming and going.
+/// A broadcast channel: a slow watcher misses events rather than slowing ingest.
+type Events = tokio::sync::broadcast::Sender<p::FleetEvent>;
+
+fn event(body: p::fleet_event::Body) -> p::FleetEvent {
+    p::FleetEvent {
+        at: agent_core::poll::now_rfc3339(),
+        body: Some(body),
+    }
 }
 
 type AckStream = Pin<Box<dyn Stream<Item = Result<p::CoordinatorMessage, Status>> + Send>>;
@@ -116,8 +128,12 @@ impl Collector for CollectorService {
             )));
         }
         let store = self.store.clone();
+        let events = self.events.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let registry = self.registry.clone();
+        let _ = events.send(event(p::fleet_event::Body::CollectorConnected(
+            site.clone(),
+        )));
         let connection = registry
             .ask(Connected {
                 site: site.clone(),
@@ -131,7 +147,7 @@ impl Collector for CollectorService {
                     Err(status) => Err(status),
                     Ok(p::CollectorMessage {
                         body: Some(p::collector_message::Body::Envelope(env)),
-                    }) => ingest(&store, &site, env).await,
+                    }) => ingest(&store, &events, &site, env).await,
                     Ok(_) => continue,
                 };
                 let stop = reply.is_err();
@@ -139,6 +155,9 @@ impl Collector for CollectorService {
                     break;
                 }
             }
+            let _ = events.send(event(p::fleet_event::Body::CollectorDisconnected(
+                site.clone(),
+            )));
             let _ = registry.tell(Disconnected { site, connection }).await;
         });
         Ok(Response::new(Box::pin(
@@ -149,6 +168,7 @@ impl Collector for CollectorService {
 
 async fn ingest(
     store: &Store,
+    events: &Events,
     site: &str,
     env: p::Envelope,
 ) -> Result<p::CoordinatorMessage, Status> {
@@ -156,37 +176,50 @@ async fn ingest(
     if seq == 0 {
         return Err(Status::invalid_argument("sequence numbers start at 1"));
     }
-    match env.body {
-        Some(p::envelope::Body::Reading(r)) => {
-            let reading = agent_core::model::Reading::try_from(r)
-                .map_err(|e| Status::invalid_argument(format!("reading {seq}: {e}")))?;
-            // Stored now, or stored before (a replay): either way the sequence number is safe.
-            store
-                .ingest(site, site, seq, &reading)
-                .await
-                .map_err(internal)?;
-        }
-        Some(p::envelope::Body::Discovered(d)) => {
-            if let Some(r) = d.reading {
-                let reading = agent_core::model::Reading::try_from(r)
-                    .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?;
-                store
-                    .ingest(site, site, seq, &reading)
-                    .await
-                    .map_err(internal)?;
-            }
-        }
-        Some(p::envelope::Body::SweepDone(_)) | None => {}
+    let reading = match env.body {
+        Some(p::envelope::Body::Reading(r)) => Some(
+            agent_core::model::Reading::try_from(r)
+                .map_err(|e| Status::invalid_argument(format!("reading {seq}: {e}")))?,
+        ),
+        Some(p::envelope::Body::Discovered(d)) => d
+            .reading
+            .map(agent_core::model::Reading::try_from)
+            .transpose()
+            .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?,
+        Some(p::envelope::Body::SweepDone(_)) | None => None,
+    };
+    if let Some(reading) = reading {
+        // Stored now, or stored before (a replay): either way the sequence number is safe.
+        let outcome = store
+            .ingest(site, site, seq, &reading)
+            .await
+            .map_err(internal)?;
+        announce(store, events, outcome);
     }
     Ok(p::CoordinatorMessage {
         body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
     })
 }
 
+/// Tells watchers about a device that has just been stored.
+fn announce(store: &Store, events: &Events, outcome: crate::store::Ingested) {
+    if events.receiver_count() == 0 {
+        return;
+    }
+    if let crate::store::Ingested::Stored { device_id, .. } = outcome {
+        if let Ok(Some(d)) = store.device(&device_id) {
+            if let Ok(device) = device_message(store, d) {
+                let _ = events.send(event(p::fleet_event::Body::DeviceUpdated(device)));
+            }
+        }
+    }
+}
+
 /// The fleet service, for operators.
 pub struct FleetService {
     store: Store,
     registry: kameo::actor::ActorRef<Registry>,
+    events: Events,
 }
 
 impl FleetService {
@@ -224,10 +257,6 @@ fn device_message(store: &Store, d: crate::store::DeviceRecord) -> Result<p::Dev
         first_seen: d.first_seen,
         last_seen: d.last_seen,
     })
-}
-
-fn not_yet(what: &str) -> Status {
-    Status::unimplemented(format!("{what} is not available in this release"))
 }
 
 #[tonic::async_trait]
@@ -297,12 +326,41 @@ impl Fleet for FleetService {
         Ok(Response::new(p::ListSuppliesResponse { supplies }))
     }
 
+    /// What each printer reports now: its prtAlertTable rows and hrPrinterDetectedErrorState
+    /// bits from the latest reading. (Alerts with a life of their own, opened and closed
+    /// with hysteresis, come from the alert engine.)
     async fn list_alerts(
         &self,
         req: Request<p::ListAlertsRequest>,
     ) -> Result<Response<p::ListAlertsResponse>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        Err(not_yet("the alert list"))
+        let mut alerts = Vec::new();
+        for d in self.store.devices().map_err(internal)? {
+            let Some(r) = self.store.latest(&d.id).map_err(internal)? else {
+                continue;
+            };
+            let mut add = |kind: String, detail: String| {
+                alerts.push(p::FleetAlert {
+                    id: format!("{}/{kind}", d.id),
+                    device_id: d.id.clone(),
+                    site: d.site.clone(),
+                    kind,
+                    detail,
+                    opened_at: r.polled_at.clone(),
+                    closed_at: None,
+                })
+            };
+            for a in &r.status.alerts {
+                add(
+                    a.code.clone(),
+                    format!("{} {}: {}", a.severity, a.group, a.description),
+                );
+            }
+            for e in &r.status.errors {
+                add(e.clone(), "hrPrinterDetectedErrorState".into());
+            }
+        }
+        Ok(Response::new(p::ListAlertsResponse { alerts }))
     }
 
     async fn history(
@@ -397,7 +455,10 @@ impl Fleet for FleetService {
         req: Request<p::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        Err(not_yet("the fleet event stream"))
+        let rx = self.events.subscribe();
+        let stream =
+            tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|e| e.ok().map(Ok));
+        Ok(Response::new(Box::pin(stream)))
     }
 }
 
@@ -412,17 +473,24 @@ pub async fn serve(
         .client_ca_root(Certificate::from_pem(&config.ca_pem));
     let limit = config.max_message_bytes;
     let registry = Registry::spawn(());
+    let (events, _) = tokio::sync::broadcast::channel(1024);
     Server::builder()
         .tls_config(tls)?
         .add_service(
             CollectorServer::new(CollectorService {
                 store: store.clone(),
                 registry: registry.clone(),
+                events: events.clone(),
             })
             .max_decoding_message_size(limit),
         )
         .add_service(
-            FleetServer::new(FleetService { store, registry }).max_decoding_message_size(limit),
+            FleetServer::new(FleetService {
+                store,
+                registry,
+                events,
+            })
+            .max_decoding_message_size(limit),
         )
         .serve_with_shutdown(config.listen, shutdown)
         .await

@@ -253,3 +253,71 @@ async fn operator_commands_reach_the_connected_collector_of_their_site() {
     drop(tx);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watchers_see_readings_as_they_are_stored_and_alerts_list_what_printers_report() {
+    let dir = tempdir("watch");
+    let (addr, _store, _stop) = start(&dir).await;
+    let ca = dir.join("ca.pem");
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let admin = certs::paths(&dir, Role::Operator, "admin");
+    let op = channel(addr, &ca, Some((&admin.cert, &admin.key)))
+        .await
+        .unwrap();
+    let mut watch = FleetClient::new(op.clone())
+        .watch(p::WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+
+    // A reading of a printer with its door open and a jam.
+    let mut r: agent_core::model::Reading = reading("SNW").try_into().unwrap();
+    r.status.errors = vec!["doorOpen".into(), "jammed".into()];
+    r.status.alerts.push(agent_core::model::Alert {
+        index: 4,
+        severity: "critical".into(),
+        group: "cover".into(),
+        code: "coverOpen".into(),
+        description: "Front door open".into(),
+    });
+    let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
+    assert_eq!(
+        session(ch, vec![hello("hq"), envelope(1, r.into())])
+            .await
+            .unwrap(),
+        vec![1]
+    );
+
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), watch.message())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        match e.body {
+            Some(p::fleet_event::Body::CollectorConnected(site)) => {
+                seen.push(format!("connected {site}"))
+            }
+            Some(p::fleet_event::Body::DeviceUpdated(d)) => seen.push(format!("updated {}", d.id)),
+            _ => {}
+        }
+    }
+    assert_eq!(seen, vec!["connected hq", "updated sn:SNW"]);
+
+    let alerts = FleetClient::new(op)
+        .list_alerts(p::ListAlertsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .alerts;
+    let kinds: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["coverOpen", "doorOpen", "jammed"]);
+    assert!(
+        alerts[0].detail.contains("Front door open")
+            && alerts
+                .iter()
+                .all(|a| a.site == "hq" && a.device_id == "sn:SNW")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

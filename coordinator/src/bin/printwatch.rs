@@ -125,6 +125,24 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
+    /// What printers report now: their alert table rows and error bits (jams, open doors,
+    /// empty toner), one line each.
+    Alerts {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow the fleet live: every reading stored, every collector connecting or leaving,
+    /// one line each, until Ctrl-C.
+    ///
+    /// Example:
+    ///   printwatch watch --json | jq -c 'select(.device_updated) | .device_updated.id'
+    #[command(verbatim_doc_comment)]
+    Watch {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// A device's readings over time.
     History {
         /// The device id.
@@ -290,6 +308,76 @@ async fn fleet(cmd: Command, connect: &printwatch_coordinator::client::ConnectAr
                 a.site,
                 ranges.join(" ")
             ));
+        }
+        Command::Alerts { json } => {
+            let alerts = client
+                .list_alerts(p::ListAlertsRequest::default())
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner()
+                .alerts;
+            for a in alerts {
+                if json {
+                    json_line(
+                        &serde_json::json!({"device_id": a.device_id, "site": a.site, "kind": a.kind, "detail": a.detail, "since": a.opened_at}),
+                    )?;
+                } else {
+                    emit(&format!(
+                        "{:<28} {:<10} {:<28} {}",
+                        a.device_id, a.site, a.kind, a.detail
+                    ));
+                }
+            }
+        }
+        Command::Watch { json } => {
+            let mut stream = client
+                .watch(p::WatchRequest::default())
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner();
+            loop {
+                let event = tokio::select! {
+                    e = stream.message() => e.map_err(c::ClientError::from)?,
+                    _ = tokio::signal::ctrl_c() => break,
+                };
+                let Some(e) = event else { break };
+                let (kind, line, value) = match e.body {
+                    Some(p::fleet_event::Body::DeviceUpdated(d)) => {
+                        let low = d
+                            .latest
+                            .as_ref()
+                            .and_then(|r| r.supplies.iter().filter_map(|s| s.percent).min());
+                        let text = format!(
+                            "{} {} lowest supply {}",
+                            d.id,
+                            d.site,
+                            low.map_or("-".into(), |p| format!("{p}%"))
+                        );
+                        ("device_updated", text, device_json(&d)?)
+                    }
+                    Some(p::fleet_event::Body::CollectorConnected(site)) => (
+                        "collector_connected",
+                        format!("collector of {site} connected"),
+                        site.into(),
+                    ),
+                    Some(p::fleet_event::Body::CollectorDisconnected(site)) => (
+                        "collector_disconnected",
+                        format!("collector of {site} left"),
+                        site.into(),
+                    ),
+                    Some(p::fleet_event::Body::Alert(a)) => (
+                        "alert",
+                        format!("{} {} {}", a.device_id, a.kind, a.detail),
+                        a.kind.into(),
+                    ),
+                    None => continue,
+                };
+                if json {
+                    json_line(&serde_json::json!({"at": e.at, kind: value}))?;
+                } else {
+                    emit(&format!("{}  {line}", e.at));
+                }
+            }
         }
         Command::Demo(_) | Command::Certs(_) => unreachable!("handled before connecting"),
     }
