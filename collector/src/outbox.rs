@@ -7,7 +7,6 @@ use std::path::Path;
 
 use printwatch_proto::v1 as p;
 use prost::Message;
-use sled::Transactional;
 
 /// Why the outbox failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +26,7 @@ pub struct Outbox {
     pending: sled::Tree,
     meta: sled::Tree,
     pushed: std::sync::Arc<tokio::sync::Notify>,
+    next: std::sync::Arc<std::sync::Mutex<u64>>,
 }
 
 const NEXT: &[u8] = b"next_seq";
@@ -38,40 +38,38 @@ impl Outbox {
             .path(dir)
             .cache_capacity(cache_bytes)
             .open()?;
-        Ok(Outbox {
+        let outbox = Outbox {
             pending: db.open_tree("pending")?,
             meta: db.open_tree("meta")?,
             db,
             pushed: std::sync::Arc::new(tokio::sync::Notify::new()),
-        })
+            next: std::sync::Arc::new(std::sync::Mutex::new(0)),
+        };
+        let last = outbox.recovered_last()?;
+        *outbox.next.lock().unwrap_or_else(|p| p.into_inner()) = last;
+        Ok(outbox)
     }
 
     /// Stores `body` under the next sequence number, durably, and returns the envelope.
     /// Sequence numbers start at 1 and never repeat, across restarts too.
     pub async fn push(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
-        // The number and the envelope are written in one transaction: a crash can never
-        // leave a number used up with nothing stored under it.
-        let envelope = (&self.meta, &self.pending)
-            .transaction(|(meta, pending)| {
-                let n = meta
-                    .get(NEXT)?
-                    .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-                    .map_or(0, u64::from_be_bytes);
-                let seq = n + 1;
-                let envelope = p::Envelope {
-                    seq,
-                    body: Some(body.clone()),
-                };
-                meta.insert(NEXT, &seq.to_be_bytes())?;
-                pending.insert(&seq.to_be_bytes(), envelope.encode_to_vec())?;
-                Ok::<_, sled::transaction::ConflictableTransactionError<()>>(envelope)
-            })
-            .map_err(|e| match e {
-                sled::transaction::TransactionError::Storage(e) => OutboxError::Sled(e),
-                sled::transaction::TransactionError::Abort(()) => OutboxError::Sled(
-                    sled::Error::Unsupported("outbox transaction aborted".into()),
-                ),
-            })?;
+        // The number is taken and the envelope written under one lock, so sled's log holds
+        // envelopes in number order: whatever a crash keeps is a prefix, with no gap. No sled
+        // transaction: those switch sled 0.34 into a process-wide read/write lock that can
+        // deadlock against its own flusher.
+        let envelope = {
+            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+            let seq = *next + 1;
+            let envelope = p::Envelope {
+                seq,
+                body: Some(body),
+            };
+            self.pending
+                .insert(seq.to_be_bytes(), envelope.encode_to_vec())?;
+            self.meta.insert(NEXT, &seq.to_be_bytes())?;
+            *next = seq;
+            envelope
+        };
         self.db.flush_async().await?;
         self.pushed.notify_one();
         Ok(envelope)
@@ -94,11 +92,23 @@ impl Outbox {
 
     /// The last sequence number handed out: how many envelopes were ever pushed.
     pub fn last_seq(&self) -> Result<u64, OutboxError> {
-        Ok(self
+        Ok(*self.next.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// The last number used, as the disk has it: the counter, or a pending envelope's
+    /// number if a crash kept the envelope but not the counter written after it.
+    fn recovered_last(&self) -> Result<u64, OutboxError> {
+        let counter = self
             .meta
             .get(NEXT)?
             .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
-            .map_or(0, u64::from_be_bytes))
+            .map_or(0, u64::from_be_bytes);
+        let newest = self
+            .pending
+            .last()?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes);
+        Ok(counter.max(newest))
     }
 
     /// How many envelopes wait for an acknowledgement.

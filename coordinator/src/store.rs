@@ -3,7 +3,8 @@
 //!
 //! Two promises live here. A reading is stored durably (flushed) before `ingest` returns,
 //! so an acknowledgement sent after it can never be for something a crash loses. And a
-//! sequence number a collector replays after a lost ack is recognised and not stored twice.
+//! sequence number a collector replays after a lost ack is recognised and not stored twice
+//! (and were it stored again after a crash between writes, it would land on the same keys).
 //! Devices are deduplicated: one printer is one device whatever address or collector
 //! reports it (serial first, then MAC, then vendor, model and address).
 
@@ -11,7 +12,6 @@ use std::path::Path;
 
 use agent_core::model::{Identity, Reading};
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -22,15 +22,6 @@ pub enum StoreError {
     /// A stored record that does not decode (a bug or corruption).
     #[error("a stored record is unreadable: {0}")]
     Corrupt(String),
-}
-
-impl From<TransactionError<StoreError>> for StoreError {
-    fn from(e: TransactionError<StoreError>) -> Self {
-        match e {
-            TransactionError::Abort(e) => e,
-            TransactionError::Storage(e) => StoreError::Sled(e),
-        }
-    }
 }
 
 /// A printer as the coordinator knows it.
@@ -73,6 +64,7 @@ pub struct Store {
     history: sled::Tree,
     index: sled::Tree,
     sequences: sled::Tree,
+    ingest_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -123,6 +115,7 @@ impl Store {
             index: db.open_tree("index")?,
             sequences: db.open_tree("sequences")?,
             db,
+            ingest_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -144,87 +137,71 @@ impl Store {
         seq: u64,
         reading: &Reading,
     ) -> Result<Ingested, StoreError> {
-        let keys = identity_keys(site, &reading.identity);
-        let result = (
-            &self.devices,
-            &self.latest,
-            &self.history,
-            &self.index,
-            &self.sequences,
-        )
-            .transaction(|(devices, latest, history, index, sequences)| {
-                let last = sequences
-                    .get(collector.as_bytes())?
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                    .map_or(0, u64::from_be_bytes);
-                if seq <= last {
-                    return Ok(Ingested::Duplicate);
-                }
-                // The device: the first identity key already known whose device the stronger
-                // fields do not contradict (a new printer at an old printer's address, with
-                // another serial, is another device), else a new one under the strongest key.
-                let mut found = None;
-                for k in &keys {
-                    let Some(id) = index.get(k.as_bytes())? else {
-                        continue;
-                    };
-                    let id = String::from_utf8_lossy(&id).into_owned();
-                    let compatible = match devices.get(id.as_bytes())? {
-                        Some(b) => {
-                            let known = decode::<DeviceRecord>(&b)
-                                .map_err(ConflictableTransactionError::Abort)?;
-                            !contradicts(&known.identity, &reading.identity)
-                        }
-                        None => false,
-                    };
-                    if compatible {
-                        found = Some(id);
-                        break;
-                    }
-                }
-                let new_device = found.is_none();
-                let device_id = found.unwrap_or_else(|| keys[0].clone());
-                let mut record = match devices.get(device_id.as_bytes())? {
-                    Some(b) => {
-                        decode::<DeviceRecord>(&b).map_err(ConflictableTransactionError::Abort)?
-                    }
-                    None => DeviceRecord {
-                        id: device_id.clone(),
-                        site: site.to_string(),
-                        addresses: Vec::new(),
-                        identity: reading.identity.clone(),
-                        first_seen: reading.polled_at.clone(),
-                        last_seen: reading.polled_at.clone(),
-                    },
-                };
-                record.site = site.to_string();
-                record.identity = reading.identity.clone();
-                record.last_seen = reading.polled_at.clone();
-                record.addresses.retain(|a| *a != reading.identity.address);
-                record.addresses.push(reading.identity.address.clone());
-                for k in &keys {
-                    index.insert(k.as_bytes(), device_id.as_bytes())?;
-                }
-                devices.insert(device_id.as_bytes(), encode(&record))?;
-                latest.insert(device_id.as_bytes(), encode(reading))?;
-                let mut hkey = device_id.as_bytes().to_vec();
-                hkey.push(0);
-                hkey.extend_from_slice(reading.polled_at.as_bytes());
-                hkey.push(0);
-                hkey.extend_from_slice(collector.as_bytes());
-                hkey.extend_from_slice(&seq.to_be_bytes());
-                history.insert(hkey, encode(reading))?;
-                sequences.insert(collector.as_bytes(), &seq.to_be_bytes())?;
-                Ok(Ingested::Stored {
-                    device_id,
-                    new_device,
-                })
-            });
-        let outcome = result?;
-        if outcome != Ingested::Duplicate {
-            self.db.flush_async().await?;
+        // One ingest at a time: the device record is read, changed and written back. No sled
+        // transaction (they switch sled 0.34 into a process-wide read/write lock that can
+        // deadlock against its own flusher); instead the writes are ordered so that a crash at
+        // any point leaves a state a replay repairs: data first, the sequence number last,
+        // and every key of the data a function of the reading, so writing it again changes
+        // nothing.
+        let _one_at_a_time = self.ingest_lock.lock().await;
+        if seq <= self.last_sequence(collector)? {
+            return Ok(Ingested::Duplicate);
         }
-        Ok(outcome)
+        let keys = identity_keys(site, &reading.identity);
+        // The device: the first identity key already known whose device the stronger fields
+        // do not contradict (a new printer at an old printer's address, with another serial,
+        // is another device), else a new one under the strongest key.
+        let mut found = None;
+        for k in &keys {
+            let Some(id) = self.index.get(k.as_bytes())? else {
+                continue;
+            };
+            let id = String::from_utf8_lossy(&id).into_owned();
+            if let Some(b) = self.devices.get(id.as_bytes())? {
+                if !contradicts(&decode::<DeviceRecord>(&b)?.identity, &reading.identity) {
+                    found = Some(id);
+                    break;
+                }
+            }
+        }
+        let new_device = found.is_none();
+        let device_id = found.unwrap_or_else(|| keys[0].clone());
+        let mut record = match self.devices.get(device_id.as_bytes())? {
+            Some(b) => decode::<DeviceRecord>(&b)?,
+            None => DeviceRecord {
+                id: device_id.clone(),
+                site: site.to_string(),
+                addresses: Vec::new(),
+                identity: reading.identity.clone(),
+                first_seen: reading.polled_at.clone(),
+                last_seen: reading.polled_at.clone(),
+            },
+        };
+        record.site = site.to_string();
+        record.identity = reading.identity.clone();
+        record.last_seen = reading.polled_at.clone();
+        record.addresses.retain(|a| *a != reading.identity.address);
+        record.addresses.push(reading.identity.address.clone());
+
+        let mut hkey = device_id.as_bytes().to_vec();
+        hkey.push(0);
+        hkey.extend_from_slice(reading.polled_at.as_bytes());
+        hkey.push(0);
+        hkey.extend_from_slice(collector.as_bytes());
+        hkey.extend_from_slice(&seq.to_be_bytes());
+        self.history.insert(hkey, encode(reading))?;
+        self.latest.insert(device_id.as_bytes(), encode(reading))?;
+        self.devices.insert(device_id.as_bytes(), encode(&record))?;
+        for k in &keys {
+            self.index.insert(k.as_bytes(), device_id.as_bytes())?;
+        }
+        self.sequences
+            .insert(collector.as_bytes(), &seq.to_be_bytes())?;
+        self.db.flush_async().await?;
+        Ok(Ingested::Stored {
+            device_id,
+            new_device,
+        })
     }
 
     /// Every device.

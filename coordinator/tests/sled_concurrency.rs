@@ -1,0 +1,35 @@
+//! sled 0.34 switches into a process-wide read/write lock the first time anything uses a
+//! transaction, a batch or a checksum, and that lock can deadlock against sled's own
+//! flusher, which holds a read while it waits for I/O. Seen here: `printwatch demo` hung
+//! with an outbox push waiting on the write side and a device listing, and the flushers, on
+//! the read side. A load test did not reproduce it on demand (it needs a flush to overlap),
+//! so the guard is structural: printwatch makes none of the calls that enable the lock.
+
+use std::path::Path;
+
+#[test]
+fn no_sled_call_that_enables_its_global_lock() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut offenders = Vec::new();
+    let mut stack = vec![
+        root.join("agent-core/src"),
+        root.join("collector/src"),
+        root.join("coordinator/src"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for needle in [".transaction(", "apply_batch(", ".checksum("] {
+                    if text.contains(needle) {
+                        offenders.push(format!("{} uses {needle}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
