@@ -90,6 +90,33 @@ pub async fn run(
         timeout: Duration::from_millis(c.snmp.timeout_ms),
         default_communities: vec![c.snmp.community.clone()],
     });
+    if !c.discovery.ranges.is_empty() {
+        // Scheduled sweeps go through the sweeper like the coordinator's, numbered 0.
+        let (sweeper, d) = (sweeper.clone(), c.discovery.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(d.every_seconds.max(60)));
+            loop {
+                every.tick().await;
+                let sweep = printwatch_proto::v1::Sweep {
+                    ranges: d.ranges.clone(),
+                    exclude: d.exclude.clone(),
+                    communities: Vec::new(),
+                    rate: d.rate,
+                    port: u32::from(d.port),
+                };
+                if sweeper
+                    .tell(crate::sweeper::StartSweep {
+                        command_id: 0,
+                        sweep,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
     let (commands, command_rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(crate::commands::dispatch(
         command_rx,

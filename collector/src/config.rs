@@ -56,6 +56,22 @@ pub struct Intervals {
     pub identity_seconds: u64,
 }
 
+/// Sweeps the collector runs by itself, on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Discovery {
+    /// What to sweep (CIDR blocks, spans, addresses, names); empty turns scheduled sweeps off.
+    pub ranges: Vec<String>,
+    /// What to leave alone.
+    pub exclude: Vec<String>,
+    /// How often, in seconds; the first sweep starts with the collector.
+    pub every_seconds: u64,
+    /// Probes per second (0: the default rate).
+    pub rate: u32,
+    /// SNMP port to probe.
+    pub port: u16,
+}
+
 /// Everything the collector can be told.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,6 +94,8 @@ pub struct CollectorConfig {
     pub snmp: Snmp,
     /// Cadences.
     pub intervals: Intervals,
+    /// Scheduled sweeps.
+    pub discovery: Discovery,
 }
 
 impl Default for CollectorConfig {
@@ -109,6 +127,13 @@ impl Default for CollectorConfig {
                 meters_seconds: 86_400,
                 identity_seconds: 7 * 86_400,
             },
+            discovery: Discovery {
+                ranges: Vec::new(),
+                exclude: Vec::new(),
+                every_seconds: 86_400,
+                rate: 0,
+                port: 161,
+            },
         }
     }
 }
@@ -126,6 +151,7 @@ const KEYS: &[&str] = &[
     "tls",
     "snmp",
     "intervals",
+    "discovery",
 ];
 
 /// Loads the configuration: defaults, `file` (if given), then the environment.

@@ -90,13 +90,24 @@ async fn discover_add_and_remove_through_the_coordinator() {
         .ca_certificate(Certificate::from_pem(read(&dir.join("ca.pem"))))
         .identity(Identity::from_pem(read(&admin.cert), read(&admin.key)))
         .domain_name("localhost");
-    let ch = Channel::from_shared(format!("https://{listen}"))
+    // The coordinator task may not be listening yet.
+    let endpoint = Channel::from_shared(format!("https://{listen}"))
         .unwrap()
         .tls_config(tls)
-        .unwrap()
-        .connect()
-        .await
         .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ch = loop {
+        match endpoint.connect().await {
+            Ok(ch) => break ch,
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the coordinator did not start: {e}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
     let fleet = FleetClient::new(ch);
 
     // The sweep goes to hq (once its collector is connected), not to the idle branch site.
@@ -180,5 +191,64 @@ async fn discover_add_and_remove_through_the_coordinator() {
         after_removal,
         "a removed printer is not polled"
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_collector_with_discovery_ranges_finds_its_printers_by_itself() {
+    let dir = std::env::temp_dir().join(format!("printwatch-sched-sweep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
+    let s = store.clone();
+    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
+    tokio::spawn(async move { serve(config, s, std::future::pending()).await });
+    let printers: Vec<_> = (2..6u8)
+        .map(|d| {
+            (
+                SocketAddr::from((Ipv4Addr::new(127, 106, 0, d), 16161)),
+                synthetic::printer(106, u32::from(d)),
+            )
+        })
+        .collect();
+    let _sim = serve_sim(printers).await.unwrap();
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let conf = dir.join("collector.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "site = \"hq\"\ndata_dir = \"{}\"\n[coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
+             [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[snmp]\ntimeout_ms = 300\nretries = 1\n\
+             [discovery]\nranges = [\"127.106.0.0/28\"]\nport = 16161\nrate = 1000\n",
+            dir.join("outbox").display(),
+            dir.join("ca.pem").display(),
+            hq.cert.display(),
+            hq.key.display()
+        ),
+    )
+    .unwrap();
+    let _collector = Kill(
+        Command::new(env!("CARGO_BIN_EXE_printwatch-collector"))
+            .args(["run", "--config"])
+            .arg(&conf)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    until(
+        "the four printers are in the fleet, found without any command",
+        30,
+        async || store.devices().unwrap().len() == 4,
+    )
+    .await;
+    assert!(store
+        .devices()
+        .unwrap()
+        .iter()
+        .all(|d| d.site == "hq" && d.id.starts_with("sn:SIM106-")));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -503,7 +503,7 @@ struct DemoArgs {
 
 async fn demo(args: DemoArgs) -> Result<()> {
     use printwatch_collector::config::{
-        CollectorConfig, CoordinatorLink, Intervals, Snmp, TlsFiles,
+        CollectorConfig, CoordinatorLink, Discovery, Intervals, Snmp, TlsFiles,
     };
     use printwatch_coordinator::certs::{self, Role};
     use printwatch_coordinator::client;
@@ -592,6 +592,13 @@ async fn demo(args: DemoArgs) -> Result<()> {
                 status_seconds: args.interval.as_secs().max(1),
                 meters_seconds: 3_600,
                 identity_seconds: 86_400,
+            },
+            discovery: Discovery {
+                ranges: Vec::new(),
+                exclude: Vec::new(),
+                every_seconds: 86_400,
+                rate: 0,
+                port: 161,
             },
         };
         let mut stop = stop_rx.clone();
