@@ -7,6 +7,8 @@ pub mod certs;
 pub mod client;
 pub mod config;
 pub mod fleet_view;
+pub mod ingest;
+pub mod queries;
 pub mod registry;
 pub mod server;
 pub mod store;

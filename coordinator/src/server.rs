@@ -5,6 +5,10 @@
 //! open its stream, for the site its certificate names; only an operator may use the fleet
 //! service. Each reading is stored durably before its sequence number is acknowledged, and
 //! a replayed number is acknowledged again without being stored twice.
+//!
+//! The work is done by actors: the [`Ingestor`] writes, [`Queries`] answers operators, and
+//! the [`Registry`] routes commands to collectors. This module only checks who is calling
+//! and translates between the wire and them.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -17,9 +21,12 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::certs::{identity_of, Role};
+use crate::ingest::{Ingest, Ingestor};
+use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Connected, Deliver, Disconnected, Registry};
-use crate::store::Store;
-use kameo::actor::Spawn;
+use crate::store::{Ingested, Store};
+use kameo::actor::{ActorRef, Spawn};
+use kameo::error::SendError;
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -76,14 +83,22 @@ fn require(role: Role, got: (Role, String)) -> Result<String, Status> {
     }
 }
 
-fn internal(e: impl std::fmt::Display) -> Status {
-    Status::internal(e.to_string())
+/// An actor's answer as a gRPC status.
+fn from_query<M>(e: SendError<M, QueryError>) -> Status {
+    match e {
+        SendError::HandlerError(QueryError::NotFound(id)) => {
+            Status::not_found(format!("no device {id:?}"))
+        }
+        SendError::HandlerError(other) => Status::internal(other.to_string()),
+        other => Status::internal(format!("the query actor: {other}")),
+    }
 }
 
 /// The collector service: one stream per collector.
 pub struct CollectorService {
-    store: Store,
-    registry: kameo::actor::ActorRef<Registry>,
+    ingestor: ActorRef<Ingestor>,
+    queries: ActorRef<Queries>,
+    registry: ActorRef<Registry>,
     events: Events,
 }
 
@@ -127,13 +142,13 @@ impl Collector for CollectorService {
                 hello.site
             )));
         }
-        let store = self.store.clone();
-        let events = self.events.clone();
+        let (ingestor, queries, events) = (
+            self.ingestor.clone(),
+            self.queries.clone(),
+            self.events.clone(),
+        );
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let registry = self.registry.clone();
-        let _ = events.send(event(p::fleet_event::Body::CollectorConnected(
-            site.clone(),
-        )));
         let connection = registry
             .ask(Connected {
                 site: site.clone(),
@@ -141,13 +156,16 @@ impl Collector for CollectorService {
             })
             .await
             .map_err(|e| Status::internal(e.to_string()))?;
+        let _ = events.send(event(p::fleet_event::Body::CollectorConnected(
+            site.clone(),
+        )));
         tokio::spawn(async move {
             while let Some(msg) = inbound.next().await {
                 let reply = match msg {
                     Err(status) => Err(status),
                     Ok(p::CollectorMessage {
                         body: Some(p::collector_message::Body::Envelope(env)),
-                    }) => ingest(&store, &events, &site, env).await,
+                    }) => ingest(&ingestor, &queries, &events, &site, env).await,
                     Ok(_) => continue,
                 };
                 let stop = reply.is_err();
@@ -167,7 +185,8 @@ impl Collector for CollectorService {
 }
 
 async fn ingest(
-    store: &Store,
+    ingestor: &ActorRef<Ingestor>,
+    queries: &ActorRef<Queries>,
     events: &Events,
     site: &str,
     env: p::Envelope,
@@ -190,35 +209,32 @@ async fn ingest(
     };
     if let Some(reading) = reading {
         // Stored now, or stored before (a replay): either way the sequence number is safe.
-        let outcome = store
-            .ingest(site, site, seq, &reading)
+        let outcome = ingestor
+            .ask(Ingest {
+                collector: site.to_string(),
+                site: site.to_string(),
+                seq,
+                reading,
+            })
             .await
-            .map_err(internal)?;
-        announce(store, events, outcome);
+            .map_err(|e| Status::internal(format!("storing reading {seq}: {e}")))?;
+        if let Ingested::Stored { device_id, .. } = outcome {
+            if events.receiver_count() > 0 {
+                if let Ok(device) = queries.ask(queries::GetDevice(device_id)).await {
+                    let _ = events.send(event(p::fleet_event::Body::DeviceUpdated(device)));
+                }
+            }
+        }
     }
     Ok(p::CoordinatorMessage {
         body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
     })
 }
 
-/// Tells watchers about a device that has just been stored.
-fn announce(store: &Store, events: &Events, outcome: crate::store::Ingested) {
-    if events.receiver_count() == 0 {
-        return;
-    }
-    if let crate::store::Ingested::Stored { device_id, .. } = outcome {
-        if let Ok(Some(d)) = store.device(&device_id) {
-            if let Ok(device) = device_message(store, d) {
-                let _ = events.send(event(p::fleet_event::Body::DeviceUpdated(device)));
-            }
-        }
-    }
-}
-
 /// The fleet service, for operators.
 pub struct FleetService {
-    store: Store,
-    registry: kameo::actor::ActorRef<Registry>,
+    queries: ActorRef<Queries>,
+    registry: ActorRef<Registry>,
     events: Events,
 }
 
@@ -236,7 +252,7 @@ impl FleetService {
             })
             .await
             .map_err(|e| match e {
-                kameo::error::SendError::HandlerError(msg) => Status::failed_precondition(msg),
+                SendError::HandlerError(msg) => Status::failed_precondition(msg),
                 other => Status::internal(other.to_string()),
             })?;
         Ok(Response::new(p::CommandAccepted {
@@ -246,19 +262,6 @@ impl FleetService {
     }
 }
 
-fn device_message(store: &Store, d: crate::store::DeviceRecord) -> Result<p::Device, Status> {
-    let latest = store.latest(&d.id).map_err(internal)?.map(Into::into);
-    Ok(p::Device {
-        id: d.id,
-        site: d.site,
-        addresses: d.addresses,
-        identity: Some(d.identity.into()),
-        latest,
-        first_seen: d.first_seen,
-        last_seen: d.last_seen,
-    })
-}
-
 #[tonic::async_trait]
 impl Fleet for FleetService {
     async fn list_devices(
@@ -266,15 +269,11 @@ impl Fleet for FleetService {
         req: Request<p::ListDevicesRequest>,
     ) -> Result<Response<p::ListDevicesResponse>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        let site = req.into_inner().site;
         let devices = self
-            .store
-            .devices()
-            .map_err(internal)?
-            .into_iter()
-            .filter(|d| site.is_empty() || d.site == site)
-            .map(|d| device_message(&self.store, d))
-            .collect::<Result<_, _>>()?;
+            .queries
+            .ask(queries::ListDevices(req.into_inner().site))
+            .await
+            .map_err(from_query)?;
         Ok(Response::new(p::ListDevicesResponse { devices }))
     }
 
@@ -283,13 +282,12 @@ impl Fleet for FleetService {
         req: Request<p::GetDeviceRequest>,
     ) -> Result<Response<p::Device>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        let id = req.into_inner().id;
-        let d = self
-            .store
-            .device(&id)
-            .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("no device {id:?}")))?;
-        Ok(Response::new(device_message(&self.store, d)?))
+        let device = self
+            .queries
+            .ask(queries::GetDevice(req.into_inner().id))
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(device))
     }
 
     async fn list_supplies(
@@ -298,68 +296,27 @@ impl Fleet for FleetService {
     ) -> Result<Response<p::ListSuppliesResponse>, Status> {
         require(Role::Operator, caller(&req)?)?;
         let q = req.into_inner();
-        let mut supplies = Vec::new();
-        for d in self.store.devices().map_err(internal)? {
-            if !q.site.is_empty() && d.site != q.site {
-                continue;
-            }
-            let Some(r) = self.store.latest(&d.id).map_err(internal)? else {
-                continue;
-            };
-            for s in r.supplies {
-                let low = matches!(
-                    s.state,
-                    agent_core::model::SupplyState::Low | agent_core::model::SupplyState::Empty
-                );
-                if q.low_only && !low {
-                    continue;
-                }
-                supplies.push(p::SupplyRow {
-                    device_id: d.id.clone(),
-                    site: d.site.clone(),
-                    identity: Some(d.identity.clone().into()),
-                    supply: Some(s.into()),
-                });
-            }
-        }
-        supplies.sort_by_key(|row| row.supply.as_ref().and_then(|s| s.percent).unwrap_or(101));
+        let supplies = self
+            .queries
+            .ask(queries::ListSupplies {
+                low_only: q.low_only,
+                site: q.site,
+            })
+            .await
+            .map_err(from_query)?;
         Ok(Response::new(p::ListSuppliesResponse { supplies }))
     }
 
-    /// What each printer reports now: its prtAlertTable rows and hrPrinterDetectedErrorState
-    /// bits from the latest reading. (Alerts with a life of their own, opened and closed
-    /// with hysteresis, come from the alert engine.)
     async fn list_alerts(
         &self,
         req: Request<p::ListAlertsRequest>,
     ) -> Result<Response<p::ListAlertsResponse>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        let mut alerts = Vec::new();
-        for d in self.store.devices().map_err(internal)? {
-            let Some(r) = self.store.latest(&d.id).map_err(internal)? else {
-                continue;
-            };
-            let mut add = |kind: String, detail: String| {
-                alerts.push(p::FleetAlert {
-                    id: format!("{}/{kind}", d.id),
-                    device_id: d.id.clone(),
-                    site: d.site.clone(),
-                    kind,
-                    detail,
-                    opened_at: r.polled_at.clone(),
-                    closed_at: None,
-                })
-            };
-            for a in &r.status.alerts {
-                add(
-                    a.code.clone(),
-                    format!("{} {}: {}", a.severity, a.group, a.description),
-                );
-            }
-            for e in &r.status.errors {
-                add(e.clone(), "hrPrinterDetectedErrorState".into());
-            }
-        }
+        let alerts = self
+            .queries
+            .ask(queries::ListAlerts)
+            .await
+            .map_err(from_query)?;
         Ok(Response::new(p::ListAlertsResponse { alerts }))
     }
 
@@ -370,12 +327,13 @@ impl Fleet for FleetService {
         require(Role::Operator, caller(&req)?)?;
         let q = req.into_inner();
         let readings = self
-            .store
-            .history(&q.device_id, &q.since)
-            .map_err(internal)?
-            .into_iter()
-            .map(Into::into)
-            .collect();
+            .queries
+            .ask(queries::History {
+                device_id: q.device_id,
+                since: q.since,
+            })
+            .await
+            .map_err(from_query)?;
         Ok(Response::new(p::HistoryResponse { readings }))
     }
 
@@ -405,16 +363,14 @@ impl Fleet for FleetService {
         req: Request<p::RemovePrinterRequest>,
     ) -> Result<Response<p::CommandAccepted>, Status> {
         require(Role::Operator, caller(&req)?)?;
-        let id = req.into_inner().device_id;
         let d = self
-            .store
-            .device(&id)
-            .map_err(internal)?
-            .ok_or_else(|| Status::not_found(format!("no device {id:?}")))?;
-        let host =
-            d.addresses.last().cloned().ok_or_else(|| {
-                Status::failed_precondition(format!("device {id:?} has no address"))
-            })?;
+            .queries
+            .ask(queries::GetRecord(req.into_inner().device_id))
+            .await
+            .map_err(from_query)?;
+        let host = d.addresses.last().cloned().ok_or_else(|| {
+            Status::failed_precondition(format!("device {:?} has no address", d.id))
+        })?;
         self.deliver(
             d.site,
             p::command::Body::RemoveTarget(p::Target {
@@ -473,12 +429,15 @@ pub async fn serve(
         .client_ca_root(Certificate::from_pem(&config.ca_pem));
     let limit = config.max_message_bytes;
     let registry = Registry::spawn(());
+    let ingestor = Ingestor::spawn(store.clone());
+    let queries = Queries::spawn(store);
     let (events, _) = tokio::sync::broadcast::channel(1024);
     Server::builder()
         .tls_config(tls)?
         .add_service(
             CollectorServer::new(CollectorService {
-                store: store.clone(),
+                ingestor,
+                queries: queries.clone(),
                 registry: registry.clone(),
                 events: events.clone(),
             })
@@ -486,7 +445,7 @@ pub async fn serve(
         )
         .add_service(
             FleetServer::new(FleetService {
-                store,
+                queries,
                 registry,
                 events,
             })

@@ -197,7 +197,7 @@ impl Store {
         }
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
-        self.db.flush_async().await?;
+        flush(&self.db).await?;
         Ok(Ingested::Stored {
             device_id,
             new_device,
@@ -257,6 +257,18 @@ impl Store {
         self.db.flush()?;
         Ok(gone)
     }
+}
+
+/// Makes everything written so far durable. sled 0.34's `flush_async` waits on sled's own
+/// small I/O pool, and the writes it waits for need that pool too: enough concurrent
+/// flushes take every thread and nothing is ever written (seen here, in the demo). The
+/// blocking flush runs on tokio's blocking pool instead, leaving sled's to sled.
+async fn flush(db: &sled::Db) -> Result<(), StoreError> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || db.flush().map(|_| ()))
+        .await
+        .map_err(|e| sled::Error::Io(std::io::Error::other(e.to_string())))??;
+    Ok(())
 }
 
 #[cfg(test)]
