@@ -47,6 +47,30 @@ async fn run() -> Result<()> {
         key_pem: read(&c.tls.key, "coordinator key")?,
         max_message_bytes: c.max_message_kb * 1024,
     };
+    // History is kept `history_days`: pruned at start and every hour.
+    let (pruner, keep) = (
+        store.clone(),
+        time::Duration::days(i64::from(c.history_days)),
+    );
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3_600));
+        loop {
+            every.tick().await;
+            let cutoff = time::OffsetDateTime::now_utc() - keep;
+            let Ok(before) = cutoff.format(&time::format_description::well_known::Rfc3339) else {
+                continue;
+            };
+            let s = pruner.clone();
+            match tokio::task::spawn_blocking(move || s.prune_history(&before)).await {
+                Ok(Ok(n)) if n > 0 => eprintln!(
+                    "printwatch-coordinator: pruned {n} readings older than {} days",
+                    keep.whole_days()
+                ),
+                Ok(Err(e)) => eprintln!("printwatch-coordinator: pruning history: {e}"),
+                _ => {}
+            }
+        }
+    });
     eprintln!(
         "printwatch-coordinator: listening on {} (data in {})",
         c.listen,
