@@ -123,7 +123,14 @@ pub async fn run(
         scheduler.clone(),
         sweeper.clone(),
     ));
-    uplink::run(link, outbox.clone(), commands, shutdown).await;
+    let uplink = uplink::Uplink::spawn(uplink::UplinkArgs {
+        config: link,
+        outbox: outbox.clone(),
+        commands,
+    });
+    shutdown.await;
+    uplink.kill();
+    uplink.wait_for_shutdown().await;
     let _ = scheduler.stop_gracefully().await;
     eprintln!(
         "printwatch-collector: stopped; {} readings wait in the outbox",

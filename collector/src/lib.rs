@@ -5,6 +5,7 @@ pub mod agent;
 pub mod commands;
 pub mod config;
 pub mod outbox;
+pub mod poller;
 pub mod ranges;
 pub mod scheduler;
 pub mod stop;

@@ -1,24 +1,21 @@
 //! The scheduler: a kameo actor that owns the collector's targets and decides when each is
 //! polled. Polls are spread over the interval (each target starts at its own offset, so a
-//! site is never polled in one burst), run on a bounded pool, and write their reading to the
-//! outbox before they report back. Status and supply levels share the steady-state poll (two
+//! site is never polled in one burst) and handed to a bounded pool of [`Poller`] actors,
+//! which write their reading to the outbox before they report back. Status and supply levels share the steady-state poll (two
 //! round trips); vendor meters are read on their own, slower cadence; a target is read in
 //! full again when its plan is lost or every `identity` interval.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
-use agent_core::session::Session;
+use agent_core::poll::PollPlan;
 use agent_core::transport::{Target, Transport};
 use kameo::prelude::*;
-use printwatch_proto::v1 as p;
-use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::outbox::Outbox;
+use crate::poller::{Poll, Poller, PollerArgs};
 
 /// How often each kind of poll happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +55,10 @@ struct Tracked {
 /// The scheduler's state.
 pub struct Scheduler {
     targets: BTreeMap<SocketAddr, Tracked>,
-    transport: Transport,
     snmp: SnmpSettings,
     intervals: Intervals,
-    pool: Arc<Semaphore>,
-    outbox: Outbox,
-    me: ActorRef<Scheduler>,
+    pollers: Vec<ActorRef<Poller>>,
+    idle: Vec<usize>,
 }
 
 /// What the scheduler starts with.
@@ -107,15 +102,15 @@ impl Scheduler {
         });
     }
 
-    fn start_due(&mut self) {
+    /// Hands every due target to an idle poller, as long as there are idle pollers.
+    async fn start_due(&mut self) {
         let now = Instant::now();
+        let mut due = Vec::new();
         for (addr, t) in self.targets.iter_mut() {
             if t.busy || t.next_status > now {
                 continue;
             }
-            let Ok(permit) = self.pool.clone().try_acquire_owned() else {
-                return;
-            };
+            let Some(poller) = self.idle.pop() else { break };
             t.busy = true;
             t.next_status = now + self.intervals.status;
             let meters = t.next_meters <= now;
@@ -139,33 +134,20 @@ impl Scheduler {
                 timeout: self.snmp.timeout,
                 retries: self.snmp.retries,
             };
-            let (transport, outbox, me, addr) = (
-                self.transport.clone(),
-                self.outbox.clone(),
-                self.me.clone(),
-                *addr,
-            );
-            tokio::spawn(async move {
-                let mut session = Session::new(transport, target);
-                let result = match plan {
-                    Some(mut plan) => steady_poll(&mut session, &mut plan, Due { meters })
-                        .await
-                        .map(|r| (r, plan)),
-                    None => first_poll(&mut session).await,
-                };
-                let outcome = match result {
-                    Ok((reading, plan)) => match outbox
-                        .push(p::envelope::Body::Reading(reading.into()))
-                        .await
-                    {
-                        Ok(_) => Ok(plan),
-                        Err(e) => Err(format!("storing the reading: {e}")),
-                    },
-                    Err(e) => Err(e.to_string()),
-                };
-                drop(permit);
-                let _ = me.tell(PollDone { addr, outcome }).await;
-            });
+            due.push((
+                poller,
+                Poll {
+                    target,
+                    plan,
+                    meters,
+                },
+            ));
+        }
+        for (poller, poll) in due {
+            // An idle poller's mailbox is empty: this does not wait.
+            if self.pollers[poller].tell(poll).await.is_err() {
+                self.idle.push(poller);
+            }
         }
     }
 }
@@ -175,14 +157,23 @@ impl Actor for Scheduler {
     type Error = kameo::error::Infallible;
 
     async fn on_start(args: SchedulerArgs, me: ActorRef<Self>) -> Result<Self, Self::Error> {
+        let size = args.pollers.max(1);
+        let pollers: Vec<ActorRef<Poller>> = (0..size)
+            .map(|id| {
+                Poller::spawn(PollerArgs {
+                    id,
+                    transport: args.transport.clone(),
+                    outbox: args.outbox.clone(),
+                    scheduler: me.downgrade(),
+                })
+            })
+            .collect();
         let mut s = Scheduler {
             targets: BTreeMap::new(),
-            transport: args.transport,
             snmp: args.snmp,
             intervals: args.intervals,
-            pool: Arc::new(Semaphore::new(args.pollers.max(1))),
-            outbox: args.outbox,
-            me: me.clone(),
+            pollers,
+            idle: (0..size).rev().collect(),
         };
         for (addr, name) in args.targets {
             s.track(addr, name, None);
@@ -209,7 +200,7 @@ pub struct Tick;
 impl Message<Tick> for Scheduler {
     type Reply = ();
     async fn handle(&mut self, _: Tick, _: &mut Context<Self, ()>) {
-        self.start_due();
+        self.start_due().await;
     }
 }
 
@@ -219,11 +210,14 @@ pub struct PollDone {
     pub addr: SocketAddr,
     /// The plan for the next steady-state poll, or the error.
     pub outcome: Result<PollPlan, String>,
+    /// The poller that did it, idle again.
+    pub poller: usize,
 }
 
 impl Message<PollDone> for Scheduler {
     type Reply = ();
     async fn handle(&mut self, done: PollDone, _: &mut Context<Self, ()>) {
+        self.idle.push(done.poller);
         let Some(t) = self.targets.get_mut(&done.addr) else {
             return;
         };

@@ -166,3 +166,35 @@ fn rand_jitter() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos())
 }
+
+/// The uplink as an actor: it owns the link (a task running [`run`]) so that stopping the
+/// actor, by a kill or by the collector shutting down, always ends the link with it.
+pub struct Uplink {
+    link: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Uplink {
+    fn drop(&mut self) {
+        self.link.abort();
+    }
+}
+
+/// What the uplink starts with.
+pub struct UplinkArgs {
+    /// How to reach the coordinator.
+    pub config: UplinkConfig,
+    /// What to send.
+    pub outbox: Outbox,
+    /// Where commands from the coordinator go.
+    pub commands: Commands,
+}
+
+impl kameo::Actor for Uplink {
+    type Args = UplinkArgs;
+    type Error = kameo::error::Infallible;
+
+    async fn on_start(a: UplinkArgs, _: kameo::actor::ActorRef<Self>) -> Result<Self, Self::Error> {
+        let link = tokio::spawn(run(a.config, a.outbox, a.commands, std::future::pending()));
+        Ok(Uplink { link })
+    }
+}

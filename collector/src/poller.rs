@@ -1,0 +1,92 @@
+//! A poller: a kameo actor that reads one printer at a time. The scheduler owns a fixed set
+//! of them, the bounded pool that caps how many printers are read at once; each reports
+//! back to the scheduler when its poll is done and its reading is in the outbox.
+
+use std::net::SocketAddr;
+
+use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
+use agent_core::session::Session;
+use agent_core::transport::{Target, Transport};
+use kameo::prelude::*;
+use printwatch_proto::v1 as p;
+
+use crate::outbox::Outbox;
+use crate::scheduler::{PollDone, Scheduler};
+
+/// A poller's state: its place in the pool and what it needs to read and report.
+pub struct Poller {
+    id: usize,
+    transport: Transport,
+    outbox: Outbox,
+    scheduler: WeakActorRef<Scheduler>,
+}
+
+/// What a poller starts with.
+pub struct PollerArgs {
+    /// Its index in the scheduler's pool.
+    pub id: usize,
+    /// The shared SNMP transport.
+    pub transport: Transport,
+    /// Where readings go.
+    pub outbox: Outbox,
+    /// Whom to tell when done (weakly: the scheduler owns the pool).
+    pub scheduler: WeakActorRef<Scheduler>,
+}
+
+impl Actor for Poller {
+    type Args = PollerArgs;
+    type Error = kameo::error::Infallible;
+
+    async fn on_start(a: PollerArgs, _: ActorRef<Self>) -> Result<Self, Self::Error> {
+        Ok(Poller {
+            id: a.id,
+            transport: a.transport,
+            outbox: a.outbox,
+            scheduler: a.scheduler,
+        })
+    }
+}
+
+/// Read this printer: in full without a plan, in steady state with one.
+pub struct Poll {
+    /// Who and how.
+    pub target: Target,
+    /// What an earlier poll learnt; `None` for a full read.
+    pub plan: Option<PollPlan>,
+    /// Read the vendor's meters too.
+    pub meters: bool,
+}
+
+impl Message<Poll> for Poller {
+    type Reply = ();
+    async fn handle(&mut self, m: Poll, _: &mut Context<Self, ()>) {
+        let addr: SocketAddr = m.target.addr;
+        let mut session = Session::new(self.transport.clone(), m.target);
+        let result = match m.plan {
+            Some(mut plan) => steady_poll(&mut session, &mut plan, Due { meters: m.meters })
+                .await
+                .map(|r| (r, plan)),
+            None => first_poll(&mut session).await,
+        };
+        let outcome = match result {
+            Ok((reading, plan)) => match self
+                .outbox
+                .push(p::envelope::Body::Reading(reading.into()))
+                .await
+            {
+                Ok(_) => Ok(plan),
+                Err(e) => Err(format!("storing the reading: {e}")),
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        if let Some(scheduler) = self.scheduler.upgrade() {
+            let _ = scheduler
+                .tell(PollDone {
+                    addr,
+                    outcome,
+                    poller: self.id,
+                })
+                .await;
+        }
+    }
+}
