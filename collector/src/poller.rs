@@ -55,6 +55,8 @@ pub struct Poll {
     pub plan: Option<PollPlan>,
     /// Read the vendor's meters too.
     pub meters: bool,
+    /// Polls of this printer that failed in a row before this one.
+    pub failures: u32,
 }
 
 impl Message<Poll> for Poller {
@@ -77,7 +79,29 @@ impl Message<Poll> for Poller {
                 Ok(_) => Ok(plan),
                 Err(e) => Err(format!("storing the reading: {e}")),
             },
-            Err(e) => Err(e.to_string()),
+            Err(e) => {
+                // The coordinator decides when failures make a printer unreachable; it is
+                // told of each, with the count, in the outbox like any reading.
+                let address = if addr.port() == 161 {
+                    addr.ip().to_string()
+                } else {
+                    addr.to_string()
+                };
+                let failed = p::PollFailed {
+                    address,
+                    consecutive: m.failures.saturating_add(1),
+                    error: e.to_string(),
+                    at: agent_core::poll::now_rfc3339(),
+                };
+                if let Err(e) = self
+                    .outbox
+                    .push(p::envelope::Body::PollFailed(failed))
+                    .await
+                {
+                    eprintln!("printwatch-collector: storing a poll failure: {e}");
+                }
+                Err(e.to_string())
+            }
         };
         if let Some(scheduler) = self.scheduler.upgrade() {
             let _ = scheduler

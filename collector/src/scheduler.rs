@@ -44,7 +44,8 @@ pub struct SnmpSettings {
 struct Tracked {
     name: String,
     community: Option<String>,
-    failing: bool,
+    /// Failed polls in a row.
+    failures: u32,
     plan: Option<PollPlan>,
     next_status: Instant,
     next_meters: Instant,
@@ -93,7 +94,7 @@ impl Scheduler {
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
             community,
-            failing: false,
+            failures: 0,
             plan: None,
             next_status: now + offset(addr, self.intervals.status.min(Duration::from_secs(30))),
             next_meters: now,
@@ -140,6 +141,7 @@ impl Scheduler {
                     target,
                     plan,
                     meters,
+                    failures: t.failures,
                 },
             ));
         }
@@ -226,20 +228,20 @@ impl Message<PollDone> for Scheduler {
         // every poll: a log a person can read.
         match done.outcome {
             Ok(plan) => {
-                if t.failing {
+                if t.failures > 0 {
                     eprintln!(
                         "printwatch-collector: {} ({}) answers again",
                         t.name, done.addr
                     );
                 }
-                t.failing = false;
+                t.failures = 0;
                 t.plan = Some(plan);
             }
             Err(e) => {
-                if !t.failing {
+                if t.failures == 0 {
                     eprintln!("printwatch-collector: {} ({}): {e}", t.name, done.addr);
                 }
-                t.failing = true;
+                t.failures = t.failures.saturating_add(1);
             }
         }
     }

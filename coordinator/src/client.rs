@@ -129,8 +129,8 @@ pub fn supplies_table(rows: &[p::SupplyRow]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<28} {:<10} {:<24} {:<30} {:>6}  {:<12} STATE",
-        "DEVICE", "SITE", "MODEL", "SUPPLY", "LEVEL", "PART"
+        "{:<28} {:<10} {:<24} {:<30} {:>6}  {:<12} {:<14} {:<16} STATE",
+        "DEVICE", "SITE", "MODEL", "SUPPLY", "LEVEL", "PART", "REORDER AT", "DAYS LEFT"
     );
     for r in rows {
         let s = r.supply.clone().unwrap_or_default();
@@ -145,13 +145,15 @@ pub fn supplies_table(rows: &[p::SupplyRow]) -> String {
         });
         let _ = writeln!(
             out,
-            "{:<28} {:<10} {:<24} {:<30} {:>6}  {:<12} {}",
+            "{:<28} {:<10} {:<24} {:<30} {:>6}  {:<12} {:<14} {:<16} {}",
             r.device_id,
             r.site,
             or(&model).chars().take(24).collect::<String>(),
             s.description.chars().take(30).collect::<String>(),
             level,
             or(&s.part_number),
+            format!("{}%", r.reorder_percent),
+            r.forecast,
             state
         );
     }

@@ -2,6 +2,7 @@
 //! environment variables (`PRINTWATCH_TLS__CA` sets `tls.ca`), through figment. A bad value
 //! or an unknown key is an error that names the key and where it came from.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +36,73 @@ pub struct CoordinatorConfig {
     pub max_message_kb: usize,
     /// Certificates.
     pub tls: TlsFiles,
+    /// Reorder points and alert thresholds for the whole fleet.
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertRules,
+    /// Per site: its mail contacts and its own reorder points.
+    #[serde(default)]
+    pub sites: BTreeMap<String, SiteConfig>,
+    /// The SMTP server.
+    #[serde(default)]
+    pub mail: crate::mail::MailConfig,
+    /// The dealer's endpoint.
+    #[serde(default)]
+    pub dealer: crate::dealer::DealerConfig,
+    /// When meter reads for billing are due.
+    #[serde(default)]
+    pub meter_reads: crate::schedule::MeterReadSchedule,
+}
+
+/// One site's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SiteConfig {
+    /// Who gets this site's alert mails and digest.
+    pub contacts: Vec<String>,
+    /// The site's reorder point for every supply kind it does not name.
+    pub reorder_percent: Option<u8>,
+    /// The site's reorder points by supply kind.
+    pub reorder_by_kind: BTreeMap<String, u8>,
+}
+
+impl CoordinatorConfig {
+    /// The alert policy this configuration sets.
+    pub fn policy(&self) -> crate::store::Policy {
+        crate::store::Policy {
+            rules: self.alerts.clone(),
+            sites: self
+                .sites
+                .iter()
+                .map(|(name, s)| {
+                    (
+                        name.clone(),
+                        crate::alerts::SiteReorder {
+                            reorder_percent: s.reorder_percent,
+                            reorder_by_kind: s.reorder_by_kind.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            mail_sites: if self.mail.enabled {
+                self.sites
+                    .iter()
+                    .filter(|(_, s)| !s.contacts.is_empty())
+                    .map(|(n, _)| n.clone())
+                    .collect()
+            } else {
+                Default::default()
+            },
+            uploads: self.dealer.enabled,
+        }
+    }
+
+    /// Each site's contacts.
+    pub fn contacts(&self) -> BTreeMap<String, Vec<String>> {
+        self.sites
+            .iter()
+            .map(|(n, s)| (n.clone(), s.contacts.clone()))
+            .collect()
+    }
 }
 
 impl Default for CoordinatorConfig {
@@ -50,6 +118,11 @@ impl Default for CoordinatorConfig {
                 cert: PathBuf::from("/etc/printwatch/pki/coordinator.pem"),
                 key: PathBuf::from("/etc/printwatch/pki/coordinator.key"),
             },
+            alerts: Default::default(),
+            sites: BTreeMap::new(),
+            mail: Default::default(),
+            dealer: Default::default(),
+            meter_reads: Default::default(),
         }
     }
 }
@@ -64,6 +137,11 @@ const KEYS: &[&str] = &[
     "history_days",
     "max_message_kb",
     "tls",
+    "alerts",
+    "sites",
+    "mail",
+    "dealer",
+    "meter_reads",
 ];
 
 /// Loads the configuration: defaults, `file` (if given), then the environment.

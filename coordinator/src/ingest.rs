@@ -1,23 +1,63 @@
 //! The ingest side: a kameo actor that is the store's one writer. Collector streams ask it
-//! to store each reading and acknowledge only when it answers, by which time the reading is
-//! on disk.
+//! to store each reading and acknowledge only when it answers, by which time the reading,
+//! the alerts it opened or closed, and the mail and dealer batches they call for are on
+//! disk. It then wakes the mailer and the dealer uplink, which send what was queued.
 
 use agent_core::model::Reading;
 use kameo::prelude::*;
 
-use crate::store::{Ingested, Store};
+use crate::dealer::{DealerUplink, Deliver};
+use crate::mail::{Mailer, SendPending};
+use crate::store::{AlertRecord, Ingested, Policy, Store};
 
-/// The ingest actor's state: the store it writes.
+/// Who is told when something was queued.
+#[derive(Clone, Default)]
+pub struct Notifiers {
+    /// The mailer, when mail is on.
+    pub mailer: Option<ActorRef<Mailer>>,
+    /// The dealer uplink, when uploads are on.
+    pub dealer: Option<ActorRef<DealerUplink>>,
+}
+
+impl Notifiers {
+    /// Wakes both senders; they find what waits in the store.
+    pub async fn wake(&self) {
+        if let Some(m) = &self.mailer {
+            let _ = m.tell(SendPending).await;
+        }
+        if let Some(d) = &self.dealer {
+            let _ = d.tell(Deliver).await;
+        }
+    }
+}
+
+/// The ingest actor's state: the store it writes, the rules it applies, who it wakes.
 pub struct Ingestor {
     store: Store,
+    policy: Policy,
+    notify: Notifiers,
+}
+
+/// What the ingest actor starts with.
+pub struct IngestorArgs {
+    /// The store.
+    pub store: Store,
+    /// Alert rules and what to queue.
+    pub policy: Policy,
+    /// The senders.
+    pub notify: Notifiers,
 }
 
 impl Actor for Ingestor {
-    type Args = Store;
+    type Args = IngestorArgs;
     type Error = kameo::error::Infallible;
 
-    async fn on_start(store: Store, _: ActorRef<Self>) -> Result<Self, Self::Error> {
-        Ok(Ingestor { store })
+    async fn on_start(a: IngestorArgs, _: ActorRef<Self>) -> Result<Self, Self::Error> {
+        Ok(Ingestor {
+            store: a.store,
+            policy: a.policy,
+            notify: a.notify,
+        })
     }
 }
 
@@ -36,9 +76,53 @@ pub struct Ingest {
 impl Message<Ingest> for Ingestor {
     type Reply = Result<Ingested, String>;
     async fn handle(&mut self, m: Ingest, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        self.store
-            .ingest(&m.collector, &m.site, m.seq, &m.reading)
+        let outcome = self
+            .store
+            .ingest_with(&m.collector, &m.site, m.seq, &m.reading, &self.policy)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        if let Ingested::Stored { changes, .. } = &outcome {
+            if changes.queued {
+                self.notify.wake().await;
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// A collector could not read a printer.
+pub struct PollFailed {
+    /// The collector.
+    pub collector: String,
+    /// Its site.
+    pub site: String,
+    /// The envelope's sequence number.
+    pub seq: u64,
+    /// What it said.
+    pub failure: printwatch_proto::v1::PollFailed,
+}
+
+impl Message<PollFailed> for Ingestor {
+    type Reply = Result<Option<AlertRecord>, String>;
+    async fn handle(&mut self, m: PollFailed, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let f = m.failure;
+        let opened = self
+            .store
+            .poll_failed(
+                &m.collector,
+                &m.site,
+                m.seq,
+                &f.address,
+                f.consecutive,
+                &f.error,
+                &f.at,
+                &self.policy,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        if opened.is_some() {
+            self.notify.wake().await;
+        }
+        Ok(opened)
     }
 }

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Parser;
 use printwatch_coordinator::config;
-use printwatch_coordinator::server::{serve, ServerConfig};
+use printwatch_coordinator::ingest::Notifiers;
+use printwatch_coordinator::server::{serve_with, Alerting, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_coordinator::watchdog::WatchdogConfig;
+use printwatch_coordinator::{dealer, mail, schedule};
 
 /// The printwatch coordinator: receives readings from collectors over mutual-TLS gRPC,
 /// keeps the fleet in sled and serves operators.
@@ -76,10 +79,62 @@ async fn run() -> Result<()> {
         c.listen,
         c.data_dir.display()
     );
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+    // Alerts, mail and the dealer uplink: every setting checked before anything starts.
+    c.meter_reads.validate()?;
+    let digest_at = schedule::time_of_day("mail.digest_at", &c.mail.digest_at)?;
+    let policy = c.policy();
+    let mut notify = Notifiers::default();
+    if c.mail.enabled {
+        use kameo::actor::Spawn;
+        mail::transport(&c.mail)?;
+        notify.mailer = Some(mail::Mailer::spawn(mail::MailerArgs {
+            store: store.clone(),
+            config: c.mail.clone(),
+            contacts: c.contacts(),
+            policy: policy.clone(),
+        }));
+    }
+    if c.dealer.enabled {
+        use kameo::actor::Spawn;
+        let client = dealer::client(&c.dealer)?;
+        notify.dealer = Some(dealer::DealerUplink::spawn(dealer::DealerArgs {
+            store: store.clone(),
+            config: c.dealer.clone(),
+            client,
+        }));
+        eprintln!(
+            "printwatch-coordinator: uploading to {} ({} batches a day{})",
+            c.dealer.url,
+            c.dealer.batches_per_day,
+            if c.dealer.proxy.is_empty() {
+                String::new()
+            } else {
+                format!(", through {}", c.dealer.proxy)
+            }
+        );
+    }
+    let alerting = Alerting {
+        watchdog: Some((
+            WatchdogConfig {
+                policy: policy.clone(),
+                batches_per_day: c.dealer.batches_per_day,
+                meter_reads: c.meter_reads.clone(),
+                digest_at: c.mail.enabled.then_some(digest_at),
+            },
+            std::time::Duration::from_secs(c.alerts.check_seconds.max(1)),
+        )),
+        policy,
+        notify,
     };
-    serve(server, store, shutdown)
+    let shutdown = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    };
+    serve_with(server, store, alerting, shutdown)
         .await
         .with_context(|| format!("serving on {}", c.listen))?;
     Ok(())

@@ -5,7 +5,8 @@
 use kameo::prelude::*;
 use printwatch_proto::v1 as p;
 
-use crate::store::{DeviceRecord, Store};
+use crate::forecast::Forecast;
+use crate::store::{AlertRecord, DeviceRecord, Policy, Store, StoreError};
 
 /// Why a question has no answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -22,17 +23,121 @@ fn store_err(e: impl std::fmt::Display) -> QueryError {
     QueryError::Store(e.to_string())
 }
 
-/// The query actor's state: a handle on the store.
+/// The query actor's state: a handle on the store, and the reorder points (which decide
+/// what "low" means at each site).
 pub struct Queries {
     store: Store,
+    policy: Policy,
 }
 
 impl Actor for Queries {
-    type Args = Store;
+    type Args = (Store, Policy);
     type Error = kameo::error::Infallible;
 
-    async fn on_start(store: Store, _: ActorRef<Self>) -> Result<Self, Self::Error> {
-        Ok(Queries { store })
+    async fn on_start(
+        (store, policy): (Store, Policy),
+        _: ActorRef<Self>,
+    ) -> Result<Self, Self::Error> {
+        Ok(Queries { store, policy })
+    }
+}
+
+/// A supply as listings, the digest and the CLI show it.
+#[derive(Debug, Clone)]
+pub struct SupplyView {
+    /// The printer.
+    pub device: DeviceRecord,
+    /// The supply as last read.
+    pub supply: agent_core::model::Supply,
+    /// Its forecast.
+    pub forecast: Forecast,
+    /// Its reorder point at its site.
+    pub reorder_percent: u8,
+    /// "M404 (SN X)".
+    pub printer: String,
+    /// "Black Toner 12 % (CF259A), 9 days left".
+    pub line: String,
+    /// Its site.
+    pub site: String,
+}
+
+/// Every supply (of one site, or at or under its reorder point), lowest first, with its
+/// forecast.
+pub fn supply_rows(
+    store: &Store,
+    policy: &Policy,
+    low_only: bool,
+    site: &str,
+) -> Result<Vec<SupplyView>, StoreError> {
+    use agent_core::model::{SupplyClass, SupplyState};
+    let mut rows = Vec::new();
+    for d in store.devices()? {
+        if !site.is_empty() && d.site != site {
+            continue;
+        }
+        let Some(r) = store.latest(&d.id)? else {
+            continue;
+        };
+        for s in r.supplies {
+            let point = policy
+                .rules
+                .reorder_point(policy.sites.get(&d.site), &s.kind);
+            let low = match s.percent {
+                Some(p) => p <= point,
+                None => matches!(s.state, SupplyState::Low | SupplyState::Empty),
+            } || (s.class == SupplyClass::Receptacle && s.state == SupplyState::Empty);
+            if low_only && !low {
+                continue;
+            }
+            let forecast = store.forecast(&d.id, &format!("{}.{}", s.device_index, s.index))?;
+            let level = s.percent.map_or_else(
+                || format!("{:?}", s.state).to_lowercase(),
+                |p| format!("{p} %"),
+            );
+            let part = s
+                .part_number
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default();
+            let line = format!(
+                "{} {level}{part}, {} left",
+                s.description,
+                forecast.describe()
+            );
+            rows.push(SupplyView {
+                printer: crate::store::printer_name(&d.identity),
+                site: d.site.clone(),
+                device: d.clone(),
+                supply: s,
+                forecast,
+                reorder_percent: point,
+                line,
+            });
+        }
+    }
+    rows.sort_by_key(|r| r.supply.percent.map_or(101, u16::from));
+    Ok(rows)
+}
+
+/// An alert as the wire carries it.
+pub fn alert_message(a: AlertRecord) -> p::FleetAlert {
+    p::FleetAlert {
+        id: a.id,
+        device_id: a.device_id,
+        site: a.site,
+        kind: a.kind.name().into(),
+        detail: a.detail,
+        opened_at: a.opened_at,
+        closed_at: a.closed_at,
+        printer: a.printer,
+        supply: a
+            .supply
+            .as_ref()
+            .map(|s| s.description.clone())
+            .unwrap_or_default(),
+        percent: a.supply.as_ref().and_then(|s| s.percent).map(u32::from),
+        part_number: a.supply.as_ref().and_then(|s| s.part_number.clone()),
+        days_left: a.days_left,
     }
 }
 
@@ -106,67 +211,62 @@ pub struct ListSupplies {
 impl Message<ListSupplies> for Queries {
     type Reply = Result<Vec<p::SupplyRow>, QueryError>;
     async fn handle(&mut self, q: ListSupplies, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        use agent_core::model::SupplyState;
-        let mut supplies = Vec::new();
-        for d in self.store.devices().map_err(store_err)? {
-            if !q.site.is_empty() && d.site != q.site {
-                continue;
-            }
-            let Some(r) = self.store.latest(&d.id).map_err(store_err)? else {
-                continue;
-            };
-            for s in r.supplies {
-                if q.low_only && !matches!(s.state, SupplyState::Low | SupplyState::Empty) {
-                    continue;
+        Ok(supply_rows(&self.store, &self.policy, q.low_only, &q.site)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|v| {
+                let (days_left, pages_left) = match v.forecast {
+                    Forecast::Estimate {
+                        days_left,
+                        pages_left,
+                        ..
+                    } => (Some(days_left), pages_left),
+                    Forecast::NotEnoughData => (None, None),
+                };
+                p::SupplyRow {
+                    device_id: v.device.id.clone(),
+                    site: v.site,
+                    identity: Some(v.device.identity.into()),
+                    supply: Some(v.supply.into()),
+                    days_left,
+                    pages_left,
+                    forecast: v.forecast.describe(),
+                    reorder_percent: u32::from(v.reorder_percent),
                 }
-                supplies.push(p::SupplyRow {
-                    device_id: d.id.clone(),
-                    site: d.site.clone(),
-                    identity: Some(d.identity.clone().into()),
-                    supply: Some(s.into()),
-                });
-            }
-        }
-        supplies.sort_by_key(|row| row.supply.as_ref().and_then(|s| s.percent).unwrap_or(101));
-        Ok(supplies)
+            })
+            .collect())
     }
 }
 
-/// What each printer reports now: its prtAlertTable rows and hrPrinterDetectedErrorState
-/// bits from the latest reading. (Alerts with a life of their own, opened and closed with
-/// hysteresis, come from the alert engine.)
-pub struct ListAlerts;
+/// The alerts the engine opened: open ones, or all with `include_closed`, newest first.
+pub struct ListAlerts {
+    /// Closed ones too.
+    pub include_closed: bool,
+}
 
 impl Message<ListAlerts> for Queries {
     type Reply = Result<Vec<p::FleetAlert>, QueryError>;
-    async fn handle(&mut self, _: ListAlerts, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let mut alerts = Vec::new();
-        for d in self.store.devices().map_err(store_err)? {
-            let Some(r) = self.store.latest(&d.id).map_err(store_err)? else {
-                continue;
-            };
-            let mut add = |kind: String, detail: String| {
-                alerts.push(p::FleetAlert {
-                    id: format!("{}/{kind}", d.id),
-                    device_id: d.id.clone(),
-                    site: d.site.clone(),
-                    kind,
-                    detail,
-                    opened_at: r.polled_at.clone(),
-                    closed_at: None,
-                })
-            };
-            for a in &r.status.alerts {
-                add(
-                    a.code.clone(),
-                    format!("{} {}: {}", a.severity, a.group, a.description),
-                );
-            }
-            for e in &r.status.errors {
-                add(e.clone(), "hrPrinterDetectedErrorState".into());
-            }
-        }
-        Ok(alerts)
+    async fn handle(&mut self, q: ListAlerts, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        Ok(self
+            .store
+            .alerts(q.include_closed)
+            .map_err(store_err)?
+            .into_iter()
+            .map(alert_message)
+            .collect())
+    }
+}
+
+/// Per printer, its usage and problems since a time (see [`crate::export`]).
+pub struct Export {
+    /// From when (RFC 3339; empty: everything retained).
+    pub since: String,
+}
+
+impl Message<Export> for Queries {
+    type Reply = Result<Vec<p::ExportRow>, QueryError>;
+    async fn handle(&mut self, q: Export, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        crate::export::rows(&self.store, &q.since).map_err(store_err)
     }
 }
 

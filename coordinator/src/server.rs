@@ -21,10 +21,10 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::certs::{identity_of, Role};
-use crate::ingest::{Ingest, Ingestor};
+use crate::ingest::{Ingest, Ingestor, IngestorArgs, Notifiers, PollFailed};
 use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Connected, Deliver, Disconnected, Registry};
-use crate::store::{Ingested, Store};
+use crate::store::{Ingested, Policy, Store};
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::SendError;
 
@@ -205,6 +205,23 @@ async fn ingest(
             .map(agent_core::model::Reading::try_from)
             .transpose()
             .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?,
+        Some(p::envelope::Body::PollFailed(f)) => {
+            let opened = ingestor
+                .ask(PollFailed {
+                    collector: site.to_string(),
+                    site: site.to_string(),
+                    seq,
+                    failure: f,
+                })
+                .await
+                .map_err(|e| Status::internal(format!("storing failure {seq}: {e}")))?;
+            if let Some(a) = opened {
+                let _ = events.send(event(p::fleet_event::Body::Alert(queries::alert_message(
+                    a,
+                ))));
+            }
+            None
+        }
         Some(p::envelope::Body::SweepDone(_)) | None => None,
     };
     if let Some(reading) = reading {
@@ -218,7 +235,26 @@ async fn ingest(
             })
             .await
             .map_err(|e| Status::internal(format!("storing reading {seq}: {e}")))?;
-        if let Ingested::Stored { device_id, .. } = outcome {
+        if let Ingested::Stored {
+            device_id, changes, ..
+        } = outcome
+        {
+            for a in changes.opened.into_iter().chain(changes.closed) {
+                let _ = events.send(event(p::fleet_event::Body::Alert(queries::alert_message(
+                    a,
+                ))));
+            }
+            for r in changes.replaced {
+                let _ = events.send(event(p::fleet_event::Body::Replaced(p::SupplyReplaced {
+                    device_id: r.device_id,
+                    site: r.site,
+                    supply: r.supply,
+                    description: r.description,
+                    from_percent: u32::from(r.from),
+                    to_percent: u32::from(r.to),
+                    at: r.at,
+                })));
+            }
             if events.receiver_count() > 0 {
                 if let Ok(device) = queries.ask(queries::GetDevice(device_id)).await {
                     let _ = events.send(event(p::fleet_event::Body::DeviceUpdated(device)));
@@ -312,9 +348,10 @@ impl Fleet for FleetService {
         req: Request<p::ListAlertsRequest>,
     ) -> Result<Response<p::ListAlertsResponse>, Status> {
         require(Role::Operator, caller(&req)?)?;
+        let include_closed = req.into_inner().include_closed;
         let alerts = self
             .queries
-            .ask(queries::ListAlerts)
+            .ask(queries::ListAlerts { include_closed })
             .await
             .map_err(from_query)?;
         Ok(Response::new(p::ListAlertsResponse { alerts }))
@@ -406,6 +443,25 @@ impl Fleet for FleetService {
 
     type WatchStream = Pin<Box<dyn Stream<Item = Result<p::FleetEvent, Status>> + Send>>;
 
+    async fn export(
+        &self,
+        req: Request<p::ExportRequest>,
+    ) -> Result<Response<p::ExportResponse>, Status> {
+        require(Role::Operator, caller(&req)?)?;
+        let since = req.into_inner().since;
+        if !since.is_empty() && crate::store::seconds(&since).is_none() {
+            return Err(Status::invalid_argument(format!(
+                "since: {since:?} is not an RFC 3339 time (2026-11-01T00:00:00Z)"
+            )));
+        }
+        let rows = self
+            .queries
+            .ask(queries::Export { since })
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::ExportResponse { rows }))
+    }
+
     async fn watch(
         &self,
         req: Request<p::WatchRequest>,
@@ -424,13 +480,53 @@ pub async fn serve(
     store: Store,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
+    serve_with(config, store, Alerting::default(), shutdown).await
+}
+
+/// The alerting side of a coordinator: rules, the senders alerts wake, and the watchdog.
+#[derive(Default)]
+pub struct Alerting {
+    /// Alert rules and what to queue.
+    pub policy: Policy,
+    /// The mailer and dealer uplink, where configured.
+    pub notify: Notifiers,
+    /// The watchdog's settings and how often it checks (None: no watchdog).
+    pub watchdog: Option<(crate::watchdog::WatchdogConfig, std::time::Duration)>,
+}
+
+/// [`serve`], with alert rules, the senders the alerts wake, and the watchdog.
+pub async fn serve_with(
+    config: ServerConfig,
+    store: Store,
+    alerting: Alerting,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let Alerting {
+        policy,
+        notify,
+        watchdog,
+    } = alerting;
     let tls = ServerTlsConfig::new()
         .identity(Identity::from_pem(&config.cert_pem, &config.key_pem))
         .client_ca_root(Certificate::from_pem(&config.ca_pem));
     let limit = config.max_message_bytes;
     let registry = Registry::spawn(());
-    let ingestor = Ingestor::spawn(store.clone());
-    let queries = Queries::spawn(store);
+    let notify_for_watchdog = notify.clone();
+    let ingestor = Ingestor::spawn(IngestorArgs {
+        store: store.clone(),
+        policy: policy.clone(),
+        notify,
+    });
+    if let Some((wc, every)) = watchdog {
+        let w = crate::watchdog::Watchdog::spawn(crate::watchdog::WatchdogArgs {
+            store: store.clone(),
+            config: wc,
+            registry: registry.clone(),
+            notify: notify_for_watchdog,
+        });
+        crate::watchdog::tick(w, every);
+    }
+    let queries = Queries::spawn((store, policy));
     let (events, _) = tokio::sync::broadcast::channel(1024);
     Server::builder()
         .tls_config(tls)?

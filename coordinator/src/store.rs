@@ -10,8 +10,13 @@
 
 use std::path::Path;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use agent_core::model::{Identity, Reading};
 use serde::{Deserialize, Serialize};
+
+use crate::alerts::{self, AlertKind, AlertRules, SiteReorder, SupplyRef};
+use crate::forecast::{self, Forecast, LevelPoint};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -39,10 +44,13 @@ pub struct DeviceRecord {
     pub first_seen: String,
     /// When it was last seen.
     pub last_seen: String,
+    /// When a reading last carried its page meters (None: never).
+    #[serde(default)]
+    pub last_meter_read: Option<String>,
 }
 
 /// What `ingest` did.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Ingested {
     /// Stored, for this device.
     Stored {
@@ -50,9 +58,109 @@ pub enum Ingested {
         device_id: String,
         /// True when the device is new.
         new_device: bool,
+        /// What changed in its alerts and supplies.
+        changes: Changes,
     },
     /// This collector's sequence number was stored before: nothing written.
     Duplicate,
+}
+
+/// Alerts opened and closed, and supplies replaced, by one stored message.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Changes {
+    /// Alerts opened.
+    pub opened: Vec<AlertRecord>,
+    /// Alerts closed.
+    pub closed: Vec<AlertRecord>,
+    /// Supplies replaced (a level that jumped up).
+    pub replaced: Vec<Replacement>,
+    /// True when a dealer batch or a mail was queued.
+    pub queued: bool,
+}
+
+impl Changes {
+    /// True when nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.opened.is_empty() && self.closed.is_empty() && self.replaced.is_empty()
+    }
+}
+
+/// An alert as stored: opened once, closed once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertRecord {
+    /// `A` and a number, in the order alerts opened.
+    pub id: String,
+    /// The condition's key (see [`crate::alerts`]).
+    pub key: String,
+    /// What it is about.
+    pub kind: AlertKind,
+    /// The printer ("" for a site's collector).
+    pub device_id: String,
+    /// The site.
+    pub site: String,
+    /// The printer as people name it: model and serial.
+    pub printer: String,
+    /// A line for people.
+    pub detail: String,
+    /// The supply concerned.
+    pub supply: Option<SupplyRef>,
+    /// Days until the supply is empty, when an estimate existed at opening.
+    pub days_left: Option<f64>,
+    /// When it opened (RFC 3339).
+    pub opened_at: String,
+    /// When it closed.
+    pub closed_at: Option<String>,
+}
+
+/// A supply replaced: its level jumped up by more than [`forecast::REFILL_JUMP`] points.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replacement {
+    /// The printer.
+    pub device_id: String,
+    /// Its site.
+    pub site: String,
+    /// The supply (`device_index.index`).
+    pub supply: String,
+    /// Its description.
+    pub description: String,
+    /// The level before, in percent.
+    pub from: u8,
+    /// The level after.
+    pub to: u8,
+    /// When it was seen.
+    pub at: String,
+}
+
+/// What the store must do about alerts besides recording them: the rules, the sites'
+/// reorder points, which sites get mail, and whether the dealer gets batches.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Thresholds.
+    pub rules: AlertRules,
+    /// Reorder points by site.
+    pub sites: BTreeMap<String, SiteReorder>,
+    /// Sites with e-mail contacts: their alerts are mailed.
+    pub mail_sites: BTreeSet<String>,
+    /// Whether anything is uploaded to the dealer.
+    pub uploads: bool,
+}
+
+/// A mail to send: an alert opened or closed. Queued durably with the alert itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailJob {
+    /// True for an alert opening, false for it closing.
+    pub opened: bool,
+    /// The alert as it stood then.
+    pub alert: AlertRecord,
+}
+
+/// A batch for the dealer, queued durably; its key is its idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DealerBatch {
+    /// `pw-` and a number: the idempotency key, unique and never reused.
+    pub key: String,
+    /// The JSON body, fixed when queued so that every retry sends the same bytes.
+    pub body: serde_json::Value,
 }
 
 /// The store. Cheap to clone (sled trees are handles).
@@ -64,6 +172,14 @@ pub struct Store {
     history: sled::Tree,
     index: sled::Tree,
     sequences: sled::Tree,
+    alerts: sled::Tree,
+    open: sled::Tree,
+    levels: sled::Tree,
+    events: sled::Tree,
+    meters: sled::Tree,
+    mail_out: sled::Tree,
+    dealer_out: sled::Tree,
+    meta: sled::Tree,
     ingest_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -114,6 +230,14 @@ impl Store {
             history: db.open_tree("history")?,
             index: db.open_tree("index")?,
             sequences: db.open_tree("sequences")?,
+            alerts: db.open_tree("alerts")?,
+            open: db.open_tree("open_alerts")?,
+            levels: db.open_tree("levels")?,
+            events: db.open_tree("events")?,
+            meters: db.open_tree("meters")?,
+            mail_out: db.open_tree("mail_out")?,
+            dealer_out: db.open_tree("dealer_out")?,
+            meta: db.open_tree("meta")?,
             db,
             ingest_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         })
@@ -136,6 +260,20 @@ impl Store {
         site: &str,
         seq: u64,
         reading: &Reading,
+    ) -> Result<Ingested, StoreError> {
+        self.ingest_with(collector, site, seq, reading, &Policy::default())
+            .await
+    }
+
+    /// [`Store::ingest`], raising and closing alerts by `policy` and queueing the mail and
+    /// dealer batches they call for, all written before the sequence number.
+    pub async fn ingest_with(
+        &self,
+        collector: &str,
+        site: &str,
+        seq: u64,
+        reading: &Reading,
+        policy: &Policy,
     ) -> Result<Ingested, StoreError> {
         // One ingest at a time: the device record is read, changed and written back. No sled
         // transaction (they switch sled 0.34 into a process-wide read/write lock that can
@@ -175,8 +313,16 @@ impl Store {
                 identity: reading.identity.clone(),
                 first_seen: reading.polled_at.clone(),
                 last_seen: reading.polled_at.clone(),
+                last_meter_read: None,
             },
         };
+        if !reading.meters.is_empty() {
+            record.last_meter_read = Some(reading.polled_at.clone());
+            self.meters.insert(
+                device_id.as_bytes(),
+                encode(&(reading.polled_at.clone(), reading.meters.clone())),
+            )?;
+        }
         record.site = site.to_string();
         record.identity = reading.identity.clone();
         record.last_seen = reading.polled_at.clone();
@@ -195,13 +341,442 @@ impl Store {
         for k in &keys {
             self.index.insert(k.as_bytes(), device_id.as_bytes())?;
         }
+        self.index.insert(
+            address_key(site, &reading.identity.address).as_bytes(),
+            device_id.as_bytes(),
+        )?;
+        let replaced = self.record_levels(&record, reading)?;
+        let mut changes = self.apply_alerts(&record, reading, policy)?;
+        changes.replaced = replaced;
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
         flush(&self.db).await?;
         Ok(Ingested::Stored {
             device_id,
             new_device,
+            changes,
         })
+    }
+
+    /// Keeps each supply's level history as change points (a point only when the percent
+    /// moves), the input of [`forecast`]; a jump up is a replacement.
+    fn record_levels(
+        &self,
+        device: &DeviceRecord,
+        reading: &Reading,
+    ) -> Result<Vec<Replacement>, StoreError> {
+        let Some(at) = seconds(&reading.polled_at) else {
+            return Ok(Vec::new());
+        };
+        let pages = reading
+            .meters
+            .iter()
+            .find(|m| m.name == "total")
+            .map(|m| m.value);
+        let mut replaced = Vec::new();
+        for s in &reading.supplies {
+            let Some(percent) = s.percent else { continue };
+            let supply = format!("{}.{}", s.device_index, s.index);
+            let prefix = level_prefix(&device.id, &supply);
+            let last: Option<LevelPoint> = match self.levels.scan_prefix(&prefix).next_back() {
+                Some(kv) => Some(decode(&kv?.1)?),
+                None => None,
+            };
+            if last.is_some_and(|l| l.percent == percent || l.at >= at) {
+                continue;
+            }
+            if let Some(l) = last {
+                if i32::from(percent) - i32::from(l.percent) > forecast::REFILL_JUMP {
+                    let r = Replacement {
+                        device_id: device.id.clone(),
+                        site: device.site.clone(),
+                        supply: supply.clone(),
+                        description: s.description.clone(),
+                        from: l.percent,
+                        to: percent,
+                        at: reading.polled_at.clone(),
+                    };
+                    let mut k = device.id.as_bytes().to_vec();
+                    k.push(0);
+                    k.extend_from_slice(reading.polled_at.as_bytes());
+                    k.push(0);
+                    k.extend_from_slice(supply.as_bytes());
+                    self.events.insert(k, encode(&r))?;
+                    replaced.push(r);
+                }
+            }
+            let mut k = prefix;
+            k.extend_from_slice(&at.to_be_bytes());
+            self.levels
+                .insert(k, encode(&LevelPoint { at, percent, pages }))?;
+        }
+        Ok(replaced)
+    }
+
+    /// A supply's level history (change points), oldest first.
+    pub fn levels(&self, device: &str, supply: &str) -> Result<Vec<LevelPoint>, StoreError> {
+        self.levels
+            .scan_prefix(level_prefix(device, supply))
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    /// The forecast for a supply now.
+    pub fn forecast(&self, device: &str, supply: &str) -> Result<Forecast, StoreError> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        Ok(forecast::forecast(&self.levels(device, supply)?, now))
+    }
+
+    /// Supplies replaced, for one device or all (""), oldest first per device.
+    pub fn replacements(&self, device: &str) -> Result<Vec<Replacement>, StoreError> {
+        let mut prefix = device.as_bytes().to_vec();
+        if !device.is_empty() {
+            prefix.push(0);
+        }
+        self.events
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    /// The open alerts of one device (key to kind).
+    fn open_for(&self, device: &str) -> Result<BTreeMap<String, AlertKind>, StoreError> {
+        let mut out = BTreeMap::new();
+        for kv in self.open.scan_prefix(format!("{device}/").as_bytes()) {
+            let (k, id) = kv?;
+            if let Some(a) = self.alerts.get(&id)? {
+                let a: AlertRecord = decode(&a)?;
+                out.insert(String::from_utf8_lossy(&k).into_owned(), a.kind);
+            }
+        }
+        Ok(out)
+    }
+
+    fn apply_alerts(
+        &self,
+        device: &DeviceRecord,
+        reading: &Reading,
+        policy: &Policy,
+    ) -> Result<Changes, StoreError> {
+        let open = self.open_for(&device.id)?;
+        let keys: BTreeSet<String> = open.keys().cloned().collect();
+        let holding = alerts::conditions(
+            &device.id,
+            reading,
+            &keys,
+            &policy.rules,
+            policy.sites.get(&device.site),
+        );
+        let t = alerts::transitions(holding, &open, reading);
+        let mut changes = Changes::default();
+        for c in t.open {
+            let days_left = match &c.supply {
+                Some(s) => self.forecast(&device.id, &s.at)?.days_left(),
+                None => None,
+            };
+            let record = self.open_alert(
+                c.key,
+                c.kind,
+                device,
+                c.detail,
+                c.supply,
+                days_left,
+                &reading.polled_at,
+                policy,
+            )?;
+            changes.opened.push(record);
+        }
+        for key in t.close {
+            if let Some(r) = self.close_alert(&key, &reading.polled_at, policy)? {
+                changes.closed.push(r);
+            }
+        }
+        if policy.uploads
+            && changes
+                .opened
+                .iter()
+                .any(|a| a.kind == AlertKind::SupplyLow)
+        {
+            let entry = self.dealer_entry(device)?;
+            self.queue_batch("reorder", vec![entry])?;
+            changes.queued = true;
+        }
+        changes.queued |= !changes.opened.is_empty() || !changes.closed.is_empty();
+        Ok(changes)
+    }
+
+    /// Opens an alert for a condition unless one is open for it; queues its mail.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open_alert(
+        &self,
+        key: String,
+        kind: AlertKind,
+        device: &DeviceRecord,
+        detail: String,
+        supply: Option<SupplyRef>,
+        days_left: Option<f64>,
+        at: &str,
+        policy: &Policy,
+    ) -> Result<AlertRecord, StoreError> {
+        if let Some(id) = self.open.get(key.as_bytes())? {
+            if let Some(a) = self.alerts.get(&id)? {
+                return decode(&a);
+            }
+        }
+        // The number is written before the alert, so a crash between leaves a gap, never
+        // a number used twice.
+        let n = self.next_number(b"alert_seq")?;
+        let record = AlertRecord {
+            id: format!("A{n}"),
+            key: key.clone(),
+            kind,
+            device_id: device.id.clone(),
+            site: device.site.clone(),
+            printer: printer_name(&device.identity),
+            detail,
+            supply,
+            days_left,
+            opened_at: at.to_string(),
+            closed_at: None,
+        };
+        self.alerts.insert(record.id.as_bytes(), encode(&record))?;
+        self.open.insert(key.as_bytes(), record.id.as_bytes())?;
+        if policy.mail_sites.contains(&record.site) {
+            self.mail_out.insert(
+                format!("{}/opened", record.id).as_bytes(),
+                encode(&MailJob {
+                    opened: true,
+                    alert: record.clone(),
+                }),
+            )?;
+        }
+        Ok(record)
+    }
+
+    /// Closes the open alert for a condition, if any; queues its mail.
+    pub fn close_alert(
+        &self,
+        key: &str,
+        at: &str,
+        policy: &Policy,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let Some(id) = self.open.get(key.as_bytes())? else {
+            return Ok(None);
+        };
+        let Some(a) = self.alerts.get(&id)? else {
+            self.open.remove(key.as_bytes())?;
+            return Ok(None);
+        };
+        let mut record: AlertRecord = decode(&a)?;
+        record.closed_at = Some(at.to_string());
+        self.alerts.insert(&id, encode(&record))?;
+        if policy.mail_sites.contains(&record.site) {
+            self.mail_out.insert(
+                format!("{}/closed", record.id).as_bytes(),
+                encode(&MailJob {
+                    opened: false,
+                    alert: record.clone(),
+                }),
+            )?;
+        }
+        self.open.remove(key.as_bytes())?;
+        Ok(Some(record))
+    }
+
+    /// Every alert, newest first; only open ones unless `include_closed`.
+    pub fn alerts(&self, include_closed: bool) -> Result<Vec<AlertRecord>, StoreError> {
+        let mut all: Vec<AlertRecord> = self
+            .alerts
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect::<Result<_, _>>()?;
+        all.retain(|a| include_closed || a.closed_at.is_none());
+        all.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(b.id.cmp(&a.id)));
+        Ok(all)
+    }
+
+    /// True when an alert is open for this key.
+    pub fn is_open(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.open.contains_key(key.as_bytes())?)
+    }
+
+    /// The device last seen at an address of a site.
+    pub fn device_at(&self, site: &str, address: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        match self.index.get(address_key(site, address).as_bytes())? {
+            Some(id) => self.device(&String::from_utf8_lossy(&id)),
+            None => Ok(None),
+        }
+    }
+
+    /// A device's latest meter read: when, and the meters.
+    pub fn meter_read(
+        &self,
+        device: &str,
+    ) -> Result<Option<(String, Vec<agent_core::model::Meter>)>, StoreError> {
+        self.meters
+            .get(device.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// Collectors that ever stored anything (their sites).
+    pub fn collectors(&self) -> Result<Vec<String>, StoreError> {
+        self.sequences
+            .iter()
+            .keys()
+            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .collect()
+    }
+
+    fn next_number(&self, name: &[u8]) -> Result<u64, StoreError> {
+        let n = self.number(name)? + 1;
+        self.meta.insert(name, &n.to_be_bytes())?;
+        Ok(n)
+    }
+
+    fn number(&self, name: &[u8]) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(name)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map_or(0, u64::from_be_bytes))
+    }
+
+    /// A time kept in the store's metadata (when a schedule last ran).
+    pub fn mark(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(format!("mark/{name}").as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Sets such a time, durably.
+    pub async fn set_mark(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.meta
+            .insert(format!("mark/{name}").as_bytes(), value.as_bytes())?;
+        flush(&self.db).await
+    }
+
+    /// What the dealer may know of one printer (see [`crate::dealer`]).
+    pub fn dealer_entry(&self, device: &DeviceRecord) -> Result<serde_json::Value, StoreError> {
+        let latest = self.latest(&device.id)?;
+        let meters = self.meter_read(&device.id)?;
+        let mut forecasts = BTreeMap::new();
+        if let Some(r) = &latest {
+            for s in &r.supplies {
+                let at = format!("{}.{}", s.device_index, s.index);
+                let f = self.forecast(&device.id, &at)?;
+                forecasts.insert(at, f);
+            }
+        }
+        Ok(crate::dealer::device_entry(
+            device,
+            latest.as_ref(),
+            meters.as_ref(),
+            &forecasts,
+        ))
+    }
+
+    /// Queues a batch for the dealer under the next idempotency key. The number is written
+    /// first: a crash between leaves a gap, never a key used twice.
+    pub fn queue_batch(
+        &self,
+        reason: &str,
+        printers: Vec<serde_json::Value>,
+    ) -> Result<String, StoreError> {
+        let n = self.next_number(b"batch_seq")?;
+        let key = format!("pw-{n:012}");
+        let body = crate::dealer::batch_body(&key, reason, printers);
+        self.dealer_out.insert(
+            key.as_bytes(),
+            encode(&DealerBatch {
+                key: key.clone(),
+                body,
+            }),
+        )?;
+        Ok(key)
+    }
+
+    /// Makes everything queued so far durable (what a sender does before it sends).
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        flush(&self.db).await
+    }
+
+    /// Dealer batches not yet delivered, oldest first.
+    pub fn pending_batches(&self) -> Result<Vec<DealerBatch>, StoreError> {
+        self.dealer_out
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    /// A batch the dealer accepted: deleted, durably.
+    pub async fn batch_delivered(&self, key: &str) -> Result<(), StoreError> {
+        self.dealer_out.remove(key.as_bytes())?;
+        flush(&self.db).await
+    }
+
+    /// Mails not yet sent, oldest first.
+    pub fn pending_mail(&self) -> Result<Vec<(String, MailJob)>, StoreError> {
+        self.mail_out
+            .iter()
+            .map(|kv| {
+                let (k, v) = kv?;
+                Ok((String::from_utf8_lossy(&k).into_owned(), decode(&v)?))
+            })
+            .collect()
+    }
+
+    /// A mail sent: deleted, durably.
+    pub async fn mail_sent(&self, key: &str) -> Result<(), StoreError> {
+        self.mail_out.remove(key.as_bytes())?;
+        flush(&self.db).await
+    }
+
+    /// A printer's collector could not read it: after `unreachable_after_polls` failures in
+    /// a row an alert opens (a later reading closes it). Sequence numbers as in `ingest`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn poll_failed(
+        &self,
+        collector: &str,
+        site: &str,
+        seq: u64,
+        address: &str,
+        consecutive: u32,
+        error: &str,
+        at: &str,
+        policy: &Policy,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let _one_at_a_time = self.ingest_lock.lock().await;
+        if seq <= self.last_sequence(collector)? {
+            return Ok(None);
+        }
+        let mut opened = None;
+        if consecutive >= policy.rules.unreachable_after_polls {
+            if let Some(device) = self.device_at(site, address)? {
+                let key = alerts::device_key(&device.id, AlertKind::Unreachable);
+                if !self.is_open(&key)? {
+                    opened = Some(self.open_alert(
+                        key,
+                        AlertKind::Unreachable,
+                        &device,
+                        format!("no answer to {consecutive} polls in a row: {error}"),
+                        None,
+                        None,
+                        at,
+                        policy,
+                    )?);
+                }
+            }
+        }
+        self.sequences
+            .insert(collector.as_bytes(), &seq.to_be_bytes())?;
+        flush(&self.db).await?;
+        Ok(opened)
     }
 
     /// Every device.
@@ -256,6 +831,38 @@ impl Store {
         }
         self.db.flush()?;
         Ok(gone)
+    }
+}
+
+fn address_key(site: &str, address: &str) -> String {
+    format!("addr:{site}/{address}")
+}
+
+fn level_prefix(device: &str, supply: &str) -> Vec<u8> {
+    let mut k = device.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(supply.as_bytes());
+    k.push(0);
+    k
+}
+
+/// Seconds since the epoch of an RFC 3339 time.
+pub fn seconds(rfc3339: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(rfc3339, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// "HP LaserJet M404 (SN PHB1234)": how mail and listings name a printer.
+pub fn printer_name(id: &Identity) -> String {
+    let model = match (&id.vendor, &id.model) {
+        (_, Some(m)) => m.clone(),
+        (Some(v), None) => v.clone(),
+        (None, None) => "printer".into(),
+    };
+    match &id.serial {
+        Some(s) if !s.is_empty() => format!("{model} (SN {s})"),
+        _ => model,
     }
 }
 
@@ -388,21 +995,24 @@ mod tests {
             a,
             Ingested::Stored {
                 device_id: "sn:SN1".into(),
-                new_device: true
+                new_device: true,
+                changes: Changes::default(),
             }
         );
         assert_eq!(
             b,
             Ingested::Stored {
                 device_id: "sn:SN1".into(),
-                new_device: false
+                new_device: false,
+                changes: Changes::default(),
             }
         );
         assert_eq!(
             c,
             Ingested::Stored {
                 device_id: "sn:SN1".into(),
-                new_device: false
+                new_device: false,
+                changes: Changes::default(),
             }
         );
         // No serial: the MAC finds it; neither: vendor, model and address.
@@ -427,7 +1037,8 @@ mod tests {
             d,
             Ingested::Stored {
                 device_id: "mac:cc:dd".into(),
-                new_device: false
+                new_device: false,
+                changes: Changes::default(),
             }
         );
         s.ingest("hq", "hq", 5, &reading("10.0.0.9", None, None, "t6"))
@@ -441,7 +1052,8 @@ mod tests {
             e,
             Ingested::Stored {
                 device_id: "at:hq/HP/M404/10.0.0.9".into(),
-                new_device: false
+                new_device: false,
+                changes: Changes::default(),
             }
         );
         // A different printer (another serial) put where a known one was is a device of its
@@ -454,7 +1066,8 @@ mod tests {
             f,
             Ingested::Stored {
                 device_id: "sn:SN3".into(),
-                new_device: true
+                new_device: true,
+                changes: Changes::default(),
             }
         );
         let devices = s.devices().unwrap();

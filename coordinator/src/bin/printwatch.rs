@@ -63,7 +63,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List supplies across the fleet, lowest first.
+    /// List supplies across the fleet, lowest first, each with its forecast: the days
+    /// until it is empty from its history of levels, or "not enough data".
     ///
     /// Examples:
     ///   printwatch supplies --low
@@ -125,9 +126,36 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         port: u16,
     },
-    /// What printers report now: their alert table rows and error bits (jams, open doors,
-    /// empty toner), one line each.
+    /// The alerts the coordinator opened: supplies low or empty, waste full, jams, open
+    /// doors, no paper, service requested, offline or unreachable printers, silent
+    /// collectors, missed meter reads. Open ones, newest first; --all adds closed ones.
+    ///
+    /// Examples:
+    ///   printwatch alerts
+    ///   printwatch alerts --all --json | jq -r 'select(.kind == "supply_low") | .printer'
+    #[command(verbatim_doc_comment)]
     Alerts {
+        /// Closed alerts too.
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per printer, its usage (pages on each meter, supply used, supplies replaced) and
+    /// its problems (every alert) over a period, for a service technician.
+    ///
+    /// Examples:
+    ///   printwatch export --csv > fleet.csv
+    ///   printwatch export --csv --since 2026-10-01T00:00:00Z
+    #[command(verbatim_doc_comment)]
+    Export {
+        /// CSV with a header line (the default); the only other form is --json.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// From this time on (RFC 3339); default: all retained history.
+        #[arg(long)]
+        since: Option<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
@@ -225,7 +253,7 @@ async fn fleet(cmd: Command, connect: &printwatch_coordinator::client::ConnectAr
                         .map(agent_core::model::Supply::try_from)
                         .transpose()?;
                     json_line(
-                        &serde_json::json!({"device_id": r.device_id, "site": r.site, "model": r.identity.as_ref().and_then(|i| i.model.clone()), "supply": supply}),
+                        &serde_json::json!({"device_id": r.device_id, "site": r.site, "model": r.identity.as_ref().and_then(|i| i.model.clone()), "supply": supply, "reorder_percent": r.reorder_percent, "days_left": r.days_left, "pages_left": r.pages_left, "forecast": r.forecast}),
                     )?;
                 }
             } else {
@@ -309,23 +337,65 @@ async fn fleet(cmd: Command, connect: &printwatch_coordinator::client::ConnectAr
                 ranges.join(" ")
             ));
         }
-        Command::Alerts { json } => {
+        Command::Alerts { all, json } => {
             let alerts = client
-                .list_alerts(p::ListAlertsRequest::default())
+                .list_alerts(p::ListAlertsRequest {
+                    include_closed: all,
+                })
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner()
                 .alerts;
+            if !json {
+                emit(&format!(
+                    "{:<6} {:<20} {:<10} {:<30} {:<18} {:<22} DETAIL",
+                    "ID", "OPENED", "SITE", "PRINTER", "KIND", "CLOSED"
+                ));
+            }
             for a in alerts {
                 if json {
                     json_line(
-                        &serde_json::json!({"device_id": a.device_id, "site": a.site, "kind": a.kind, "detail": a.detail, "since": a.opened_at}),
+                        &serde_json::json!({"id": a.id, "device_id": a.device_id, "site": a.site, "printer": a.printer, "kind": a.kind, "detail": a.detail, "supply": a.supply, "percent": a.percent, "part_number": a.part_number, "days_left": a.days_left, "opened_at": a.opened_at, "closed_at": a.closed_at}),
                     )?;
                 } else {
                     emit(&format!(
-                        "{:<28} {:<10} {:<28} {}",
-                        a.device_id, a.site, a.kind, a.detail
+                        "{:<6} {:<20} {:<10} {:<30} {:<18} {:<22} {}",
+                        a.id,
+                        a.opened_at,
+                        a.site,
+                        a.printer.chars().take(30).collect::<String>(),
+                        a.kind,
+                        a.closed_at.as_deref().unwrap_or("open"),
+                        a.detail
                     ));
+                }
+            }
+        }
+        Command::Export {
+            csv: _,
+            since,
+            json,
+        } => {
+            let rows = client
+                .export(p::ExportRequest {
+                    since: since.unwrap_or_default(),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner()
+                .rows;
+            if json {
+                for r in &rows {
+                    json_line(&serde_json::json!({
+                        "device_id": r.device_id, "site": r.site, "model": r.model, "serial": r.serial,
+                        "record": r.record, "name": r.name, "from": r.from, "to": r.to,
+                        "start_value": r.start_value, "end_value": r.end_value, "used": r.used, "detail": r.detail,
+                    }))?;
+                }
+            } else {
+                emit(printwatch_coordinator::export::CSV_HEADER);
+                for r in &rows {
+                    emit(&printwatch_coordinator::export::csv_line(r));
                 }
             }
         }
@@ -367,8 +437,27 @@ async fn fleet(cmd: Command, connect: &printwatch_coordinator::client::ConnectAr
                     ),
                     Some(p::fleet_event::Body::Alert(a)) => (
                         "alert",
-                        format!("{} {} {}", a.device_id, a.kind, a.detail),
-                        a.kind.into(),
+                        format!(
+                            "alert {} {}: {} {} {}",
+                            a.id,
+                            if a.closed_at.is_some() {
+                                "closed"
+                            } else {
+                                "opened"
+                            },
+                            a.printer,
+                            a.kind,
+                            a.detail
+                        ),
+                        serde_json::json!({"id": a.id, "kind": a.kind, "device_id": a.device_id, "site": a.site, "detail": a.detail, "opened_at": a.opened_at, "closed_at": a.closed_at}),
+                    ),
+                    Some(p::fleet_event::Body::Replaced(r)) => (
+                        "replaced",
+                        format!(
+                            "{} {}: {} replaced ({}% to {}%)",
+                            r.device_id, r.site, r.description, r.from_percent, r.to_percent
+                        ),
+                        serde_json::json!({"device_id": r.device_id, "site": r.site, "supply": r.supply, "description": r.description, "from": r.from_percent, "to": r.to_percent}),
                     ),
                     None => continue,
                 };
