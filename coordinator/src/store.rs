@@ -700,6 +700,11 @@ impl Store {
         Ok(key)
     }
 
+    /// How many dealer batches were ever queued (the last idempotency number).
+    pub fn batches_queued(&self) -> Result<u64, StoreError> {
+        self.number(b"batch_seq")
+    }
+
     /// Makes everything queued so far durable (what a sender does before it sends).
     pub async fn sync(&self) -> Result<(), StoreError> {
         flush(&self.db).await

@@ -10,12 +10,14 @@ use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
 use super::agent::SimDevice;
-use crate::message::Message;
+use crate::message::{Message, Value};
+use crate::oid::Oid;
 
 /// Running simulated devices. Dropping it stops them.
 pub struct SimHandle {
     addrs: Vec<SocketAddr>,
     requests: Vec<Arc<AtomicU64>>,
+    controls: Vec<tokio::sync::mpsc::UnboundedSender<(Oid, Value)>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -33,6 +35,15 @@ impl SimHandle {
             .map(|r| r.load(Ordering::Relaxed))
             .collect()
     }
+
+    /// Changes a value a device serves, from its next reply on: how a test drains a toner
+    /// to its reorder point, refills it or opens a door. `device` is the index in the order
+    /// given to [`serve`]; an unknown index does nothing.
+    pub fn set(&self, device: usize, oid: Oid, value: Value) {
+        if let Some(c) = self.controls.get(device) {
+            let _ = c.send((oid, value));
+        }
+    }
 }
 
 impl Drop for SimHandle {
@@ -49,21 +60,30 @@ pub async fn serve(devices: Vec<(SocketAddr, SimDevice)>) -> std::io::Result<Sim
     let mut addrs = Vec::with_capacity(devices.len());
     let mut tasks = Vec::with_capacity(devices.len());
     let mut requests = Vec::with_capacity(devices.len());
+    let mut controls = Vec::with_capacity(devices.len());
     for (addr, device) in devices {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         addrs.push(socket.local_addr()?);
         let counter = Arc::new(AtomicU64::new(0));
         requests.push(counter.clone());
-        tasks.push(tokio::spawn(run(socket, device, counter)));
+        let (control, changes) = tokio::sync::mpsc::unbounded_channel();
+        controls.push(control);
+        tasks.push(tokio::spawn(run(socket, device, counter, changes)));
     }
     Ok(SimHandle {
         addrs,
         requests,
+        controls,
         tasks,
     })
 }
 
-async fn run(socket: Arc<UdpSocket>, mut device: SimDevice, requests: Arc<AtomicU64>) {
+async fn run(
+    socket: Arc<UdpSocket>,
+    mut device: SimDevice,
+    requests: Arc<AtomicU64>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<(Oid, Value)>,
+) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let Ok((len, from)) = socket.recv_from(&mut buf).await else {
@@ -75,6 +95,9 @@ async fn run(socket: Arc<UdpSocket>, mut device: SimDevice, requests: Arc<Atomic
         };
         if let Some(drain) = &device.synthetic {
             drain.apply(&mut device.view, Instant::now());
+        }
+        while let Ok((oid, value)) = changes.try_recv() {
+            device.view.insert(oid, value);
         }
         let Some(reply) = device.respond(&req) else {
             continue;
