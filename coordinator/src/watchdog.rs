@@ -291,3 +291,158 @@ pub fn tick(watchdog: ActorRef<Watchdog>, every: std::time::Duration) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agent_core::model::{Identity, Meter, Reading};
+
+    fn reading(serial: &str, at: &str, meters: bool) -> Reading {
+        Reading {
+            identity: Identity {
+                address: "10.0.0.5".into(),
+                model: Some("M404".into()),
+                serial: Some(serial.into()),
+                ..Identity::default()
+            },
+            meters: if meters {
+                vec![Meter {
+                    name: "total".into(),
+                    value: 1000,
+                    source: String::new(),
+                }]
+            } else {
+                Vec::new()
+            },
+            polled_at: at.into(),
+            ..Reading::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn silent_collectors_missed_reads_unreachable_printers_and_the_billing_read() {
+        let dir = std::env::temp_dir().join(format!("printwatch-watchdog-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let store = Store::open(&dir, 8 << 20).unwrap();
+        let policy = Policy {
+            uploads: true,
+            ..Policy::default()
+        };
+        // Two printers at site hq: one read with meters long ago, one just now.
+        let now = OffsetDateTime::now_utc();
+        let long_ago = rfc3339(now - Duration::days(10));
+        store
+            .ingest_with("hq", "hq", 1, &reading("OLD", &long_ago, true), &policy)
+            .await
+            .unwrap();
+        store
+            .ingest_with("hq", "hq", 2, &reading("NEW", &rfc3339(now), true), &policy)
+            .await
+            .unwrap();
+        let registry = Registry::spawn(());
+        let w = Watchdog::spawn(WatchdogArgs {
+            store: store.clone(),
+            config: WatchdogConfig {
+                policy: policy.clone(),
+                batches_per_day: 6,
+                meter_reads: MeterReadSchedule::default(),
+                digest_at: None,
+            },
+            registry,
+            notify: Notifiers::default(),
+        });
+        // At once: the read of OLD is missing (rolling check and billing read), one
+        // scheduled batch and one billing batch; hq's collector is not silent yet.
+        let first = w.ask(Check { now }).await.unwrap();
+        assert_eq!(first.opened.len(), 1, "{first:?}");
+        assert_eq!(first.batches.len(), 2, "{first:?}");
+        let open = store.alerts(false).unwrap();
+        assert_eq!(open[0].kind, AlertKind::MeterReadMissing);
+        assert_eq!(open[0].device_id, "sn:OLD");
+        // Nothing repeats a minute later.
+        let again = w
+            .ask(Check {
+                now: now + Duration::minutes(1),
+            })
+            .await
+            .unwrap();
+        assert_eq!(again, Checked::default());
+        // 20 minutes with no collector connected: hq is silent, once.
+        let later = w
+            .ask(Check {
+                now: now + Duration::minutes(20),
+            })
+            .await
+            .unwrap();
+        assert_eq!(later.opened.len(), 1, "{later:?}");
+        assert!(store.is_open(&alerts::site_key("hq")).unwrap());
+        // A reading with meters closes the missing read.
+        store
+            .ingest_with("hq", "hq", 3, &reading("OLD", &rfc3339(now), true), &policy)
+            .await
+            .unwrap();
+        assert!(!store
+            .is_open(&alerts::device_key("sn:OLD", AlertKind::MeterReadMissing))
+            .unwrap());
+        // Polls of NEW fail: the third in a row makes it unreachable; an answer closes it.
+        for (seq, n) in [(4, 1), (5, 2)] {
+            let a = store
+                .poll_failed(
+                    "hq",
+                    "hq",
+                    seq,
+                    "10.0.0.5",
+                    n,
+                    "timeout",
+                    &rfc3339(now),
+                    &policy,
+                )
+                .await
+                .unwrap();
+            assert!(a.is_none());
+        }
+        let a = store
+            .poll_failed(
+                "hq",
+                "hq",
+                6,
+                "10.0.0.5",
+                3,
+                "timeout",
+                &rfc3339(now),
+                &policy,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.kind, AlertKind::Unreachable);
+        // A replay of that failure opens nothing more.
+        assert!(store
+            .poll_failed(
+                "hq",
+                "hq",
+                6,
+                "10.0.0.5",
+                3,
+                "timeout",
+                &rfc3339(now),
+                &policy
+            )
+            .await
+            .unwrap()
+            .is_none());
+        store
+            .ingest_with(
+                "hq",
+                "hq",
+                7,
+                &reading("OLD", &rfc3339(now), false),
+                &policy,
+            )
+            .await
+            .unwrap();
+        assert!(!store.is_open(&a.key).unwrap());
+        assert_eq!(store.batches_queued().unwrap(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

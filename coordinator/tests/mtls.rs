@@ -311,10 +311,14 @@ async fn watchers_see_readings_as_they_are_stored_and_alerts_list_what_printers_
         .unwrap()
         .into_inner()
         .alerts;
-    let kinds: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["coverOpen", "doorOpen", "jammed"]);
+    // The engine opens one alert per condition, whichever table reported it.
+    let mut kinds: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
+    kinds.sort();
+    assert_eq!(kinds, vec!["door_open", "jam"]);
     assert!(
-        alerts[0].detail.contains("Front door open")
+        alerts
+            .iter()
+            .all(|a| a.closed_at.is_none() && a.printer.contains("SNW"))
             && alerts
                 .iter()
                 .all(|a| a.site == "hq" && a.device_id == "sn:SNW")
