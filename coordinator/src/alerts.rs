@@ -157,7 +157,7 @@ pub struct SupplyRef {
 impl SupplyRef {
     fn of(s: &Supply) -> SupplyRef {
         SupplyRef {
-            at: format!("{}.{}", s.device_index, s.index),
+            at: supply_position(s),
             description: s.description.clone(),
             part_number: s.part_number.clone(),
             kind: s.kind.clone(),
@@ -165,6 +165,12 @@ impl SupplyRef {
             percent: s.percent,
         }
     }
+}
+
+/// Where a supply sits in the printer (`device_index.index`): how alerts, level history,
+/// forecasts and uploads name it.
+pub fn supply_position(s: &Supply) -> String {
+    format!("{}.{}", s.device_index, s.index)
 }
 
 /// The key of a supply condition.
@@ -231,7 +237,7 @@ pub fn conditions(
 ) -> Vec<Condition> {
     let mut out = Vec::new();
     for s in &reading.supplies {
-        let at = format!("{}.{}", s.device_index, s.index);
+        let at = supply_position(s);
         let name = if s.description.is_empty() {
             s.kind.clone()
         } else {

@@ -92,7 +92,7 @@ pub fn device_entry(
             r.supplies
                 .iter()
                 .map(|s| {
-                    let at = format!("{}.{}", s.device_index, s.index);
+                    let at = crate::alerts::supply_position(s);
                     let (days_left, pages_left) = match forecasts.get(&at) {
                         Some(Forecast::Estimate {
                             days_left,

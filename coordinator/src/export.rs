@@ -52,7 +52,7 @@ pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError>
         // Supplies: points used (drops summed, replacements not counted) and the forecast.
         if let Some(latest) = store.latest(&d.id)? {
             for s in &latest.supplies {
-                let at = format!("{}.{}", s.device_index, s.index);
+                let at = crate::alerts::supply_position(s);
                 let points: Vec<_> = store
                     .levels(&d.id, &at)?
                     .into_iter()
@@ -67,11 +67,7 @@ pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError>
                     .sum();
                 let time = |t: i64| {
                     time::OffsetDateTime::from_unix_timestamp(t)
-                        .ok()
-                        .and_then(|t| {
-                            t.format(&time::format_description::well_known::Rfc3339)
-                                .ok()
-                        })
+                        .map(crate::schedule::rfc3339)
                         .unwrap_or_default()
                 };
                 out.push(p::ExportRow {

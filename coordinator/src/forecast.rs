@@ -55,13 +55,21 @@ impl Forecast {
         }
     }
 
-    /// "12.5 days", "not enough data": what a person reads.
+    /// "12 days", "under a day", "not enough data": what a person reads.
     pub fn describe(&self) -> String {
-        match self {
-            Forecast::Estimate { days_left, .. } if *days_left < 1.0 => "under a day".into(),
-            Forecast::Estimate { days_left, .. } => format!("{days_left:.0} days"),
-            Forecast::NotEnoughData => "not enough data".into(),
+        match self.days_left() {
+            Some(d) if d >= 1.0 => format!("{} days", days_text(Some(d))),
+            other => days_text(other),
         }
+    }
+}
+
+/// Days left as a bare figure ("12"), or "under a day", or "not enough data".
+pub fn days_text(days: Option<f64>) -> String {
+    match days {
+        Some(d) if d < 1.0 => "under a day".into(),
+        Some(d) => format!("{d:.0}"),
+        None => "not enough data".into(),
     }
 }
 

@@ -138,21 +138,16 @@ pub fn alert_mail(job: &MailJob) -> (String, String) {
                 .as_deref()
                 .unwrap_or("not given by the printer")
         ));
-        body.push_str(&format!("Days left: {}\n", days_left(a.days_left)));
+        body.push_str(&format!(
+            "Days left: {}\n",
+            crate::forecast::days_text(a.days_left)
+        ));
     }
     body.push_str(&format!("Opened:    {}\n", a.opened_at));
     if let Some(c) = &a.closed_at {
         body.push_str(&format!("Closed:    {c}\n"));
     }
     (subject, body)
-}
-
-fn days_left(d: Option<f64>) -> String {
-    match d {
-        Some(d) if d < 1.0 => "under a day".into(),
-        Some(d) => format!("{d:.0}"),
-        None => "not enough data".into(),
-    }
 }
 
 /// A site's daily digest: its open alerts, and its supplies at or under their reorder

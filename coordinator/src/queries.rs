@@ -89,7 +89,7 @@ pub fn supply_rows(
             if low_only && !low {
                 continue;
             }
-            let forecast = store.forecast(&d.id, &format!("{}.{}", s.device_index, s.index))?;
+            let forecast = store.forecast(&d.id, &crate::alerts::supply_position(&s))?;
             let level = s.percent.map_or_else(
                 || format!("{:?}", s.state).to_lowercase(),
                 |p| format!("{p} %"),

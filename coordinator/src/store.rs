@@ -376,7 +376,7 @@ impl Store {
         let mut replaced = Vec::new();
         for s in &reading.supplies {
             let Some(percent) = s.percent else { continue };
-            let supply = format!("{}.{}", s.device_index, s.index);
+            let supply = crate::alerts::supply_position(s);
             let prefix = level_prefix(&device.id, &supply);
             let last: Option<LevelPoint> = match self.levels.scan_prefix(&prefix).next_back() {
                 Some(kv) => Some(decode(&kv?.1)?),
@@ -667,7 +667,7 @@ impl Store {
         let mut forecasts = BTreeMap::new();
         if let Some(r) = &latest {
             for s in &r.supplies {
-                let at = format!("{}.{}", s.device_index, s.index);
+                let at = crate::alerts::supply_position(s);
                 let f = self.forecast(&device.id, &at)?;
                 forecasts.insert(at, f);
             }

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,15 +27,7 @@ use printwatch_proto::v1::fleet_client::FleetClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
-use common::{channel, tempdir};
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{channel, tempdir, Kill};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use printwatch_coordinator::certs::{self, Role};
@@ -12,15 +12,7 @@ use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
 mod common;
-use common::{channel, envelope, hello, reading, session, tempdir};
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{channel, envelope, hello, reading, session, tempdir, Kill};
 
 fn start(config: &Path, addr: SocketAddr) -> Kill {
     let child = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))

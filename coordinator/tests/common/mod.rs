@@ -9,6 +9,17 @@ use printwatch_proto::v1 as p;
 use printwatch_proto::v1::collector_client::CollectorClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
+/// coordinator or peer running.
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 pub fn tempdir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("printwatch-coord-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
