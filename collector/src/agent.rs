@@ -53,6 +53,25 @@ pub async fn run(
             }
         }
     }
+    let telemetry = printwatch_telemetry::Telemetry::start("printwatch-collector", &c.metrics)
+        .context("configuration: metrics")?;
+    let metrics = crate::metrics::CollectorMetrics::new(&telemetry.meter(), outbox.clone());
+    let telemetry = std::sync::Arc::new(telemetry);
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    if let Some(addr) = c.metrics.prometheus_listen {
+        let listener = printwatch_telemetry::Telemetry::bind(addr)
+            .await
+            .context("configuration: metrics.prometheus_listen")?;
+        let t = telemetry.clone();
+        tokio::spawn(async move {
+            let stopped = async {
+                let _ = metrics_stopped.await;
+            };
+            if let Err(e) = t.serve(listener, stopped).await {
+                eprintln!("printwatch-collector: the metrics endpoint failed: {e}");
+            }
+        });
+    }
     let transport = Transport::bind(TransportConfig {
         max_pps: Some(c.snmp.rate.max(1)),
         ..TransportConfig::default()
@@ -82,6 +101,7 @@ pub async fn run(
         pollers: c.pollers,
         outbox: outbox.clone(),
         targets,
+        metrics,
     });
     let sweeper = crate::sweeper::Sweeper::spawn(crate::sweeper::SweeperArgs {
         outbox: outbox.clone(),
@@ -132,6 +152,10 @@ pub async fn run(
     uplink.kill();
     uplink.wait_for_shutdown().await;
     let _ = scheduler.stop_gracefully().await;
+    let _ = metrics_stop.send(());
+    tokio::task::spawn_blocking(move || drop(telemetry))
+        .await
+        .ok();
     eprintln!(
         "printwatch-collector: stopped; {} readings wait in the outbox",
         outbox.depth()

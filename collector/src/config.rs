@@ -96,6 +96,8 @@ pub struct CollectorConfig {
     pub intervals: Intervals,
     /// Scheduled sweeps.
     pub discovery: Discovery,
+    /// Where metrics go: a Prometheus scrape endpoint, an OTLP collector (both off unless set).
+    pub metrics: printwatch_telemetry::MetricsConfig,
 }
 
 impl Default for CollectorConfig {
@@ -134,6 +136,7 @@ impl Default for CollectorConfig {
                 rate: 0,
                 port: 161,
             },
+            metrics: printwatch_telemetry::MetricsConfig::default(),
         }
     }
 }

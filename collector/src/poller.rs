@@ -10,6 +10,7 @@ use agent_core::transport::{Target, Transport};
 use kameo::prelude::*;
 use printwatch_proto::v1 as p;
 
+use crate::metrics::{CollectorMetrics, PollKind};
 use crate::outbox::Outbox;
 use crate::scheduler::{PollDone, Scheduler};
 
@@ -19,6 +20,7 @@ pub struct Poller {
     transport: Transport,
     outbox: Outbox,
     scheduler: WeakActorRef<Scheduler>,
+    metrics: CollectorMetrics,
 }
 
 /// What a poller starts with.
@@ -31,6 +33,8 @@ pub struct PollerArgs {
     pub outbox: Outbox,
     /// Whom to tell when done (weakly: the scheduler owns the pool).
     pub scheduler: WeakActorRef<Scheduler>,
+    /// Where each poll's cost is recorded.
+    pub metrics: CollectorMetrics,
 }
 
 impl Actor for Poller {
@@ -43,6 +47,7 @@ impl Actor for Poller {
             transport: a.transport,
             outbox: a.outbox,
             scheduler: a.scheduler,
+            metrics: a.metrics,
         })
     }
 }
@@ -64,12 +69,20 @@ impl Message<Poll> for Poller {
     async fn handle(&mut self, m: Poll, _: &mut Context<Self, ()>) {
         let addr: SocketAddr = m.target.addr;
         let mut session = Session::new(self.transport.clone(), m.target);
+        let kind = if m.plan.is_some() {
+            PollKind::Steady
+        } else {
+            PollKind::First
+        };
+        let started = std::time::Instant::now();
         let result = match m.plan {
             Some(mut plan) => steady_poll(&mut session, &mut plan, Due { meters: m.meters })
                 .await
                 .map(|r| (r, plan)),
             None => first_poll(&mut session).await,
         };
+        self.metrics
+            .poll_done(kind, result.is_ok(), &session.counters, started.elapsed());
         let outcome = match result {
             Ok((reading, plan)) => match self
                 .outbox

@@ -60,6 +60,7 @@ pub struct Scheduler {
     intervals: Intervals,
     pollers: Vec<ActorRef<Poller>>,
     idle: Vec<usize>,
+    metrics: crate::metrics::CollectorMetrics,
 }
 
 /// What the scheduler starts with.
@@ -76,6 +77,8 @@ pub struct SchedulerArgs {
     pub outbox: Outbox,
     /// The static targets: address and the name the user gave.
     pub targets: Vec<(SocketAddr, String)>,
+    /// Where polls are counted.
+    pub metrics: crate::metrics::CollectorMetrics,
 }
 
 /// The offset of a target inside an interval, the same on every start, so polls are spread.
@@ -167,6 +170,7 @@ impl Actor for Scheduler {
                     transport: args.transport.clone(),
                     outbox: args.outbox.clone(),
                     scheduler: me.downgrade(),
+                    metrics: args.metrics.clone(),
                 })
             })
             .collect();
@@ -176,6 +180,7 @@ impl Actor for Scheduler {
             intervals: args.intervals,
             pollers,
             idle: (0..size).rev().collect(),
+            metrics: args.metrics,
         };
         for (addr, name) in args.targets {
             s.track(addr, name, None);
@@ -202,6 +207,7 @@ pub struct Tick;
 impl Message<Tick> for Scheduler {
     type Reply = ();
     async fn handle(&mut self, _: Tick, _: &mut Context<Self, ()>) {
+        self.metrics.set_targets(self.targets.len());
         self.start_due().await;
     }
 }

@@ -15,7 +15,7 @@ use printwatch_coordinator::store::Store;
 
 /// Starts the collector, its stderr appended to `collector.log` beside the config, and
 /// waits until it has said it is running (its stop handlers are installed by then).
-fn collector(config: &Path, no_targets: bool) -> Child {
+fn collector(config: &Path, no_targets: bool) -> Running {
     let log_path = config.with_extension("log");
     let before = std::fs::read_to_string(&log_path)
         .map_or(0, |l| l.matches("printwatch-collector: site").count());
@@ -40,7 +40,30 @@ fn collector(config: &Path, no_targets: bool) -> Child {
         assert!(Instant::now() < deadline, "the collector did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+    Running(child)
+}
+
+/// A collector process, killed when dropped, so a failing test leaves none running.
+struct Running(Child);
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
@@ -77,6 +100,18 @@ fn sigint(child: &mut Child, log: &Path) {
     }
 }
 
+/// GET /metrics from a collector's scrape endpoint.
+async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
     let dir = std::env::temp_dir().join(format!("printwatch-run-{}", std::process::id()));
@@ -102,6 +137,10 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
     let targets: Vec<String> = printers.iter().map(|(a, _)| format!("\"{a}\"")).collect();
     let _sim = serve_sim(printers).await.unwrap();
     let hq = certs::paths(&dir, Role::Collector, "hq");
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let config = dir.join("collector.toml");
     std::fs::write(
         &config,
@@ -110,7 +149,8 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
              [coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
              [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
              [snmp]\ntimeout_ms = 300\nretries = 1\nrate = 2000\n\
-             [intervals]\nstatus_seconds = 1\n",
+             [intervals]\nstatus_seconds = 1\n\
+             [metrics]\nprometheus_listen = \"{metrics}\"\n",
             dir.join("outbox").display(),
             targets.join(", "),
             dir.join("ca.pem").display(),
@@ -136,6 +176,40 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
         store.last_sequence("hq").unwrap() >= at_kill + 12
     })
     .await;
+    // Its metrics endpoint counts what it did since this start.
+    let text = scrape(metrics).await;
+    let sample = |needles: &[&str]| printwatch_telemetry::sample(&text, needles);
+    let ok = printwatch_telemetry::sum(&text, &["printwatch_polls_total{", "result=\"ok\""]);
+    assert!(ok >= 12.0, "{text}");
+    assert_eq!(
+        sample(&["printwatch_collector_targets"]),
+        Some(6.0),
+        "{text}"
+    );
+    assert!(sample(&["printwatch_outbox_depth"]).is_some(), "{text}");
+    let per_poll = |what: &str, kind: &str| {
+        let sum = sample(&[&format!("{what}_sum{{"), &format!("kind=\"{kind}\"")]).unwrap();
+        let count = sample(&[&format!("{what}_count{{"), &format!("kind=\"{kind}\"")]).unwrap();
+        sum / count
+    };
+    // A steady poll costs two round trips here (no loss), a first read many more.
+    assert!(
+        per_poll("printwatch_poll_round_trips", "steady") <= 3.0,
+        "{text}"
+    );
+    assert!(
+        per_poll("printwatch_poll_round_trips", "first") >= 3.0,
+        "{text}"
+    );
+    let bytes = per_poll("printwatch_poll_bytes", "steady");
+    assert!(
+        (300.0..=1500.0).contains(&bytes),
+        "{bytes} B per steady poll: {text}"
+    );
+    assert!(
+        printwatch_telemetry::sum(&text, &["printwatch_poll_duration_seconds_count{"]) >= ok,
+        "{text}"
+    );
     sigint(&mut c, &config.with_extension("log"));
 
     // Drain whatever was left, with no printers to poll.

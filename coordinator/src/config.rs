@@ -51,6 +51,9 @@ pub struct CoordinatorConfig {
     /// When meter reads for billing are due.
     #[serde(default)]
     pub meter_reads: crate::schedule::MeterReadSchedule,
+    /// Where metrics go: a Prometheus scrape endpoint, an OTLP collector (both off unless set).
+    #[serde(default)]
+    pub metrics: printwatch_telemetry::MetricsConfig,
 }
 
 /// One site's settings.
@@ -123,6 +126,7 @@ impl Default for CoordinatorConfig {
             mail: Default::default(),
             dealer: Default::default(),
             meter_reads: Default::default(),
+            metrics: Default::default(),
         }
     }
 }

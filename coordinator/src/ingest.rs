@@ -8,7 +8,8 @@ use kameo::prelude::*;
 
 use crate::dealer::{DealerUplink, Deliver};
 use crate::mail::{Mailer, SendPending};
-use crate::store::{AlertRecord, Ingested, Policy, Store};
+use crate::metrics::{CoordinatorMetrics, Outcome};
+use crate::store::{AlertRecord, Answer, Incoming, Ingested, Policy, PollFailure, Store};
 
 /// Who is told when something was queued.
 #[derive(Clone, Default)]
@@ -36,6 +37,7 @@ pub struct Ingestor {
     store: Store,
     policy: Policy,
     notify: Notifiers,
+    metrics: CoordinatorMetrics,
 }
 
 /// What the ingest actor starts with.
@@ -46,6 +48,8 @@ pub struct IngestorArgs {
     pub policy: Policy,
     /// The senders.
     pub notify: Notifiers,
+    /// What ingest records.
+    pub metrics: CoordinatorMetrics,
 }
 
 impl Actor for Ingestor {
@@ -57,6 +61,7 @@ impl Actor for Ingestor {
             store: a.store,
             policy: a.policy,
             notify: a.notify,
+            metrics: a.metrics,
         })
     }
 }
@@ -81,6 +86,8 @@ impl Message<Ingest> for Ingestor {
             .ingest_with(&m.collector, &m.site, m.seq, &m.reading, &self.policy)
             .await
             .map_err(|e| e.to_string())?;
+        self.record(&m.site, &m.reading, &outcome);
+        self.metrics.flushed(1);
         if let Ingested::Stored { changes, .. } = &outcome {
             if changes.queued {
                 self.notify.wake().await;
@@ -99,30 +106,82 @@ pub struct PollFailed {
     /// The envelope's sequence number.
     pub seq: u64,
     /// What it said.
-    pub failure: printwatch_proto::v1::PollFailed,
+    pub failure: PollFailure,
 }
 
 impl Message<PollFailed> for Ingestor {
     type Reply = Result<Option<AlertRecord>, String>;
     async fn handle(&mut self, m: PollFailed, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let f = m.failure;
         let opened = self
             .store
-            .poll_failed(
-                &m.collector,
-                &m.site,
-                m.seq,
-                &f.address,
-                f.consecutive,
-                &f.error,
-                &f.at,
-                &self.policy,
-            )
+            .poll_failed(&m.collector, &m.site, m.seq, &m.failure, &self.policy)
             .await
             .map_err(|e| e.to_string())?;
+        self.metrics.envelope(&m.site, Outcome::PollFailed);
         if opened.is_some() {
             self.notify.wake().await;
         }
         Ok(opened)
+    }
+}
+
+impl Ingestor {
+    fn record(&self, site: &str, reading: &Reading, outcome: &Ingested) {
+        match outcome {
+            Ingested::Stored { device_id, .. } => {
+                self.metrics.envelope(site, Outcome::Stored);
+                self.metrics.levels(device_id, site, reading);
+            }
+            Ingested::Duplicate => self.metrics.envelope(site, Outcome::Duplicate),
+        }
+    }
+}
+
+/// Store what a collector sent together, in order, with one flush (group commit): a
+/// collector streaming fast gets many envelopes made durable per write to disk.
+pub struct IngestBatch {
+    /// The collector (its certificate's name).
+    pub collector: String,
+    /// Its site.
+    pub site: String,
+    /// Sequence numbers and what came under them, in the order sent.
+    pub items: Vec<(u64, Incoming)>,
+}
+
+impl Message<IngestBatch> for Ingestor {
+    /// One answer per item up to the first that failed (whose error is last).
+    type Reply = Vec<Result<Answer, String>>;
+    async fn handle(&mut self, m: IngestBatch, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let answers = self
+            .store
+            .ingest_batch(&m.collector, &m.site, &m.items, &self.policy)
+            .await;
+        let mut wake = false;
+        let mut stored = 0;
+        for ((_, item), answer) in m.items.iter().zip(&answers) {
+            match (item, answer) {
+                (Incoming::Reading(r), Ok(Answer::Reading(outcome))) => {
+                    self.record(&m.site, r, outcome);
+                    if let Ingested::Stored { changes, .. } = outcome {
+                        wake |= changes.queued;
+                    }
+                    stored += 1;
+                }
+                (Incoming::PollFailed(_), Ok(Answer::PollFailed(opened))) => {
+                    self.metrics.envelope(&m.site, Outcome::PollFailed);
+                    wake |= opened.is_some();
+                    stored += 1;
+                }
+                _ => {}
+            }
+        }
+        self.metrics.flushed(stored);
+        if wake {
+            self.notify.wake().await;
+        }
+        answers
+            .into_iter()
+            .map(|a| a.map_err(|e| e.to_string()))
+            .collect()
     }
 }

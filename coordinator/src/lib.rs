@@ -13,6 +13,7 @@ pub mod fleet_view;
 pub mod forecast;
 pub mod ingest;
 pub mod mail;
+pub mod metrics;
 pub mod queries;
 pub mod registry;
 pub mod schedule;

@@ -113,7 +113,31 @@ async fn run() -> Result<()> {
             }
         );
     }
+    // Metrics: the instruments ingest records into, seeded with every supply's last level,
+    // on a scrape endpoint and pushed by OTLP as configured.
+    let telemetry = std::sync::Arc::new(
+        printwatch_telemetry::Telemetry::start("printwatch-coordinator", &c.metrics)
+            .context("configuration: metrics")?,
+    );
+    let metrics =
+        printwatch_coordinator::metrics::CoordinatorMetrics::new(&telemetry.meter(), store.clone());
+    metrics
+        .seed(&store)
+        .context("reading the last supply levels")?;
+    if let Some(addr) = c.metrics.prometheus_listen {
+        let listener = printwatch_telemetry::Telemetry::bind(addr)
+            .await
+            .context("configuration: metrics.prometheus_listen")?;
+        let t = telemetry.clone();
+        tokio::spawn(async move {
+            if let Err(e) = t.serve(listener, std::future::pending()).await {
+                eprintln!("printwatch-coordinator: the metrics endpoint failed: {e}");
+            }
+        });
+        eprintln!("printwatch-coordinator: metrics on http://{addr}/metrics");
+    }
     let alerting = Alerting {
+        metrics,
         watchdog: Some((
             WatchdogConfig {
                 policy: policy.clone(),

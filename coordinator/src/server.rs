@@ -21,10 +21,10 @@ use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::certs::{identity_of, Role};
-use crate::ingest::{Ingest, Ingestor, IngestorArgs, Notifiers, PollFailed};
+use crate::ingest::{IngestBatch, Ingestor, IngestorArgs, Notifiers};
 use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Connected, Deliver, Disconnected, Registry};
-use crate::store::{Ingested, Policy, Store};
+use crate::store::{Answer, Incoming, Ingested, Policy, PollFailure, Store};
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::SendError;
 
@@ -160,16 +160,27 @@ impl Collector for CollectorService {
             site.clone(),
         )));
         tokio::spawn(async move {
-            while let Some(msg) = inbound.next().await {
-                let reply = match msg {
-                    Err(status) => Err(status),
-                    Ok(p::CollectorMessage {
-                        body: Some(p::collector_message::Body::Envelope(env)),
-                    }) => ingest(&ingestor, &queries, &events, &site, env).await,
-                    Ok(_) => continue,
-                };
-                let stop = reply.is_err();
-                if tx.send(reply).await.is_err() || stop {
+            // Group commit: whatever the collector has already sent when the store is free
+            // is stored together, with one flush and one acknowledgement.
+            while let Some(first) = inbound.next().await {
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match tokio::time::timeout(std::time::Duration::ZERO, inbound.next()).await {
+                        Ok(Some(msg)) => batch.push(msg),
+                        _ => break,
+                    }
+                }
+                let (acked, error) = ingest(&ingestor, &queries, &events, &site, batch).await;
+                if let Some(seq) = acked {
+                    let ack = p::CoordinatorMessage {
+                        body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
+                    };
+                    if tx.send(Ok(ack)).await.is_err() {
+                        break;
+                    }
+                }
+                if let Some(status) = error {
+                    let _ = tx.send(Err(status)).await;
                     break;
                 }
             }
@@ -184,61 +195,126 @@ impl Collector for CollectorService {
     }
 }
 
+/// The most envelopes stored with one flush.
+const MAX_BATCH: usize = 256;
+
+/// What an envelope asks the store to keep: a reading, a failed poll, or nothing (a sweep's
+/// end, which is only acknowledged).
+fn incoming(env: p::Envelope) -> Result<(u64, Option<Incoming>), Status> {
+    let seq = env.seq;
+    if seq == 0 {
+        return Err(Status::invalid_argument("sequence numbers start at 1"));
+    }
+    let item = match env.body {
+        Some(p::envelope::Body::Reading(r)) => Some(Incoming::Reading(Box::new(
+            agent_core::model::Reading::try_from(r)
+                .map_err(|e| Status::invalid_argument(format!("reading {seq}: {e}")))?,
+        ))),
+        Some(p::envelope::Body::Discovered(d)) => d
+            .reading
+            .map(agent_core::model::Reading::try_from)
+            .transpose()
+            .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?
+            .map(|r| Incoming::Reading(Box::new(r))),
+        Some(p::envelope::Body::PollFailed(f)) => Some(Incoming::PollFailed(PollFailure {
+            address: f.address,
+            consecutive: f.consecutive,
+            error: f.error,
+            at: f.at,
+        })),
+        Some(p::envelope::Body::SweepDone(_)) | None => None,
+    };
+    Ok((seq, item))
+}
+
+/// Stores a batch of messages from `site`'s collector and tells watchers what changed.
+/// Returns the sequence number to acknowledge (everything up to it is stored) and the
+/// error that ends the stream, if one did: a bad message, or a store that failed.
 async fn ingest(
     ingestor: &ActorRef<Ingestor>,
     queries: &ActorRef<Queries>,
     events: &Events,
     site: &str,
-    env: p::Envelope,
-) -> Result<p::CoordinatorMessage, Status> {
-    let seq = env.seq;
-    if seq == 0 {
-        return Err(Status::invalid_argument("sequence numbers start at 1"));
-    }
-    let reading = match env.body {
-        Some(p::envelope::Body::Reading(r)) => Some(
-            agent_core::model::Reading::try_from(r)
-                .map_err(|e| Status::invalid_argument(format!("reading {seq}: {e}")))?,
-        ),
-        Some(p::envelope::Body::Discovered(d)) => d
-            .reading
-            .map(agent_core::model::Reading::try_from)
-            .transpose()
-            .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?,
-        Some(p::envelope::Body::PollFailed(f)) => {
-            let opened = ingestor
-                .ask(PollFailed {
-                    collector: site.to_string(),
-                    site: site.to_string(),
-                    seq,
-                    failure: f,
-                })
-                .await
-                .map_err(|e| Status::internal(format!("storing failure {seq}: {e}")))?;
-            if let Some(a) = opened {
-                let _ = events.send(event(p::fleet_event::Body::Alert(queries::alert_message(
-                    a,
-                ))));
+    batch: Vec<Result<p::CollectorMessage, Status>>,
+) -> (Option<u64>, Option<Status>) {
+    // Everything before the first bad message is stored; the bad one ends the stream.
+    let mut items = Vec::new();
+    let mut order = Vec::new();
+    let mut error = None;
+    for msg in batch {
+        let env = match msg {
+            Ok(p::CollectorMessage {
+                body: Some(p::collector_message::Body::Envelope(env)),
+            }) => env,
+            Ok(_) => continue,
+            Err(status) => {
+                error = Some(status);
+                break;
             }
-            None
+        };
+        match incoming(env) {
+            Ok((seq, Some(item))) => {
+                order.push((seq, true));
+                items.push((seq, item));
+            }
+            Ok((seq, None)) => order.push((seq, false)),
+            Err(status) => {
+                error = Some(status);
+                break;
+            }
         }
-        Some(p::envelope::Body::SweepDone(_)) | None => None,
-    };
-    if let Some(reading) = reading {
-        // Stored now, or stored before (a replay): either way the sequence number is safe.
-        let outcome = ingestor
-            .ask(Ingest {
+    }
+    let answers = if items.is_empty() {
+        Vec::new()
+    } else {
+        match ingestor
+            .ask(IngestBatch {
                 collector: site.to_string(),
                 site: site.to_string(),
-                seq,
-                reading,
+                items,
             })
             .await
-            .map_err(|e| Status::internal(format!("storing reading {seq}: {e}")))?;
-        if let Ingested::Stored {
-            device_id, changes, ..
-        } = outcome
         {
+            Ok(a) => a,
+            Err(e) => {
+                return (
+                    None,
+                    Some(Status::internal(format!("the ingest actor: {e}"))),
+                )
+            }
+        }
+    };
+    let mut answers = answers.into_iter();
+    let mut acked = None;
+    for (seq, stored) in order {
+        if stored {
+            match answers.next() {
+                Some(Ok(answer)) => publish(queries, events, answer).await,
+                Some(Err(e)) => {
+                    return (
+                        acked,
+                        Some(Status::internal(format!("storing message {seq}: {e}"))),
+                    )
+                }
+                None => break,
+            }
+        }
+        acked = Some(seq);
+    }
+    (acked, error)
+}
+
+/// Tells `watch` what one stored message changed.
+async fn publish(queries: &ActorRef<Queries>, events: &Events, answer: Answer) {
+    match answer {
+        Answer::PollFailed(Some(a)) => {
+            let _ = events.send(event(p::fleet_event::Body::Alert(queries::alert_message(
+                *a,
+            ))));
+        }
+        Answer::Reading(Ingested::Stored {
+            device_id, changes, ..
+        }) => {
             for a in changes.opened.into_iter().chain(changes.closed) {
                 let _ = events.send(event(p::fleet_event::Body::Alert(queries::alert_message(
                     a,
@@ -261,10 +337,8 @@ async fn ingest(
                 }
             }
         }
+        Answer::PollFailed(None) | Answer::Reading(Ingested::Duplicate) => {}
     }
-    Ok(p::CoordinatorMessage {
-        body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
-    })
 }
 
 /// The fleet service, for operators.
@@ -492,6 +566,8 @@ pub struct Alerting {
     pub notify: Notifiers,
     /// The watchdog's settings and how often it checks (None: no watchdog).
     pub watchdog: Option<(crate::watchdog::WatchdogConfig, std::time::Duration)>,
+    /// The instruments ingest records into (none by default).
+    pub metrics: crate::metrics::CoordinatorMetrics,
 }
 
 /// [`serve`], with alert rules, the senders the alerts wake, and the watchdog.
@@ -505,6 +581,7 @@ pub async fn serve_with(
         policy,
         notify,
         watchdog,
+        metrics,
     } = alerting;
     let tls = ServerTlsConfig::new()
         .identity(Identity::from_pem(&config.cert_pem, &config.key_pem))
@@ -516,6 +593,7 @@ pub async fn serve_with(
         store: store.clone(),
         policy: policy.clone(),
         notify,
+        metrics,
     });
     if let Some((wc, every)) = watchdog {
         let w = crate::watchdog::Watchdog::spawn(crate::watchdog::WatchdogArgs {

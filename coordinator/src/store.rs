@@ -65,6 +65,37 @@ pub enum Ingested {
     Duplicate,
 }
 
+/// A collector's report that it could not read a printer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollFailure {
+    /// The printer's address as the collector polls it.
+    pub address: String,
+    /// Polls of it that failed in a row, this one included.
+    pub consecutive: u32,
+    /// Why.
+    pub error: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// One thing a collector sent that the store keeps, in a batch.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// A reading.
+    Reading(Box<Reading>),
+    /// A failed poll.
+    PollFailed(PollFailure),
+}
+
+/// What the store did with one item of a batch.
+#[derive(Debug, Clone)]
+pub enum Answer {
+    /// The reading: stored (with what it changed) or a duplicate.
+    Reading(Ingested),
+    /// The failure, and the unreachable alert it opened if it did.
+    PollFailed(Option<Box<AlertRecord>>),
+}
+
 /// Alerts opened and closed, and supplies replaced, by one stored message.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -282,6 +313,63 @@ impl Store {
         // and every key of the data a function of the reading, so writing it again changes
         // nothing.
         let _one_at_a_time = self.ingest_lock.lock().await;
+        let outcome = self.write_reading(collector, site, seq, reading, policy)?;
+        if matches!(outcome, Ingested::Stored { .. }) {
+            flush(&self.db).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Stores a batch of what one collector sent, in order, and makes it durable with one
+    /// flush: the coordinator's group commit. It stops at the first item that fails; the
+    /// answers are for the items before it, and the error last.
+    pub async fn ingest_batch(
+        &self,
+        collector: &str,
+        site: &str,
+        items: &[(u64, Incoming)],
+        policy: &Policy,
+    ) -> Vec<Result<Answer, StoreError>> {
+        let _one_at_a_time = self.ingest_lock.lock().await;
+        let mut answers = Vec::with_capacity(items.len());
+        for (seq, item) in items {
+            let answer = match item {
+                Incoming::Reading(r) => self
+                    .write_reading(collector, site, *seq, r, policy)
+                    .map(Answer::Reading),
+                Incoming::PollFailed(f) => self
+                    .write_poll_failed(collector, site, *seq, f, policy)
+                    .map(|opened| Answer::PollFailed(opened.map(Box::new))),
+            };
+            let failed = answer.is_err();
+            answers.push(answer);
+            if failed {
+                break;
+            }
+        }
+        if answers.iter().any(|a| a.is_ok()) {
+            if let Err(e) = flush(&self.db).await {
+                // Nothing in the batch is durable: every answer becomes the error.
+                let e = e.to_string();
+                return answers
+                    .into_iter()
+                    .map(|_| Err(StoreError::Corrupt(format!("flushing: {e}"))))
+                    .collect();
+            }
+        }
+        answers
+    }
+
+    /// The writes of one reading, in the order that makes a crash safe (see
+    /// [`Store::ingest_with`]); durable only after the caller flushes.
+    fn write_reading(
+        &self,
+        collector: &str,
+        site: &str,
+        seq: u64,
+        reading: &Reading,
+        policy: &Policy,
+    ) -> Result<Ingested, StoreError> {
         if seq <= self.last_sequence(collector)? {
             return Ok(Ingested::Duplicate);
         }
@@ -350,7 +438,6 @@ impl Store {
         changes.replaced = replaced;
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
-        flush(&self.db).await?;
         Ok(Ingested::Stored {
             device_id,
             new_device,
@@ -744,19 +831,35 @@ impl Store {
 
     /// A printer's collector could not read it: after `unreachable_after_polls` failures in
     /// a row an alert opens (a later reading closes it). Sequence numbers as in `ingest`.
-    #[allow(clippy::too_many_arguments)]
     pub async fn poll_failed(
         &self,
         collector: &str,
         site: &str,
         seq: u64,
-        address: &str,
-        consecutive: u32,
-        error: &str,
-        at: &str,
+        failure: &PollFailure,
         policy: &Policy,
     ) -> Result<Option<AlertRecord>, StoreError> {
         let _one_at_a_time = self.ingest_lock.lock().await;
+        let opened = self.write_poll_failed(collector, site, seq, failure, policy)?;
+        flush(&self.db).await?;
+        Ok(opened)
+    }
+
+    fn write_poll_failed(
+        &self,
+        collector: &str,
+        site: &str,
+        seq: u64,
+        failure: &PollFailure,
+        policy: &Policy,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let PollFailure {
+            address,
+            consecutive,
+            error,
+            at,
+        } = failure;
+        let consecutive = *consecutive;
         if seq <= self.last_sequence(collector)? {
             return Ok(None);
         }
@@ -780,8 +883,22 @@ impl Store {
         }
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
-        flush(&self.db).await?;
         Ok(opened)
+    }
+
+    /// How many devices there are.
+    pub fn device_count(&self) -> usize {
+        self.devices.len()
+    }
+
+    /// How many alerts are open.
+    pub fn open_alert_count(&self) -> usize {
+        self.open.len()
+    }
+
+    /// Mails and dealer batches waiting to be accepted.
+    pub fn queued(&self) -> (usize, usize) {
+        (self.mail_out.len(), self.dealer_out.len())
     }
 
     /// Every device.
@@ -961,6 +1078,72 @@ mod tests {
             3
         );
         assert_eq!(s.devices().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_batch_is_stored_in_order_with_replays_and_failures_in_it() {
+        let dir = tempdir("batch");
+        let policy = Policy::default();
+        let item = |n: u32| {
+            Incoming::Reading(Box::new(reading(
+                &format!("10.0.1.{n}"),
+                Some(&format!("B{n}")),
+                None,
+                "2026-11-21T10:00:00Z",
+            )))
+        };
+        let failed = |n: u32| {
+            Incoming::PollFailed(PollFailure {
+                address: "10.0.1.1".into(),
+                consecutive: n,
+                error: "timeout".into(),
+                at: "2026-11-21T10:05:00Z".into(),
+            })
+        };
+        {
+            let s = Store::open(&dir, 8 << 20).unwrap();
+            let batch: Vec<(u64, Incoming)> = vec![
+                (1, item(1)),
+                (2, item(2)),
+                (3, failed(1)),
+                (4, failed(2)),
+                (5, failed(3)),
+            ];
+            let answers = s.ingest_batch("hq", "hq", &batch, &policy).await;
+            assert_eq!(answers.len(), 5);
+            assert!(matches!(
+                answers[0],
+                Ok(Answer::Reading(Ingested::Stored {
+                    new_device: true,
+                    ..
+                }))
+            ));
+            assert!(matches!(answers[3], Ok(Answer::PollFailed(None))));
+            // The third failure in a row makes the printer at 10.0.1.1 unreachable.
+            assert!(
+                matches!(&answers[4], Ok(Answer::PollFailed(Some(a))) if a.device_id == "sn:B1"),
+                "{:?}",
+                answers[4]
+            );
+            // The collector sends the tail again, and one more.
+            let again: Vec<(u64, Incoming)> = vec![(4, failed(2)), (5, failed(3)), (6, item(3))];
+            let answers = s.ingest_batch("hq", "hq", &again, &policy).await;
+            assert!(matches!(answers[0], Ok(Answer::PollFailed(None))));
+            assert!(
+                matches!(answers[1], Ok(Answer::PollFailed(None))),
+                "a replayed failure opens nothing"
+            );
+            assert!(matches!(
+                answers[2],
+                Ok(Answer::Reading(Ingested::Stored { .. }))
+            ));
+        }
+        // One flush made the whole batch durable.
+        let s = reopen(&dir);
+        assert_eq!(s.last_sequence("hq").unwrap(), 6);
+        assert_eq!(s.device_count(), 3);
+        assert_eq!(s.open_alert_count(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

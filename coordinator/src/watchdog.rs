@@ -319,6 +319,15 @@ mod tests {
         }
     }
 
+    fn failure(consecutive: u32, now: OffsetDateTime) -> crate::store::PollFailure {
+        crate::store::PollFailure {
+            address: "10.0.0.5".into(),
+            consecutive,
+            error: "timeout".into(),
+            at: rfc3339(now),
+        }
+    }
+
     #[tokio::test]
     async fn silent_collectors_missed_reads_unreachable_printers_and_the_billing_read() {
         let dir = std::env::temp_dir().join(format!("printwatch-watchdog-{}", std::process::id()));
@@ -387,47 +396,20 @@ mod tests {
         // Polls of NEW fail: the third in a row makes it unreachable; an answer closes it.
         for (seq, n) in [(4, 1), (5, 2)] {
             let a = store
-                .poll_failed(
-                    "hq",
-                    "hq",
-                    seq,
-                    "10.0.0.5",
-                    n,
-                    "timeout",
-                    &rfc3339(now),
-                    &policy,
-                )
+                .poll_failed("hq", "hq", seq, &failure(n, now), &policy)
                 .await
                 .unwrap();
             assert!(a.is_none());
         }
         let a = store
-            .poll_failed(
-                "hq",
-                "hq",
-                6,
-                "10.0.0.5",
-                3,
-                "timeout",
-                &rfc3339(now),
-                &policy,
-            )
+            .poll_failed("hq", "hq", 6, &failure(3, now), &policy)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(a.kind, AlertKind::Unreachable);
         // A replay of that failure opens nothing more.
         assert!(store
-            .poll_failed(
-                "hq",
-                "hq",
-                6,
-                "10.0.0.5",
-                3,
-                "timeout",
-                &rfc3339(now),
-                &policy
-            )
+            .poll_failed("hq", "hq", 6, &failure(3, now), &policy)
             .await
             .unwrap()
             .is_none());

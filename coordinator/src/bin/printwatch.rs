@@ -689,6 +689,7 @@ async fn demo(args: DemoArgs) -> Result<()> {
                 rate: 0,
                 port: 161,
             },
+            metrics: Default::default(),
         };
         let mut stop = stop_rx.clone();
         tokio::spawn(async move {

@@ -1,0 +1,140 @@
+//! The coordinator's instruments: what it ingests, each supply's level as the fleet last
+//! reported it, and how much waits (devices, open alerts, queued mail and dealer batches,
+//! read from the store when a reader asks). The ingest actor records; nothing here holds
+//! state of its own beyond the instruments.
+
+use agent_core::model::Reading;
+use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
+use opentelemetry::KeyValue;
+
+use crate::store::Store;
+
+/// The coordinator's instruments. Cloning shares them.
+#[derive(Clone)]
+pub struct CoordinatorMetrics {
+    envelopes: Counter<u64>,
+    level: Gauge<f64>,
+    batch: Histogram<u64>,
+}
+
+impl Default for CoordinatorMetrics {
+    /// Instruments that record nowhere: a coordinator run without telemetry (tests).
+    fn default() -> Self {
+        let meter = opentelemetry::metrics::MeterProvider::meter(
+            &opentelemetry::metrics::NoopMeterProvider::new(),
+            "none",
+        );
+        CoordinatorMetrics::instruments(&meter)
+    }
+}
+
+/// What became of an envelope from a collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A reading, stored.
+    Stored,
+    /// A reading already stored (a replay).
+    Duplicate,
+    /// A collector's report that a poll failed.
+    PollFailed,
+}
+
+impl CoordinatorMetrics {
+    /// Makes the instruments on `meter`; the gauges of what waits read `store` on demand.
+    pub fn new(meter: &Meter, store: Store) -> Self {
+        let s = store.clone();
+        meter
+            .u64_observable_gauge("printwatch_devices")
+            .with_description("Printers in the fleet.")
+            .with_callback(move |o| o.observe(s.device_count() as u64, &[]))
+            .build();
+        let s = store.clone();
+        meter
+            .u64_observable_gauge("printwatch_alerts_open")
+            .with_description("Alerts open now.")
+            .with_callback(move |o| o.observe(s.open_alert_count() as u64, &[]))
+            .build();
+        meter
+            .u64_observable_gauge("printwatch_outbox_depth")
+            .with_description(
+                "Mails and dealer batches queued and not yet accepted by their server.",
+            )
+            .with_callback(move |o| {
+                let (mail, dealer) = store.queued();
+                o.observe(mail as u64, &[KeyValue::new("queue", "mail")]);
+                o.observe(dealer as u64, &[KeyValue::new("queue", "dealer")]);
+            })
+            .build();
+        CoordinatorMetrics::instruments(meter)
+    }
+
+    fn instruments(meter: &Meter) -> Self {
+        CoordinatorMetrics {
+            envelopes: meter
+                .u64_counter("printwatch_envelopes")
+                .with_description(
+                    "Envelopes from collectors, by site and outcome (stored, duplicate, poll_failed).",
+                )
+                .build(),
+            level: meter
+                .f64_gauge("printwatch_supply_level_percent")
+                .with_description("Each supply's level as last reported, in percent of its capacity.")
+                .build(),
+            batch: meter
+                .u64_histogram("printwatch_ingest_batch")
+                .with_description("Envelopes made durable by one flush of the store.")
+                .with_boundaries(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0])
+                .build(),
+        }
+    }
+
+    /// An envelope from `site` was handled.
+    pub fn envelope(&self, site: &str, outcome: Outcome) {
+        let outcome = match outcome {
+            Outcome::Stored => "stored",
+            Outcome::Duplicate => "duplicate",
+            Outcome::PollFailed => "poll_failed",
+        };
+        self.envelopes.add(
+            1,
+            &[
+                KeyValue::new("site", site.to_string()),
+                KeyValue::new("outcome", outcome),
+            ],
+        );
+    }
+
+    /// This many envelopes were made durable together.
+    pub fn flushed(&self, envelopes: usize) {
+        self.batch.record(envelopes as u64, &[]);
+    }
+
+    /// The supply levels a stored reading of `device` (at `site`) reports.
+    pub fn levels(&self, device: &str, site: &str, reading: &Reading) {
+        for s in &reading.supplies {
+            let Some(percent) = s.percent else { continue };
+            self.level.record(
+                f64::from(percent),
+                &[
+                    KeyValue::new("device", device.to_string()),
+                    KeyValue::new("site", site.to_string()),
+                    KeyValue::new("supply", s.description.clone()),
+                    KeyValue::new("color", s.color.clone().unwrap_or_default()),
+                ],
+            );
+        }
+    }
+
+    /// Every device's last levels, from the store: what a restarted coordinator reports
+    /// before its collectors send anything new.
+    pub fn seed(&self, store: &Store) -> Result<usize, crate::store::StoreError> {
+        let mut n = 0;
+        for d in store.devices()? {
+            if let Some(r) = store.latest(&d.id)? {
+                self.levels(&d.id, &d.site, &r);
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
