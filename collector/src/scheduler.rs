@@ -5,7 +5,8 @@
 //! round trips); vendor meters are read on their own, slower cadence; a target is read in
 //! full again when its plan is lost or every `identity` interval.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -61,6 +62,11 @@ pub struct Scheduler {
     pollers: Vec<ActorRef<Poller>>,
     idle: Vec<usize>,
     metrics: crate::metrics::CollectorMetrics,
+    /// When each target is next due, earliest first: the most overdue printer is polled
+    /// first, so a fleet larger than the pool can poll in an interval is served in turn
+    /// rather than the same printers first every time. Entries whose time no longer matches
+    /// their target's are stale and skipped.
+    due: BinaryHeap<Reverse<(Instant, SocketAddr)>>,
 }
 
 /// What the scheduler starts with.
@@ -94,12 +100,16 @@ fn offset(addr: SocketAddr, interval: Duration) -> Duration {
 impl Scheduler {
     fn track(&mut self, addr: SocketAddr, name: String, community: Option<String>) {
         let now = Instant::now();
+        let first = now + offset(addr, self.intervals.status.min(Duration::from_secs(30)));
+        if !self.targets.contains_key(&addr) {
+            self.due.push(Reverse((first, addr)));
+        }
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
             community,
             failures: 0,
             plan: None,
-            next_status: now + offset(addr, self.intervals.status.min(Duration::from_secs(30))),
+            next_status: first,
             next_meters: now,
             next_identity: now + self.intervals.identity,
             busy: false,
@@ -110,13 +120,26 @@ impl Scheduler {
     async fn start_due(&mut self) {
         let now = Instant::now();
         let mut due = Vec::new();
-        for (addr, t) in self.targets.iter_mut() {
-            if t.busy || t.next_status > now {
+        while !self.idle.is_empty() {
+            let Some(&Reverse((at, addr))) = self.due.peek() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.due.pop();
+            let Some(t) = self.targets.get_mut(&addr) else {
+                continue;
+            };
+            // Stale (rescheduled since), or still being polled: its poll's end re-queues it.
+            if t.busy || t.next_status != at {
                 continue;
             }
             let Some(poller) = self.idle.pop() else { break };
             t.busy = true;
             t.next_status = now + self.intervals.status;
+            self.due.push(Reverse((t.next_status, addr)));
+            let addr = &addr;
             let meters = t.next_meters <= now;
             if meters {
                 t.next_meters = now + self.intervals.meters;
@@ -181,6 +204,7 @@ impl Actor for Scheduler {
             pollers,
             idle: (0..size).rev().collect(),
             metrics: args.metrics,
+            due: BinaryHeap::new(),
         };
         for (addr, name) in args.targets {
             s.track(addr, name, None);
@@ -227,9 +251,14 @@ impl Message<PollDone> for Scheduler {
     async fn handle(&mut self, done: PollDone, _: &mut Context<Self, ()>) {
         self.idle.push(done.poller);
         let Some(t) = self.targets.get_mut(&done.addr) else {
+            self.start_due().await;
             return;
         };
         t.busy = false;
+        // A poll that outlasted its interval: its turn came while it was busy.
+        if t.next_status <= Instant::now() {
+            self.due.push(Reverse((t.next_status, done.addr)));
+        }
         // Said once when a printer stops answering and once when it answers again, not at
         // every poll: a log a person can read.
         match done.outcome {
@@ -250,6 +279,8 @@ impl Message<PollDone> for Scheduler {
                 t.failures = t.failures.saturating_add(1);
             }
         }
+        // The freed poller takes the next due printer now, not at the next tick.
+        self.start_due().await;
     }
 }
 
@@ -289,8 +320,12 @@ impl Message<SetIntervals> for Scheduler {
         if let Some(d) = m.meters {
             self.intervals.meters = d;
         }
-        for t in self.targets.values_mut() {
-            t.next_status = t.next_status.min(now + self.intervals.status);
+        for (addr, t) in self.targets.iter_mut() {
+            let sooner = now + self.intervals.status;
+            if sooner < t.next_status {
+                t.next_status = sooner;
+                self.due.push(Reverse((sooner, *addr)));
+            }
             t.next_meters = t.next_meters.min(now + self.intervals.meters);
         }
     }
@@ -316,6 +351,7 @@ impl Message<PollNow> for Scheduler {
         for (addr, t) in self.targets.iter_mut() {
             if m.0.is_empty() || m.0.contains(addr) {
                 t.next_status = now;
+                self.due.push(Reverse((now, *addr)));
             }
         }
     }

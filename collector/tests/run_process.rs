@@ -100,18 +100,6 @@ fn sigint(child: &mut Child, log: &Path) {
     }
 }
 
-/// GET /metrics from a collector's scrape endpoint.
-async fn scrape(addr: SocketAddr) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.unwrap();
-    out
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
     let dir = std::env::temp_dir().join(format!("printwatch-run-{}", std::process::id()));
@@ -177,7 +165,7 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
     })
     .await;
     // Its metrics endpoint counts what it did since this start.
-    let text = scrape(metrics).await;
+    let text = printwatch_telemetry::scrape(metrics).await.unwrap();
     let sample = |needles: &[&str]| printwatch_telemetry::sample(&text, needles);
     let ok = printwatch_telemetry::sum(&text, &["printwatch_polls_total{", "result=\"ok\""]);
     assert!(ok >= 12.0, "{text}");

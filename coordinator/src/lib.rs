@@ -18,5 +18,6 @@ pub mod queries;
 pub mod registry;
 pub mod schedule;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod watchdog;

@@ -155,6 +155,24 @@ fn render(registry: &prometheus::Registry) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Fetches `GET /metrics` from a scrape endpoint and returns the body: how benchmarks and
+/// tests read a service's figures without a Prometheus.
+pub async fn scrape(addr: SocketAddr) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: metrics\r\nConnection: close\r\n\r\n")
+        .await?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).await?;
+    match out.split_once("\r\n\r\n") {
+        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_string()),
+        _ => Err(std::io::Error::other(format!(
+            "{addr}/metrics answered: {}",
+            out.lines().next().unwrap_or("nothing")
+        ))),
+    }
+}
+
 /// One sample's value from Prometheus's text format: the first line whose metric name and
 /// labels contain every `needle` (e.g. `["printwatch_polls_total{", "result=\"ok\""]`).
 /// Benchmarks and tests read the services' endpoints with it.
@@ -207,7 +225,7 @@ mod tests {
             .unwrap()
         };
         let client = async {
-            let body = http_get(addr, "/metrics").await;
+            let body = scrape(addr).await.unwrap();
             let _ = stop.send(());
             body
         };
@@ -300,18 +318,5 @@ mod tests {
             .expect("an OTLP export within 10 s")
             .unwrap();
         assert!(names.iter().any(|n| n == "printwatch_polls"), "{names:?}");
-    }
-
-    async fn http_get(addr: SocketAddr, path: &str) -> String {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).await.unwrap();
-        out
     }
 }

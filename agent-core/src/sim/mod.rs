@@ -10,4 +10,4 @@ pub mod server;
 pub mod synthetic;
 
 pub use agent::{alert_row, Faults, SimDevice};
-pub use server::{serve, SimHandle};
+pub use server::{serve, SimHandle, Traffic};

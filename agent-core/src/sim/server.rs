@@ -13,10 +13,29 @@ use super::agent::SimDevice;
 use crate::message::{Message, Value};
 use crate::oid::Oid;
 
+/// What one simulated device has seen on the wire.
+#[derive(Debug, Default)]
+struct Wire {
+    requests: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// Traffic at the simulated devices, summed: what any client (ours, net-snmp's) cost them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Datagrams received.
+    pub requests: u64,
+    /// Their UDP payload bytes.
+    pub bytes_in: u64,
+    /// UDP payload bytes sent back (duplicates and garbage included).
+    pub bytes_out: u64,
+}
+
 /// Running simulated devices. Dropping it stops them.
 pub struct SimHandle {
     addrs: Vec<SocketAddr>,
-    requests: Vec<Arc<AtomicU64>>,
+    wire: Vec<Arc<Wire>>,
     controls: Vec<tokio::sync::mpsc::UnboundedSender<(Oid, Value)>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -30,10 +49,20 @@ impl SimHandle {
     /// Datagrams each device has received so far, in the same order: what a test checks
     /// to prove that an address was, or was not, asked.
     pub fn requests(&self) -> Vec<u64> {
-        self.requests
+        self.wire
             .iter()
-            .map(|r| r.load(Ordering::Relaxed))
+            .map(|w| w.requests.load(Ordering::Relaxed))
             .collect()
+    }
+
+    /// Everything the devices received and sent so far: benchmarks take the difference
+    /// across a phase to cost a client by what reached the printers.
+    pub fn traffic(&self) -> Traffic {
+        self.wire.iter().fold(Traffic::default(), |t, w| Traffic {
+            requests: t.requests + w.requests.load(Ordering::Relaxed),
+            bytes_in: t.bytes_in + w.bytes_in.load(Ordering::Relaxed),
+            bytes_out: t.bytes_out + w.bytes_out.load(Ordering::Relaxed),
+        })
     }
 
     /// Changes a value a device serves, from its next reply on: how a test drains a toner
@@ -59,20 +88,20 @@ impl Drop for SimHandle {
 pub async fn serve(devices: Vec<(SocketAddr, SimDevice)>) -> std::io::Result<SimHandle> {
     let mut addrs = Vec::with_capacity(devices.len());
     let mut tasks = Vec::with_capacity(devices.len());
-    let mut requests = Vec::with_capacity(devices.len());
+    let mut wire = Vec::with_capacity(devices.len());
     let mut controls = Vec::with_capacity(devices.len());
     for (addr, device) in devices {
         let socket = Arc::new(UdpSocket::bind(addr).await?);
         addrs.push(socket.local_addr()?);
-        let counter = Arc::new(AtomicU64::new(0));
-        requests.push(counter.clone());
+        let counter = Arc::new(Wire::default());
+        wire.push(counter.clone());
         let (control, changes) = tokio::sync::mpsc::unbounded_channel();
         controls.push(control);
         tasks.push(tokio::spawn(run(socket, device, counter, changes)));
     }
     Ok(SimHandle {
         addrs,
-        requests,
+        wire,
         controls,
         tasks,
     })
@@ -81,7 +110,7 @@ pub async fn serve(devices: Vec<(SocketAddr, SimDevice)>) -> std::io::Result<Sim
 async fn run(
     socket: Arc<UdpSocket>,
     mut device: SimDevice,
-    requests: Arc<AtomicU64>,
+    wire: Arc<Wire>,
     mut changes: tokio::sync::mpsc::UnboundedReceiver<(Oid, Value)>,
 ) {
     let mut buf = vec![0u8; 65_536];
@@ -89,7 +118,8 @@ async fn run(
         let Ok((len, from)) = socket.recv_from(&mut buf).await else {
             continue;
         };
-        requests.fetch_add(1, Ordering::Relaxed);
+        wire.requests.fetch_add(1, Ordering::Relaxed);
+        wire.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
         let Ok(req) = Message::decode(&buf[..len]) else {
             continue;
         };
@@ -123,6 +153,8 @@ async fn run(
         let delayed =
             !faults.delay.is_zero() && faults.delay_count.is_none_or(|n| device.replies <= n);
         let copies = 1 + faults.duplicates;
+        wire.bytes_out
+            .fetch_add(bytes.len() as u64 * u64::from(copies), Ordering::Relaxed);
         if delayed {
             let socket = socket.clone();
             let delay = faults.delay;

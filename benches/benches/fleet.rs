@@ -1,0 +1,45 @@
+//! The fleet benchmark: 1,000, 2,000, 5,000 and 10,000 simulated printers on loopback, one
+//! collector, one coordinator, and net-snmp's `snmpbulkwalk` as the baseline, with the /16
+//! discovery sweep; a markdown table on stdout and in target/fleet-bench.md.
+//!
+//! Run: `cargo bench -p printwatch-benches --bench fleet`. PRINTWATCH_FLEET_SIZES=1000,2000
+//! picks the sizes; PRINTWATCH_FLEET_POLLERS the collector's pool (default 256).
+
+use anyhow::{Context, Result};
+use printwatch_benches::{discovery, fleet};
+
+fn main() -> Result<()> {
+    if fleet::run_role()? {
+        return Ok(());
+    }
+    let sizes: Vec<usize> = std::env::var("PRINTWATCH_FLEET_SIZES")
+        .unwrap_or_else(|_| "1000,2000,5000,10000".into())
+        .split(',')
+        .map(|s| {
+            s.trim()
+                .parse()
+                .context("PRINTWATCH_FLEET_SIZES: numbers, comma-separated")
+        })
+        .collect::<Result<_>>()?;
+    let pollers: usize = match std::env::var("PRINTWATCH_FLEET_POLLERS") {
+        Ok(p) => p.parse().context("PRINTWATCH_FLEET_POLLERS")?,
+        Err(_) => 256,
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new()?;
+    let mut figures = Vec::new();
+    for (i, n) in sizes.iter().enumerate() {
+        eprintln!("fleet benchmark: {n} printers ...");
+        let f = rt.block_on(fleet::measure(*n, 120 + i as u8, pollers))?;
+        eprintln!("{f:?}");
+        figures.push(f);
+    }
+    eprintln!("fleet benchmark: discovery of a /16 ...");
+    let d = rt.block_on(discovery::measure())?;
+    let table = fleet::table(&figures, Some(&d));
+    println!("{table}");
+    let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fleet-bench.md");
+    std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
+    eprintln!("written to {}", out.display());
+    Ok(())
+}

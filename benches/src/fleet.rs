@@ -1,0 +1,482 @@
+//! The fleet benchmark: N simulated printers on loopback, one collector polling them all
+//! (a full read, then steady state), a coordinator taking the readings over mutual TLS into
+//! sled, and net-snmp's `snmpbulkwalk` of the same tables against the same printers.
+//!
+//! The collector and the coordinator run as processes of their own (this executable again,
+//! told its role by [`ROLE`]), so /proc costs each alone; the simulator and the baseline run
+//! here. What the collector did is read from its metrics endpoint, what reached the printers
+//! from the simulator's counters.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use agent_core::sim::{serve, synthetic, SimHandle, Traffic};
+use anyhow::{bail, Context, Result};
+use printwatch_coordinator::certs::{self, Role};
+
+use crate::process::{children_cpu_seconds, usage};
+
+/// The variable that turns this executable into one of the fleet's processes.
+pub const ROLE: &str = "PRINTWATCH_FLEET_ROLE";
+/// The configuration file that process runs with.
+pub const CONFIG: &str = "PRINTWATCH_FLEET_CONFIG";
+
+/// The tables a steady poll reads, as a walker would get them: one walk per column or table.
+pub const BASELINE_ROOTS: [&str; 6] = [
+    "1.3.6.1.2.1.25.3.2.1.5",  // hrDeviceStatus
+    "1.3.6.1.2.1.25.3.5.1",    // hrPrinterTable: status, detected error state
+    "1.3.6.1.2.1.43.10.2.1.4", // prtMarkerLifeCount
+    "1.3.6.1.2.1.43.11.1.1.8", // prtMarkerSuppliesMaxCapacity
+    "1.3.6.1.2.1.43.11.1.1.9", // prtMarkerSuppliesLevel
+    "1.3.6.1.2.1.43.18.1.1",   // prtAlertTable
+];
+
+/// Runs this process as the collector or the coordinator when [`ROLE`] says so; `false`
+/// when it is the benchmark itself.
+pub fn run_role() -> Result<bool> {
+    let Ok(role) = std::env::var(ROLE) else {
+        return Ok(false);
+    };
+    let config = PathBuf::from(std::env::var(CONFIG).context(CONFIG)?);
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match role.as_str() {
+            "collector" => {
+                let c = printwatch_collector::config::load(Some(&config))?;
+                printwatch_collector::agent::run(c, stop).await.map(|_| ())
+            }
+            "coordinator" => {
+                let c = printwatch_coordinator::config::load(Some(&config))?;
+                printwatch_coordinator::service::run(c, stop).await
+            }
+            other => bail!("{ROLE}={other}: not a role (collector, coordinator)"),
+        }
+    })?;
+    Ok(true)
+}
+
+/// One fleet size's figures.
+#[derive(Debug, Clone, Default)]
+pub struct FleetFigures {
+    /// Printers simulated.
+    pub printers: usize,
+    /// Pollers in the collector's pool.
+    pub pollers: usize,
+    /// From the collector's start until every printer had its full first read.
+    pub first_cycle_s: f64,
+    /// Steady-state polls per second, over two cycles.
+    pub polls_per_s: f64,
+    /// A steady cycle: every printer polled once, at that rate.
+    pub steady_cycle_s: f64,
+    /// Bytes (both ways, at the printers) per steady poll.
+    pub bytes_per_poll: f64,
+    /// Datagrams sent to the printers per steady poll.
+    pub round_trips_per_poll: f64,
+    /// Polls that failed.
+    pub failed_polls: f64,
+    /// The collector's CPU seconds over the first and the steady cycles.
+    pub collector_cpu_s: f64,
+    /// The collector's peak memory.
+    pub collector_peak_mib: f64,
+    /// Readings stored per second, collector outbox to sled over mutual TLS.
+    pub ingest_per_s: f64,
+    /// Readings in that measurement.
+    pub ingested: f64,
+    /// The coordinator's peak memory.
+    pub coordinator_peak_mib: f64,
+    /// `snmpbulkwalk` of [`BASELINE_ROOTS`] for every printer, 16 at a time.
+    pub baseline_cycle_s: f64,
+    /// Its bytes per printer, at the printers.
+    pub baseline_bytes: f64,
+    /// Its datagrams per printer.
+    pub baseline_round_trips: f64,
+    /// Its CPU seconds (the processes', ended and reaped).
+    pub baseline_cpu_s: f64,
+}
+
+struct Proc {
+    child: Child,
+    name: &'static str,
+    log: PathBuf,
+}
+
+impl Proc {
+    fn start(name: &'static str, config: &Path) -> Result<Proc> {
+        let log = config.with_extension("log");
+        let child = Command::new(std::env::current_exe()?)
+            .env(ROLE, name)
+            .env(CONFIG, config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .with_context(|| format!("starting the {name}"))?;
+        Ok(Proc { child, name, log })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: the benchmark has what it needs; nothing of the run is kept.
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn alive(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            bail!(
+                "the {} exited ({status}); its log:\n{}",
+                self.name,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_addr() -> Result<SocketAddr> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// What a metrics endpoint says, summed over the series that match.
+struct Scrape(String);
+
+impl Scrape {
+    async fn from(addr: SocketAddr) -> Result<Scrape> {
+        Ok(Scrape(printwatch_telemetry::scrape(addr).await?))
+    }
+
+    fn sum(&self, needles: &[&str]) -> f64 {
+        printwatch_telemetry::sum(&self.0, needles)
+    }
+
+    fn polls(&self, kind: &str) -> f64 {
+        self.sum(&["printwatch_polls_total{", &format!("kind=\"{kind}\"")])
+    }
+}
+
+/// Waits until the scrape satisfies `done`, for at most `limit`; the collector must live.
+async fn until(
+    what: &str,
+    addr: SocketAddr,
+    proc: &mut Proc,
+    limit: Duration,
+    done: impl Fn(&Scrape) -> bool,
+) -> Result<(Scrape, Instant)> {
+    let deadline = Instant::now() + limit;
+    loop {
+        proc.alive()?;
+        if let Ok(s) = Scrape::from(addr).await {
+            if done(&s) {
+                return Ok((s, Instant::now()));
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("timed out after {limit:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn collector_toml(
+    dir: &Path,
+    targets: &[SocketAddr],
+    coordinator: SocketAddr,
+    metrics: SocketAddr,
+    pollers: usize,
+) -> String {
+    let files = certs::paths(dir, Role::Collector, "bench");
+    let targets: Vec<String> = targets.iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "site = \"bench\"\ndata_dir = \"{outbox}\"\ncache_mb = 8\npollers = {pollers}\ntargets = [{targets}]\n\
+         [coordinator]\nendpoint = \"https://{coordinator}\"\nserver_name = \"localhost\"\n\
+         [tls]\nca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n\
+         [snmp]\ntimeout_ms = 1000\nretries = 2\nrate = 50000\n\
+         [intervals]\nstatus_seconds = 1\nmeters_seconds = 86400\nidentity_seconds = 604800\n\
+         [metrics]\nprometheus_listen = \"{metrics}\"\n",
+        outbox = dir.join("outbox").display(),
+        targets = targets.join(", "),
+        ca = dir.join("ca.pem").display(),
+        cert = files.cert.display(),
+        key = files.key.display(),
+    )
+}
+
+fn coordinator_toml(dir: &Path, listen: SocketAddr, metrics: SocketAddr) -> String {
+    format!(
+        "listen = \"{listen}\"\ndata_dir = \"{db}\"\ncache_mb = 64\n\
+         [tls]\nca = \"{pki}/ca.pem\"\ncert = \"{pki}/coordinator.pem\"\nkey = \"{pki}/coordinator.key\"\n\
+         [meter_reads]\nenabled = false\n\
+         [metrics]\nprometheus_listen = \"{metrics}\"\n",
+        db = dir.join("db").display(),
+        pki = dir.display(),
+    )
+}
+
+/// The simulated printers: `n` synthetic ones from 127.`net`.0.1 up.
+pub async fn printers(n: usize, net: u8) -> Result<SimHandle> {
+    let base = u32::from(Ipv4Addr::new(127, net, 0, 1));
+    let devices = (0..n as u32)
+        .map(|i| {
+            (
+                SocketAddr::from((Ipv4Addr::from(base + i), 16161)),
+                synthetic::printer(u64::from(net), i),
+            )
+        })
+        .collect();
+    serve(devices)
+        .await
+        .with_context(|| format!("binding {n} simulated printers (ulimit -n?)"))
+}
+
+fn diff(a: Traffic, b: Traffic) -> (u64, u64) {
+    (
+        b.requests - a.requests,
+        (b.bytes_in + b.bytes_out) - (a.bytes_in + a.bytes_out),
+    )
+}
+
+/// Measures one fleet size. `net` picks the loopback /16 the printers live in.
+pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> {
+    let dir = std::env::temp_dir().join(format!("printwatch-fleet-{n}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    certs::init(&dir, &[], &["bench".to_string()], "admin")?;
+    let sim = printers(n, net).await?;
+    let (listen, coll_metrics, coord_metrics) = (free_addr()?, free_addr()?, free_addr()?);
+    let ccfg = dir.join("collector.toml");
+    std::fs::write(
+        &ccfg,
+        collector_toml(&dir, sim.addrs(), listen, coll_metrics, pollers),
+    )?;
+    let kcfg = dir.join("coordinator.toml");
+    std::fs::write(&kcfg, coordinator_toml(&dir, listen, coord_metrics))?;
+    let mut f = FleetFigures {
+        printers: n,
+        pollers,
+        ..FleetFigures::default()
+    };
+    let nf = n as f64;
+
+    // The collector alone: a full read of every printer, then steady state. Readings
+    // gather in its outbox (the coordinator is not up yet).
+    let started = Instant::now();
+    let mut collector = Proc::start("collector", &ccfg)?;
+    let limit = Duration::from_secs(60 + n as u64 / 50);
+    let (_, first_done) = until(
+        "every first read",
+        coll_metrics,
+        &mut collector,
+        limit,
+        |s| s.polls("first") >= nf,
+    )
+    .await?;
+    f.first_cycle_s = first_done.duration_since(started).as_secs_f64();
+    // Steady state from the second steady cycle on, measured over two cycles.
+    let (from, t0) = until("a steady cycle", coll_metrics, &mut collector, limit, |s| {
+        s.polls("steady") >= nf
+    })
+    .await?;
+    let wire0 = sim.traffic();
+    let base = from.polls("steady");
+    let (to, t1) = until(
+        "two more steady cycles",
+        coll_metrics,
+        &mut collector,
+        limit * 2,
+        |s| s.polls("steady") >= base + 2.0 * nf,
+    )
+    .await?;
+    let wire1 = sim.traffic();
+    let polls = to.polls("steady") - base;
+    f.polls_per_s = polls / t1.duration_since(t0).as_secs_f64();
+    f.steady_cycle_s = nf / f.polls_per_s;
+    let (requests, bytes) = diff(wire0, wire1);
+    f.bytes_per_poll = bytes as f64 / polls;
+    f.round_trips_per_poll = requests as f64 / polls;
+    f.failed_polls = to.sum(&["printwatch_polls_total{", "result=\"failed\""]);
+    let u = usage(collector.pid()).context("the collector's usage")?;
+    f.collector_cpu_s = u.cpu_seconds;
+    f.collector_peak_mib = u.peak_mib;
+
+    // The coordinator comes up and the collector is restarted, as after an outage: its
+    // backlog streams over mutual TLS into sled while it polls on.
+    let backlog = Scrape::from(coll_metrics)
+        .await?
+        .sum(&["printwatch_outbox_depth"]);
+    collector.stop();
+    let mut coordinator = Proc::start("coordinator", &kcfg)?;
+    until(
+        "the coordinator",
+        coord_metrics,
+        &mut coordinator,
+        limit,
+        |_| true,
+    )
+    .await?;
+    let mut collector = Proc::start("collector", &ccfg)?;
+    let stored = |s: &Scrape| s.sum(&["printwatch_envelopes_total{", "outcome=\"stored\""]);
+    let (s0, t0) = until(
+        "the first readings stored",
+        coord_metrics,
+        &mut coordinator,
+        limit,
+        |s| stored(s) > 0.0,
+    )
+    .await?;
+    let (s1, t1) = until(
+        "the backlog stored",
+        coord_metrics,
+        &mut coordinator,
+        limit * 2,
+        |s| stored(s) >= backlog,
+    )
+    .await?;
+    collector.alive()?;
+    f.ingested = stored(&s1) - stored(&s0);
+    f.ingest_per_s = f.ingested / t1.duration_since(t0).as_secs_f64();
+    f.coordinator_peak_mib = usage(coordinator.pid())
+        .context("the coordinator's usage")?
+        .peak_mib;
+    collector.stop();
+    coordinator.stop();
+
+    // The baseline: snmpbulkwalk of the same tables, every printer, 16 walks at a time.
+    let cpu0 = children_cpu_seconds();
+    let wire0 = sim.traffic();
+    let t0 = Instant::now();
+    baseline(sim.addrs(), 16).await?;
+    f.baseline_cycle_s = t0.elapsed().as_secs_f64();
+    f.baseline_cpu_s = children_cpu_seconds() - cpu0;
+    let (requests, bytes) = diff(wire0, sim.traffic());
+    f.baseline_bytes = bytes as f64 / nf;
+    f.baseline_round_trips = requests as f64 / nf;
+    drop(sim);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(f)
+}
+
+/// Walks [`BASELINE_ROOTS`] of every printer with `snmpbulkwalk`, `parallel` at a time.
+pub async fn baseline(addrs: &[SocketAddr], parallel: usize) -> Result<()> {
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
+    let mut walks = tokio::task::JoinSet::new();
+    for addr in addrs {
+        for root in BASELINE_ROOTS {
+            let permit = gate.clone().acquire_owned().await?;
+            let target = format!("udp:{addr}");
+            walks.spawn(async move {
+                let out = tokio::process::Command::new("snmpbulkwalk")
+                    .args(["-v2c", "-c", "public", "-On", "-t", "1", "-r", "2"])
+                    .arg(&target)
+                    .arg(root)
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .output()
+                    .await;
+                drop(permit);
+                match out {
+                    Ok(o) if o.status.success() && !o.stdout.is_empty() => Ok(()),
+                    Ok(o) => Err(anyhow::anyhow!(
+                        "snmpbulkwalk {target} {root}: {}",
+                        String::from_utf8_lossy(&o.stderr)
+                    )),
+                    Err(e) => Err(anyhow::anyhow!(
+                        "snmpbulkwalk (Debian: apt-get install snmp): {e}"
+                    )),
+                }
+            });
+        }
+        while let Some(done) = walks.try_join_next() {
+            done??;
+        }
+    }
+    while let Some(done) = walks.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
+/// The figures as a markdown table, with the targets and the ratios to the baseline.
+pub fn table(
+    figures: &[FleetFigures],
+    discovery: Option<&crate::discovery::DiscoveryFigures>,
+) -> String {
+    let mut t = String::new();
+    let yes = |ok: bool| if ok { "yes" } else { "**NO**" };
+    t.push_str("| printers | first cycle | steady cycle | polls/s | B/poll | round trips/poll | collector CPU | collector peak | ingest | coordinator peak | snmpbulkwalk cycle | its B / round trips per printer | speed-up | fewer bytes |\n");
+    t.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for f in figures {
+        t.push_str(&format!(
+            "| {} | {:.1} s | {:.1} s | {:.0} | {:.0} | {:.2} | {:.1} s | {:.1} MiB | {:.0}/s ({:.0}) | {:.1} MiB | {:.1} s | {:.0} / {:.1} | {:.1}x | {:.1}x |\n",
+            f.printers,
+            f.first_cycle_s,
+            f.steady_cycle_s,
+            f.polls_per_s,
+            f.bytes_per_poll,
+            f.round_trips_per_poll,
+            f.collector_cpu_s,
+            f.collector_peak_mib,
+            f.ingest_per_s,
+            f.ingested,
+            f.coordinator_peak_mib,
+            f.baseline_cycle_s,
+            f.baseline_bytes,
+            f.baseline_round_trips,
+            f.baseline_cycle_s / f.steady_cycle_s,
+            f.baseline_bytes / f.bytes_per_poll,
+        ));
+    }
+    if let Some(d) = discovery {
+        t.push_str(&format!(
+            "\n| discovery of a /16 ({} printers among 65,534 addresses, {} pps) | {:.1} s, {} probes ({:.2} per address), {:.0} probe bytes per printer, {} of {} found and read |\n|---|---|\n",
+            d.printers_served,
+            d.rate,
+            d.seconds,
+            d.requests,
+            d.requests as f64 / d.probed.max(1) as f64,
+            d.bytes_per_printer,
+            d.read,
+            d.printers_served,
+        ));
+    }
+    t.push_str("\nTargets on this machine:\n");
+    let at = |n: usize| figures.iter().find(|f| f.printers == n);
+    if let Some(f) = at(10_000) {
+        t.push_str(&format!(
+            "- 10,000 printers polled in at most 10 s: steady {:.1} s, first read {:.1} s: {}\n",
+            f.steady_cycle_s,
+            f.first_cycle_s,
+            yes(f.steady_cycle_s <= 10.0)
+        ));
+    }
+    let best_ingest = figures.iter().map(|f| f.ingest_per_s).fold(0.0, f64::max);
+    t.push_str(&format!(
+        "- at least 20,000 readings/s into the coordinator: {best_ingest:.0}/s: {}\n",
+        yes(best_ingest >= 20_000.0)
+    ));
+    if let Some(f) = at(2_000) {
+        t.push_str(&format!(
+            "- the collector under 30 MB with 2,000 printers: {:.1} MiB: {}\n",
+            f.collector_peak_mib,
+            yes(f.collector_peak_mib * 1.048_576 < 30.0)
+        ));
+    }
+    let worst_bytes = figures.iter().map(|f| f.bytes_per_poll).fold(0.0, f64::max);
+    t.push_str(&format!(
+        "- at most 1,500 bytes per steady poll: {worst_bytes:.0}: {}\n",
+        yes(worst_bytes <= 1_500.0)
+    ));
+    t
+}
