@@ -506,4 +506,46 @@ mod tests {
         let t = transitions(Vec::new(), &open, &with_meters);
         assert_eq!(t.close.len(), 2);
     }
+
+    proptest::proptest! {
+        /// Whatever levels a printer reports, in any order: an alert never opens twice
+        /// without closing between, the low alert is open whenever the level is at or under
+        /// the reorder point and closed whenever it is more than the hysteresis above it,
+        /// and in between it keeps the state it had.
+        #[test]
+        fn low_alerts_follow_the_level_with_hysteresis(
+            levels in proptest::collection::vec(0u8..=100, 1..60),
+            reorder in 1u8..60,
+            hysteresis in 0u8..20,
+        ) {
+            let rules = AlertRules { reorder_percent: reorder, hysteresis, ..AlertRules::default() };
+            let mut open: BTreeMap<String, AlertKind> = BTreeMap::new();
+            let mut low_open = false;
+            for &l in &levels {
+                let r = reading(vec![toner(l)]);
+                let keys = open.keys().cloned().collect();
+                let t = transitions(conditions("d", &r, &keys, &rules, None), &open, &r);
+                for k in &t.close {
+                    proptest::prop_assert!(open.remove(k).is_some(), "closed {k}, which was not open");
+                }
+                for c in &t.open {
+                    proptest::prop_assert!(open.insert(c.key.clone(), c.kind).is_none(), "opened {} twice", c.key);
+                }
+                let low_now = open.values().any(|k| *k == AlertKind::SupplyLow);
+                if l <= reorder {
+                    proptest::prop_assert!(low_now, "level {l} at or under {reorder} without a low alert");
+                } else if u16::from(l) > u16::from(reorder) + u16::from(hysteresis) {
+                    proptest::prop_assert!(!low_now, "level {l} well above {reorder} with a low alert open");
+                } else {
+                    proptest::prop_assert_eq!(low_now, low_open, "level {} inside the hysteresis band changed the alert", l);
+                }
+                proptest::prop_assert_eq!(
+                    open.values().any(|k| *k == AlertKind::SupplyEmpty),
+                    l == 0,
+                    "empty follows level 0 exactly (level {})", l
+                );
+                low_open = low_now;
+            }
+        }
+    }
 }

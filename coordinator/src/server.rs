@@ -96,6 +96,9 @@ fn from_query<M>(e: SendError<M, QueryError>) -> Status {
 
 /// The collector service: one stream per collector.
 pub struct CollectorService {
+    /// Turns true when the coordinator stops: every collector stream ends then, so a
+    /// graceful shutdown does not wait on collectors that never hang up.
+    stopping: tokio::sync::watch::Receiver<bool>,
     ingestor: ActorRef<Ingestor>,
     queries: ActorRef<Queries>,
     registry: ActorRef<Registry>,
@@ -147,6 +150,7 @@ impl Collector for CollectorService {
             self.queries.clone(),
             self.events.clone(),
         );
+        let mut stopping = self.stopping.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let registry = self.registry.clone();
         let connection = registry
@@ -162,7 +166,14 @@ impl Collector for CollectorService {
         tokio::spawn(async move {
             // Group commit: whatever the collector has already sent when the store is free
             // is stored together, with one flush and one acknowledgement.
-            while let Some(first) = inbound.next().await {
+            loop {
+                let first = tokio::select! {
+                    msg = inbound.next() => match msg {
+                        Some(msg) => msg,
+                        None => break,
+                    },
+                    _ = stopping.wait_for(|stop| *stop) => break,
+                };
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
                     match tokio::time::timeout(std::time::Duration::ZERO, inbound.next()).await {
@@ -606,10 +617,12 @@ pub async fn serve_with(
     }
     let queries = Queries::spawn((store, policy));
     let (events, _) = tokio::sync::broadcast::channel(1024);
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     Server::builder()
         .tls_config(tls)?
         .add_service(
             CollectorServer::new(CollectorService {
+                stopping,
                 ingestor,
                 queries: queries.clone(),
                 registry: registry.clone(),
@@ -625,6 +638,9 @@ pub async fn serve_with(
             })
             .max_decoding_message_size(limit),
         )
-        .serve_with_shutdown(config.listen, shutdown)
+        .serve_with_shutdown(config.listen, async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
 }

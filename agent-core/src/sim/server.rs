@@ -19,6 +19,7 @@ struct Wire {
     requests: AtomicU64,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    gone: std::sync::atomic::AtomicBool,
 }
 
 /// Traffic at the simulated devices, summed: what any client (ours, net-snmp's) cost them.
@@ -53,6 +54,14 @@ impl SimHandle {
             .iter()
             .map(|w| w.requests.load(Ordering::Relaxed))
             .collect()
+    }
+
+    /// Takes a device off the network (`true`: it answers nothing, as when switched off or
+    /// unplugged) or puts it back, from its next request on.
+    pub fn vanish(&self, device: usize, gone: bool) {
+        if let Some(w) = self.wire.get(device) {
+            w.gone.store(gone, Ordering::Relaxed);
+        }
     }
 
     /// Everything the devices received and sent so far: benchmarks take the difference
@@ -133,7 +142,7 @@ async fn run(
             continue;
         };
         let faults = device.faults.clone();
-        if faults.silent {
+        if faults.silent || wire.gone.load(Ordering::Relaxed) {
             continue;
         }
         let (lost, garbage, junk) = {
