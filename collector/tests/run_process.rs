@@ -3,7 +3,7 @@
 //! outbox's sequence counter) is stored exactly once.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -66,6 +66,30 @@ impl Drop for Running {
     }
 }
 
+/// The collector's configuration for site hq in `dir`: polling `targets` every second,
+/// streaming to `listen`, with `extra` TOML appended. Returns its path.
+fn write_config(dir: &Path, listen: SocketAddr, targets: &[String], extra: &str) -> PathBuf {
+    let hq = certs::paths(dir, Role::Collector, "hq");
+    let config = dir.join("collector.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "site = \"hq\"\ndata_dir = \"{}\"\ncache_mb = 4\ntargets = [{}]\n\
+             [coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
+             [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
+             [snmp]\ntimeout_ms = 300\nretries = 1\nrate = 2000\n\
+             [intervals]\nstatus_seconds = 1\n{extra}",
+            dir.join("outbox").display(),
+            targets.join(", "),
+            dir.join("ca.pem").display(),
+            hq.cert.display(),
+            hq.key.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !ok() {
@@ -124,29 +148,16 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
         .collect();
     let targets: Vec<String> = printers.iter().map(|(a, _)| format!("\"{a}\"")).collect();
     let _sim = serve_sim(printers).await.unwrap();
-    let hq = certs::paths(&dir, Role::Collector, "hq");
     let metrics = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = dir.join("collector.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "site = \"hq\"\ndata_dir = \"{}\"\ncache_mb = 4\ntargets = [{}]\n\
-             [coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
-             [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
-             [snmp]\ntimeout_ms = 300\nretries = 1\nrate = 2000\n\
-             [intervals]\nstatus_seconds = 1\n\
-             [metrics]\nprometheus_listen = \"{metrics}\"\n",
-            dir.join("outbox").display(),
-            targets.join(", "),
-            dir.join("ca.pem").display(),
-            hq.cert.display(),
-            hq.key.display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        &dir,
+        listen,
+        &targets,
+        &format!("[metrics]\nprometheus_listen = \"{metrics}\"\n"),
+    );
 
     // Run, then SIGKILL while readings stream.
     let mut c = collector(&config, false);
@@ -305,24 +316,7 @@ async fn a_soak_with_faults_loses_nothing() {
         .collect();
     let targets: Vec<String> = printers.iter().map(|(a, _)| format!("\"{a}\"")).collect();
     let sim = serve_sim(printers).await.unwrap();
-    let hq = certs::paths(&dir, Role::Collector, "hq");
-    let config = dir.join("collector.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "site = \"hq\"\ndata_dir = \"{}\"\ncache_mb = 4\ntargets = [{}]\n\
-             [coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
-             [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
-             [snmp]\ntimeout_ms = 300\nretries = 1\nrate = 2000\n\
-             [intervals]\nstatus_seconds = 1\n",
-            dir.join("outbox").display(),
-            targets.join(", "),
-            dir.join("ca.pem").display(),
-            hq.cert.display(),
-            hq.key.display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(&dir, listen, &targets, "");
 
     let mut c = collector(&config, false);
     let pid = c.id();

@@ -1,5 +1,5 @@
 //! The ingest side: a kameo actor that is the store's one writer. Collector streams ask it
-//! to store each reading and acknowledge only when it answers, by which time the reading,
+//! to store what they received (a batch, one flush) and acknowledge only when it answers, by which time the reading,
 //! the alerts it opened or closed, and the mail and dealer batches they call for are on
 //! disk. It then wakes the mailer and the dealer uplink, which send what was queued.
 
@@ -9,7 +9,7 @@ use kameo::prelude::*;
 use crate::dealer::{DealerUplink, Deliver};
 use crate::mail::{Mailer, SendPending};
 use crate::metrics::{CoordinatorMetrics, Outcome};
-use crate::store::{AlertRecord, Answer, Incoming, Ingested, Policy, PollFailure, Store};
+use crate::store::{Answer, Incoming, Ingested, Policy, Store};
 
 /// Who is told when something was queued.
 #[derive(Clone, Default)]
@@ -63,65 +63,6 @@ impl Actor for Ingestor {
             notify: a.notify,
             metrics: a.metrics,
         })
-    }
-}
-
-/// Store a reading a collector sent under a sequence number.
-pub struct Ingest {
-    /// The collector (its certificate's name).
-    pub collector: String,
-    /// Its site.
-    pub site: String,
-    /// The envelope's sequence number.
-    pub seq: u64,
-    /// What it read.
-    pub reading: Reading,
-}
-
-impl Message<Ingest> for Ingestor {
-    type Reply = Result<Ingested, String>;
-    async fn handle(&mut self, m: Ingest, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let outcome = self
-            .store
-            .ingest_with(&m.collector, &m.site, m.seq, &m.reading, &self.policy)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.record(&m.site, &m.reading, &outcome);
-        self.metrics.flushed(1);
-        if let Ingested::Stored { changes, .. } = &outcome {
-            if changes.queued {
-                self.notify.wake().await;
-            }
-        }
-        Ok(outcome)
-    }
-}
-
-/// A collector could not read a printer.
-pub struct PollFailed {
-    /// The collector.
-    pub collector: String,
-    /// Its site.
-    pub site: String,
-    /// The envelope's sequence number.
-    pub seq: u64,
-    /// What it said.
-    pub failure: PollFailure,
-}
-
-impl Message<PollFailed> for Ingestor {
-    type Reply = Result<Option<AlertRecord>, String>;
-    async fn handle(&mut self, m: PollFailed, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let opened = self
-            .store
-            .poll_failed(&m.collector, &m.site, m.seq, &m.failure, &self.policy)
-            .await
-            .map_err(|e| e.to_string())?;
-        self.metrics.envelope(&m.site, Outcome::PollFailed);
-        if opened.is_some() {
-            self.notify.wake().await;
-        }
-        Ok(opened)
     }
 }
 

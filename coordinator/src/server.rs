@@ -181,14 +181,20 @@ impl Collector for CollectorService {
                         _ => break,
                     }
                 }
+                // One flush for the batch, still one ack per envelope, as before batching.
                 let (acked, error) = ingest(&ingestor, &queries, &events, &site, batch).await;
-                if let Some(seq) = acked {
+                let mut gone = false;
+                for seq in acked {
                     let ack = p::CoordinatorMessage {
                         body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
                     };
                     if tx.send(Ok(ack)).await.is_err() {
+                        gone = true;
                         break;
                     }
+                }
+                if gone {
+                    break;
                 }
                 if let Some(status) = error {
                     let _ = tx.send(Err(status)).await;
@@ -239,7 +245,7 @@ fn incoming(env: p::Envelope) -> Result<(u64, Option<Incoming>), Status> {
 }
 
 /// Stores a batch of messages from `site`'s collector and tells watchers what changed.
-/// Returns the sequence number to acknowledge (everything up to it is stored) and the
+/// Returns the sequence numbers to acknowledge (each one stored, in order) and the
 /// error that ends the stream, if one did: a bad message, or a store that failed.
 async fn ingest(
     ingestor: &ActorRef<Ingestor>,
@@ -247,7 +253,7 @@ async fn ingest(
     events: &Events,
     site: &str,
     batch: Vec<Result<p::CollectorMessage, Status>>,
-) -> (Option<u64>, Option<Status>) {
+) -> (Vec<u64>, Option<Status>) {
     // Everything before the first bad message is stored; the bad one ends the stream.
     let mut items = Vec::new();
     let mut order = Vec::new();
@@ -289,14 +295,14 @@ async fn ingest(
             Ok(a) => a,
             Err(e) => {
                 return (
-                    None,
+                    Vec::new(),
                     Some(Status::internal(format!("the ingest actor: {e}"))),
                 )
             }
         }
     };
     let mut answers = answers.into_iter();
-    let mut acked = None;
+    let mut acked = Vec::new();
     for (seq, stored) in order {
         if stored {
             match answers.next() {
@@ -310,7 +316,7 @@ async fn ingest(
                 None => break,
             }
         }
-        acked = Some(seq);
+        acked.push(seq);
     }
     (acked, error)
 }

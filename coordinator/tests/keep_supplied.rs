@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_core::message::Value;
 use agent_core::mib;
@@ -27,23 +27,7 @@ use printwatch_proto::v1::fleet_client::FleetClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 mod common;
-use common::{channel, tempdir, Kill};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(addr: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::{channel, eventually, free_port, tempdir, wait_port, Kill};
 
 /// aiosmtpd, storing each mail as a file in `dir`. The Python with aiosmtpd comes from
 /// PRINTWATCH_PYTHON (scripts/test makes a venv), else the system's.
@@ -277,17 +261,6 @@ async fn operator(listen: SocketAddr, dir: &Path) -> FleetClient<tonic::transpor
             .await
             .unwrap(),
     )
-}
-
-async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn reorder_batches(r: &Received) -> Vec<serde_json::Value> {

@@ -5,29 +5,12 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use agent_core::model::{Identity, PercentSource, Reading, Supply, SupplyClass, SupplyState};
 use printwatch_coordinator::certs::{self, Role};
 
 mod common;
-use common::{channel, envelope, hello, session, tempdir, Kill};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn wait_port(addr: SocketAddr, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start on {addr}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use common::{channel, envelope, eventually, free_port, hello, session, tempdir, wait_port, Kill};
 
 fn toner(percent: u8) -> Reading {
     Reading {
@@ -113,17 +96,6 @@ async fn query(prom: SocketAddr, query: &str) -> Option<(f64, serde_json::Value)
     let series = body["data"]["result"].as_array()?.first()?.clone();
     let value = series["value"][1].as_str()?.parse().ok()?;
     Some((value, series["metric"].clone()))
-}
-
-async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
