@@ -122,12 +122,6 @@ impl Proc {
         self.child.id()
     }
 
-    /// SIGKILL: the benchmark has what it needs; nothing of the run is kept.
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
     fn alive(&mut self) -> Result<()> {
         if let Some(status) = self.child.try_wait()? {
             bail!(
@@ -140,6 +134,7 @@ impl Proc {
     }
 }
 
+/// SIGKILL when dropped: the benchmark has what it needs; nothing of the run is kept.
 impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -316,7 +311,7 @@ pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> 
     let backlog = Scrape::from(coll_metrics)
         .await?
         .sum(&["printwatch_outbox_depth"]);
-    collector.stop();
+    drop(collector);
     let mut coordinator = Proc::start("coordinator", &kcfg)?;
     until(
         "the coordinator",
@@ -350,8 +345,8 @@ pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> 
     f.coordinator_peak_mib = usage(coordinator.pid())
         .context("the coordinator's usage")?
         .peak_mib;
-    collector.stop();
-    coordinator.stop();
+    drop(collector);
+    drop(coordinator);
 
     // The baseline: snmpbulkwalk of the same tables, every printer, 16 walks at a time.
     let cpu0 = children_cpu_seconds();
