@@ -28,6 +28,18 @@ pub struct Outbox {
     pushed: std::sync::Arc<tokio::sync::Notify>,
     next: std::sync::Arc<std::sync::Mutex<u64>>,
     acked: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    commit: std::sync::Arc<GroupCommit>,
+}
+
+/// Group commit: the pollers' pushes share flushes. The first push to find no flush
+/// running flushes for everyone written so far; the others wait for it, then flush
+/// themselves only if their envelope came too late for it. A full pool of pollers costs
+/// a few flushes a second, not one each, and a handful of threads, not one per poller.
+struct GroupCommit {
+    /// The highest sequence number known to be on disk; a change wakes every waiter.
+    durable: tokio::sync::watch::Sender<u64>,
+    /// True while a flush runs.
+    flushing: std::sync::atomic::AtomicBool,
 }
 
 const NEXT: &[u8] = b"next_seq";
@@ -46,9 +58,14 @@ impl Outbox {
             pushed: std::sync::Arc::new(tokio::sync::Notify::new()),
             next: std::sync::Arc::new(std::sync::Mutex::new(0)),
             acked: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            commit: std::sync::Arc::new(GroupCommit {
+                durable: tokio::sync::watch::Sender::new(0),
+                flushing: std::sync::atomic::AtomicBool::new(false),
+            }),
         };
         let last = outbox.recovered_last()?;
         *outbox.next.lock().unwrap_or_else(|p| p.into_inner()) = last;
+        outbox.commit.durable.send_replace(last);
         // Pending envelopes are a contiguous run of numbers ending at `last`.
         let oldest = outbox
             .pending
@@ -82,9 +99,38 @@ impl Outbox {
             *next = seq;
             envelope
         };
-        flush(&self.db).await?;
+        self.durable(envelope.seq).await?;
         self.pushed.notify_one();
         Ok(envelope)
+    }
+
+    /// Returns once everything up to `seq` is on disk, flushing if no one else is.
+    async fn durable(&self, seq: u64) -> Result<(), OutboxError> {
+        use std::sync::atomic::Ordering;
+        let mut seen = self.commit.durable.subscribe();
+        loop {
+            if *seen.borrow_and_update() >= seq {
+                return Ok(());
+            }
+            if self
+                .commit
+                .flushing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let leading = Leading(&self.commit);
+                // Everything numbered up to here was inserted before this flush starts.
+                let upto = self.last_seq()?;
+                flush(&self.db).await?;
+                self.commit.durable.send_modify(|d| *d = (*d).max(upto));
+                drop(leading);
+                continue;
+            }
+            // A flush is running: wait for it to end, then look again.
+            if seen.changed().await.is_err() {
+                return flush(&self.db).await;
+            }
+        }
     }
 
     /// Completes after the next `push` (or at once if one happened since the last wait).
@@ -148,6 +194,19 @@ impl Outbox {
     }
 }
 
+/// The flush in progress: however it ends (done, failed, or the pusher cancelled), the
+/// next push may flush and every waiter looks again.
+struct Leading<'a>(&'a GroupCommit);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.0
+            .flushing
+            .store(false, std::sync::atomic::Ordering::Release);
+        self.0.durable.send_modify(|_| {});
+    }
+}
+
 /// Makes everything written so far durable. sled 0.34's `flush_async` waits on sled's own
 /// small I/O pool, and the writes it waits for need that pool too: enough concurrent
 /// flushes take every thread and nothing is ever written (seen here, in the demo). The
@@ -207,6 +266,42 @@ mod tests {
         assert_eq!(o.ack(6).unwrap(), 4);
         assert_eq!(o.depth(), 0);
         assert_eq!(o.ack(6).unwrap(), 0, "a repeated ack is harmless");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_pushes_share_flushes_and_all_survive() {
+        let dir = std::env::temp_dir().join(format!("printwatch-outbox-gc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let o = Outbox::open(&dir, 1 << 20).unwrap();
+            let mut pushes = tokio::task::JoinSet::new();
+            for n in 0..200 {
+                let o = o.clone();
+                pushes.spawn(async move { o.push(body(n)).await.map(|e| e.seq) });
+            }
+            // A push given up half-way leaves no flush marked as running forever.
+            let cancelled = o.clone();
+            let _ =
+                tokio::time::timeout(std::time::Duration::ZERO, cancelled.push(body(999))).await;
+            let mut seqs = Vec::new();
+            while let Some(done) = pushes.join_next().await {
+                seqs.push(done.unwrap().unwrap());
+            }
+            seqs.sort_unstable();
+            seqs.dedup();
+            assert_eq!(seqs.len(), 200, "every push got a number of its own");
+            let late = tokio::time::timeout(std::time::Duration::from_secs(10), o.push(body(7)))
+                .await
+                .expect("a push after a cancelled one completes")
+                .unwrap();
+            assert!(late.seq > 200);
+        }
+        let o = reopen(&dir);
+        assert!(
+            o.pending_after(0).count() >= 201,
+            "every completed push is on disk"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use agent_core::poll::PollPlan;
+use agent_core::poll::{PackedPlan, PollPlan};
 use agent_core::transport::{Target, Transport};
 use kameo::prelude::*;
 use tokio::time::Instant;
@@ -47,7 +47,8 @@ struct Tracked {
     community: Option<String>,
     /// Failed polls in a row.
     failures: u32,
-    plan: Option<PollPlan>,
+    /// What the last poll learnt, packed: this is most of a printer's memory.
+    plan: Option<PackedPlan>,
     next_status: Instant,
     next_meters: Instant,
     next_identity: Instant,
@@ -148,7 +149,12 @@ impl Scheduler {
             if full {
                 t.next_identity = now + self.intervals.identity;
             }
-            let plan = if full { None } else { t.plan.take() };
+            // A plan that does not unpack (it never should) costs a full read, nothing more.
+            let plan = if full {
+                None
+            } else {
+                t.plan.take().and_then(|p| p.unpack().ok())
+            };
             let target = Target {
                 addr: *addr,
                 community: t
@@ -270,7 +276,7 @@ impl Message<PollDone> for Scheduler {
                     );
                 }
                 t.failures = 0;
-                t.plan = Some(plan);
+                t.plan = Some(plan.pack());
             }
             Err(e) => {
                 if t.failures == 0 {

@@ -91,6 +91,9 @@ async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Resu
         .into_inner();
     let mut sent = 0u64;
     loop {
+        // Acknowledgements that arrived while sending are settled first: one outbox delete
+        // for all of them, however many envelopes they cover.
+        settle(&mut inbound, None, outbox, commands)?;
         // Send whatever is pending beyond what this connection already sent.
         let batch: Vec<p::Envelope> = outbox
             .pending_after(sent)
@@ -109,23 +112,52 @@ async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Resu
         }
         tokio::select! {
             () = outbox.pushed() => {}
-            msg = inbound.next() => match msg {
-                Some(Ok(p::CoordinatorMessage { body: Some(p::coordinator_message::Body::Ack(a)) })) => {
-                    outbox.ack(a.seq)?;
-                }
-                Some(Ok(p::CoordinatorMessage { body: Some(p::coordinator_message::Body::Command(cmd)) })) => {
-                    // A full command queue means the collector is wedged; dropping the
-                    // command is better than stalling the acks behind it.
-                    if commands.try_send(cmd).is_err() {
-                        eprintln!("printwatch-collector: uplink: a command was dropped: the command queue is full");
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(status)) => return Err(status.into()),
-                None => return Err(LinkError::Closed),
-            },
+            msg = inbound.next() => settle(&mut inbound, Some(msg), outbox, commands)?,
         }
     }
+}
+
+/// Takes `first` (a message already received) and every message that has arrived since:
+/// commands go to the collector, and the highest acknowledgement among them deletes
+/// everything up to it from the outbox (acknowledgements are cumulative).
+fn settle(
+    inbound: &mut tonic::Streaming<p::CoordinatorMessage>,
+    first: Option<Option<Result<p::CoordinatorMessage, tonic::Status>>>,
+    outbox: &Outbox,
+    commands: &Commands,
+) -> Result<(), LinkError> {
+    let mut acked = 0;
+    let mut next = first.or_else(|| printwatch_proto::arrived::arrived(inbound));
+    while let Some(msg) = next {
+        match msg {
+            Some(Ok(p::CoordinatorMessage {
+                body: Some(p::coordinator_message::Body::Ack(a)),
+            })) => acked = acked.max(a.seq),
+            Some(Ok(p::CoordinatorMessage {
+                body: Some(p::coordinator_message::Body::Command(cmd)),
+            })) => {
+                // A full command queue means the collector is wedged; dropping the
+                // command is better than stalling the acks behind it.
+                if commands.try_send(cmd).is_err() {
+                    eprintln!("printwatch-collector: uplink: a command was dropped: the command queue is full");
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(status)) => {
+                outbox.ack(acked)?;
+                return Err(status.into());
+            }
+            None => {
+                outbox.ack(acked)?;
+                return Err(LinkError::Closed);
+            }
+        }
+        next = printwatch_proto::arrived::arrived(inbound);
+    }
+    if acked > 0 {
+        outbox.ack(acked)?;
+    }
+    Ok(())
 }
 
 /// Keeps the link up until `shutdown` completes: reconnects after every failure, waiting

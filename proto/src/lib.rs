@@ -9,4 +9,5 @@ pub mod v1 {
     tonic::include_proto!("printwatch.v1");
 }
 
+pub mod arrived;
 pub mod convert;

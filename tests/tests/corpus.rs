@@ -181,9 +181,22 @@ async fn every_printer_recording_reads_correctly_through_the_transport() {
             "{name} classified as {:?}",
             p.class
         );
-        let (reading, _plan) = first_poll(&mut session)
+        let (reading, plan) = first_poll(&mut session)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e}"));
+        // What a collector keeps between polls is the same plan, in less memory.
+        let packed = plan.pack();
+        assert_eq!(
+            packed.unpack().unwrap_or_else(|e| panic!("{name}: {e}")),
+            plan,
+            "{name}: the plan packs losslessly"
+        );
+        let loose: usize = plan.known.keys().map(|o| o.len() * 4 + 32).sum();
+        assert!(
+            packed.size() < loose,
+            "{name}: packed {} B, loose {loose} B",
+            packed.size()
+        );
         failures.extend(check(name, &reading, &expected(path)));
         assert!(reading.round_trips > 0 && reading.bytes_received > 0);
         readings += 1;
