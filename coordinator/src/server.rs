@@ -176,8 +176,8 @@ impl Collector for CollectorService {
                 };
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
-                    match tokio::time::timeout(std::time::Duration::ZERO, inbound.next()).await {
-                        Ok(Some(msg)) => batch.push(msg),
+                    match printwatch_proto::arrived::arrived(&mut inbound) {
+                        Some(Some(msg)) => batch.push(msg),
                         _ => break,
                     }
                 }

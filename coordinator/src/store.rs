@@ -17,6 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::{self, AlertKind, AlertRules, SiteReorder, SupplyRef};
 use crate::forecast::{self, Forecast, LevelPoint};
+use crate::working_set::WorkingSet;
+use prost::Message;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -211,7 +213,8 @@ pub struct Store {
     mail_out: sled::Tree,
     dealer_out: sled::Tree,
     meta: sled::Tree,
-    ingest_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// One ingest at a time, and what ingest keeps in memory (see [`WorkingSet`]).
+    ingest_lock: std::sync::Arc<tokio::sync::Mutex<WorkingSet>>,
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -221,6 +224,30 @@ fn encode<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn decode<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The first byte of a reading stored as protobuf. Readings are the bulk of what ingest
+/// writes, and protobuf is a third the size of their JSON; JSON never starts with 0, so
+/// readings stored as JSON by earlier versions still read.
+const PROTOBUF: u8 = 0;
+
+/// A reading as stored: [`PROTOBUF`], then the wire's own encoding of it.
+fn encode_reading(r: &Reading) -> sled::IVec {
+    let wire = printwatch_proto::v1::Reading::from(r.clone());
+    let mut b = Vec::with_capacity(1 + wire.encoded_len());
+    b.push(PROTOBUF);
+    // Encoding into a Vec only fails for want of capacity, which a Vec grows.
+    let _ = wire.encode(&mut b);
+    sled::IVec::from(b)
+}
+
+fn decode_reading(b: &[u8]) -> Result<Reading, StoreError> {
+    match b.split_first() {
+        Some((&PROTOBUF, wire)) => printwatch_proto::v1::Reading::decode(wire)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+            .and_then(|r| Reading::try_from(r).map_err(|e| StoreError::Corrupt(e.to_string()))),
+        _ => decode(b),
+    }
 }
 
 /// The keys under which a device may be found, strongest first.
@@ -270,7 +297,7 @@ impl Store {
             dealer_out: db.open_tree("dealer_out")?,
             meta: db.open_tree("meta")?,
             db,
-            ingest_lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+            ingest_lock: std::sync::Arc::new(tokio::sync::Mutex::new(WorkingSet::default())),
         })
     }
 
@@ -312,10 +339,12 @@ impl Store {
         // any point leaves a state a replay repairs: data first, the sequence number last,
         // and every key of the data a function of the reading, so writing it again changes
         // nothing.
-        let _one_at_a_time = self.ingest_lock.lock().await;
-        let outcome = self.write_reading(collector, site, seq, reading, policy)?;
+        let mut ws = self.ingest_lock.lock().await;
+        let outcome = self
+            .write_reading(&mut ws, collector, site, seq, reading, policy)
+            .inspect_err(|_| ws.clear())?;
         if matches!(outcome, Ingested::Stored { .. }) {
-            flush(&self.db).await?;
+            flush(&self.db).await.inspect_err(|_| ws.clear())?;
         }
         Ok(outcome)
     }
@@ -330,25 +359,27 @@ impl Store {
         items: &[(u64, Incoming)],
         policy: &Policy,
     ) -> Vec<Result<Answer, StoreError>> {
-        let _one_at_a_time = self.ingest_lock.lock().await;
+        let mut ws = self.ingest_lock.lock().await;
         let mut answers = Vec::with_capacity(items.len());
         for (seq, item) in items {
             let answer = match item {
                 Incoming::Reading(r) => self
-                    .write_reading(collector, site, *seq, r, policy)
+                    .write_reading(&mut ws, collector, site, *seq, r, policy)
                     .map(Answer::Reading),
                 Incoming::PollFailed(f) => self
-                    .write_poll_failed(collector, site, *seq, f, policy)
+                    .write_poll_failed(&mut ws, collector, site, *seq, f, policy)
                     .map(|opened| Answer::PollFailed(opened.map(Box::new))),
             };
             let failed = answer.is_err();
             answers.push(answer);
             if failed {
+                ws.clear();
                 break;
             }
         }
         if answers.iter().any(|a| a.is_ok()) {
             if let Err(e) = flush(&self.db).await {
+                ws.clear();
                 // Nothing in the batch is durable: every answer becomes the error.
                 let e = e.to_string();
                 return answers
@@ -364,13 +395,14 @@ impl Store {
     /// [`Store::ingest_with`]); durable only after the caller flushes.
     fn write_reading(
         &self,
+        ws: &mut WorkingSet,
         collector: &str,
         site: &str,
         seq: u64,
         reading: &Reading,
         policy: &Policy,
     ) -> Result<Ingested, StoreError> {
-        if seq <= self.last_sequence(collector)? {
+        if seq <= self.known_sequence(ws, collector)? {
             return Ok(Ingested::Duplicate);
         }
         let keys = identity_keys(site, &reading.identity);
@@ -379,12 +411,11 @@ impl Store {
         // is another device), else a new one under the strongest key.
         let mut found = None;
         for k in &keys {
-            let Some(id) = self.index.get(k.as_bytes())? else {
+            let Some(id) = self.known_key(ws, k)? else {
                 continue;
             };
-            let id = String::from_utf8_lossy(&id).into_owned();
-            if let Some(b) = self.devices.get(id.as_bytes())? {
-                if !contradicts(&decode::<DeviceRecord>(&b)?.identity, &reading.identity) {
+            if let Some(d) = self.known_device(ws, &id)? {
+                if !contradicts(&d.identity, &reading.identity) {
                     found = Some(id);
                     break;
                 }
@@ -392,8 +423,8 @@ impl Store {
         }
         let new_device = found.is_none();
         let device_id = found.unwrap_or_else(|| keys[0].clone());
-        let mut record = match self.devices.get(device_id.as_bytes())? {
-            Some(b) => decode::<DeviceRecord>(&b)?,
+        let mut record = match self.known_device(ws, &device_id)? {
+            Some(d) => d.clone(),
             None => DeviceRecord {
                 id: device_id.clone(),
                 site: site.to_string(),
@@ -423,21 +454,25 @@ impl Store {
         hkey.push(0);
         hkey.extend_from_slice(collector.as_bytes());
         hkey.extend_from_slice(&seq.to_be_bytes());
-        self.history.insert(hkey, encode(reading))?;
-        self.latest.insert(device_id.as_bytes(), encode(reading))?;
+        let stored = encode_reading(reading);
+        self.history.insert(hkey, stored.clone())?;
+        self.latest.insert(device_id.as_bytes(), stored)?;
         self.devices.insert(device_id.as_bytes(), encode(&record))?;
-        for k in &keys {
-            self.index.insert(k.as_bytes(), device_id.as_bytes())?;
+        ws.devices.insert(device_id.clone(), record.clone());
+        let address = address_key(site, &reading.identity.address);
+        for k in keys.iter().chain(std::iter::once(&address)) {
+            // Rewriting an index entry that already says the same is a write for nothing.
+            if ws.index.get(k).and_then(Option::as_ref) != Some(&device_id) {
+                self.index.insert(k.as_bytes(), device_id.as_bytes())?;
+                ws.index.insert(k.clone(), Some(device_id.clone()));
+            }
         }
-        self.index.insert(
-            address_key(site, &reading.identity.address).as_bytes(),
-            device_id.as_bytes(),
-        )?;
-        let replaced = self.record_levels(&record, reading)?;
+        let replaced = self.record_levels(ws, &record, reading)?;
         let mut changes = self.apply_alerts(&record, reading, policy)?;
         changes.replaced = replaced;
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
+        ws.sequences.insert(collector.to_string(), seq);
         Ok(Ingested::Stored {
             device_id,
             new_device,
@@ -445,10 +480,51 @@ impl Store {
         })
     }
 
+    /// A collector's last stored sequence number, from the working set.
+    fn known_sequence(&self, ws: &mut WorkingSet, collector: &str) -> Result<u64, StoreError> {
+        if let Some(&seq) = ws.sequences.get(collector) {
+            return Ok(seq);
+        }
+        let seq = self.last_sequence(collector)?;
+        ws.sequences.insert(collector.to_string(), seq);
+        Ok(seq)
+    }
+
+    /// The device an identity key names, from the working set.
+    fn known_key(&self, ws: &mut WorkingSet, key: &str) -> Result<Option<String>, StoreError> {
+        if let Some(id) = ws.index.get(key) {
+            return Ok(id.clone());
+        }
+        let id = self
+            .index
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned());
+        ws.index.insert(key.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// A device's record, from the working set.
+    fn known_device<'w>(
+        &self,
+        ws: &'w mut WorkingSet,
+        id: &str,
+    ) -> Result<Option<&'w DeviceRecord>, StoreError> {
+        if !ws.devices.contains_key(id) {
+            match self.devices.get(id.as_bytes())? {
+                Some(b) => {
+                    ws.devices.insert(id.to_string(), decode(&b)?);
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(ws.devices.get(id))
+    }
+
     /// Keeps each supply's level history as change points (a point only when the percent
     /// moves), the input of [`forecast`]; a jump up is a replacement.
     fn record_levels(
         &self,
+        ws: &mut WorkingSet,
         device: &DeviceRecord,
         reading: &Reading,
     ) -> Result<Vec<Replacement>, StoreError> {
@@ -465,9 +541,12 @@ impl Store {
             let Some(percent) = s.percent else { continue };
             let supply = crate::alerts::supply_position(s);
             let prefix = level_prefix(&device.id, &supply);
-            let last: Option<LevelPoint> = match self.levels.scan_prefix(&prefix).next_back() {
-                Some(kv) => Some(decode(&kv?.1)?),
-                None => None,
+            let last: Option<LevelPoint> = match ws.levels.get(&prefix) {
+                Some(last) => *last,
+                None => match self.levels.scan_prefix(&prefix).next_back() {
+                    Some(kv) => Some(decode(&kv?.1)?),
+                    None => None,
+                },
             };
             if last.is_some_and(|l| l.percent == percent || l.at >= at) {
                 continue;
@@ -492,10 +571,11 @@ impl Store {
                     replaced.push(r);
                 }
             }
-            let mut k = prefix;
+            let point = LevelPoint { at, percent, pages };
+            let mut k = prefix.clone();
             k.extend_from_slice(&at.to_be_bytes());
-            self.levels
-                .insert(k, encode(&LevelPoint { at, percent, pages }))?;
+            self.levels.insert(k, encode(&point))?;
+            ws.levels.insert(prefix, Some(point));
         }
         Ok(replaced)
     }
@@ -839,14 +919,17 @@ impl Store {
         failure: &PollFailure,
         policy: &Policy,
     ) -> Result<Option<AlertRecord>, StoreError> {
-        let _one_at_a_time = self.ingest_lock.lock().await;
-        let opened = self.write_poll_failed(collector, site, seq, failure, policy)?;
-        flush(&self.db).await?;
+        let mut ws = self.ingest_lock.lock().await;
+        let opened = self
+            .write_poll_failed(&mut ws, collector, site, seq, failure, policy)
+            .inspect_err(|_| ws.clear())?;
+        flush(&self.db).await.inspect_err(|_| ws.clear())?;
         Ok(opened)
     }
 
     fn write_poll_failed(
         &self,
+        ws: &mut WorkingSet,
         collector: &str,
         site: &str,
         seq: u64,
@@ -860,7 +943,7 @@ impl Store {
             at,
         } = failure;
         let consecutive = *consecutive;
-        if seq <= self.last_sequence(collector)? {
+        if seq <= self.known_sequence(ws, collector)? {
             return Ok(None);
         }
         let mut opened = None;
@@ -883,6 +966,7 @@ impl Store {
         }
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
+        ws.sequences.insert(collector.to_string(), seq);
         Ok(opened)
     }
 
@@ -918,7 +1002,7 @@ impl Store {
     pub fn latest(&self, id: &str) -> Result<Option<Reading>, StoreError> {
         self.latest
             .get(id.as_bytes())?
-            .map(|b| decode(&b))
+            .map(|b| decode_reading(&b))
             .transpose()
     }
 
@@ -931,7 +1015,7 @@ impl Store {
         self.history
             .range(start..)
             .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(|kv| decode(&kv?.1))
+            .map(|kv| decode_reading(&kv?.1))
             .collect()
     }
 
@@ -1035,6 +1119,54 @@ mod tests {
             polled_at: at.into(),
             ..Reading::default()
         }
+    }
+
+    #[tokio::test]
+    async fn readings_read_back_whole_and_json_from_earlier_versions_still_reads() {
+        let dir = tempdir("encoding");
+        let s = reopen(&dir);
+        let mut r = reading("10.0.0.9", Some("SN9"), None, "2026-01-01T00:00:00Z");
+        r.supplies.push(agent_core::model::Supply {
+            device_index: 1,
+            index: 1,
+            description: "Black Toner".into(),
+            part_number: Some("CF259A".into()),
+            kind: "toner".into(),
+            class: agent_core::model::SupplyClass::Consumed,
+            color: Some("black".into()),
+            unit: Some("percent".into()),
+            level: 40,
+            max_capacity: 100,
+            percent: Some(40),
+            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
+            state: agent_core::model::SupplyState::Ok,
+        });
+        r.meters.push(agent_core::model::Meter {
+            name: "total".into(),
+            value: 1234,
+            source: "prtMarkerLifeCount".into(),
+        });
+        let Ingested::Stored { device_id, .. } = s.ingest("hq", "hq", 1, &r).await.unwrap() else {
+            panic!("not stored");
+        };
+        assert_eq!(s.latest(&device_id).unwrap().as_ref(), Some(&r));
+        assert_eq!(s.history(&device_id, "").unwrap(), vec![r.clone()]);
+        // A database written before readings were stored as protobuf.
+        let mut old = r.clone();
+        old.polled_at = "2025-06-01T00:00:00Z".into();
+        s.latest
+            .insert(device_id.as_bytes(), serde_json::to_vec(&old).unwrap())
+            .unwrap();
+        assert_eq!(s.latest(&device_id).unwrap(), Some(old));
+        s.latest
+            .insert(device_id.as_bytes(), &[0u8, 0xff, 0xff][..])
+            .unwrap();
+        assert!(
+            matches!(s.latest(&device_id), Err(StoreError::Corrupt(_))),
+            "damaged bytes are an error, not a panic"
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]
