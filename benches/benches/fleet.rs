@@ -9,9 +9,10 @@ use anyhow::{Context, Result};
 use printwatch_benches::{discovery, fleet};
 
 fn main() -> Result<()> {
-    if fleet::run_role()? {
-        return Ok(());
-    }
+    let nodes = fleet::Nodes {
+        collector: env!("CARGO_BIN_EXE_fleet-collector").into(),
+        coordinator: env!("CARGO_BIN_EXE_fleet-coordinator").into(),
+    };
     let sizes: Vec<usize> = std::env::var("PRINTWATCH_FLEET_SIZES")
         .unwrap_or_else(|_| "1000,2000,5000,10000".into())
         .split(',')
@@ -30,7 +31,7 @@ fn main() -> Result<()> {
     let mut figures = Vec::new();
     for (i, n) in sizes.iter().enumerate() {
         eprintln!("fleet benchmark: {n} printers ...");
-        let f = rt.block_on(fleet::measure(*n, 120 + i as u8, pollers))?;
+        let f = rt.block_on(fleet::measure(&nodes, *n, 120 + i as u8, pollers))?;
         eprintln!("{f:?}");
         figures.push(f);
     }

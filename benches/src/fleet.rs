@@ -2,9 +2,9 @@
 //! (a full read, then steady state), a coordinator taking the readings over mutual TLS into
 //! sled, and net-snmp's `snmpbulkwalk` of the same tables against the same printers.
 //!
-//! The collector and the coordinator run as processes of their own (this executable again,
-//! told its role by [`ROLE`]), so /proc costs each alone; the simulator and the baseline run
-//! here. What the collector did is read from its metrics endpoint, what reached the printers
+//! The collector and the coordinator run as processes of their own ([`Nodes`]: programs
+//! that link only their service, as the real binaries do), so /proc costs each alone; the
+//! simulator and the baseline run here. What the collector did is read from its metrics endpoint, what reached the printers
 //! from the simulator's counters.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -18,11 +18,6 @@ use printwatch_coordinator::certs::{self, Role};
 
 use crate::process::{children_cpu_seconds, usage};
 
-/// The variable that turns this executable into one of the fleet's processes.
-pub const ROLE: &str = "PRINTWATCH_FLEET_ROLE";
-/// The configuration file that process runs with.
-pub const CONFIG: &str = "PRINTWATCH_FLEET_CONFIG";
-
 /// The tables a steady poll reads, as a walker would get them: one walk per column or table.
 pub const BASELINE_ROOTS: [&str; 6] = [
     "1.3.6.1.2.1.25.3.2.1.5",  // hrDeviceStatus
@@ -33,31 +28,57 @@ pub const BASELINE_ROOTS: [&str; 6] = [
     "1.3.6.1.2.1.43.18.1.1",   // prtAlertTable
 ];
 
-/// Runs this process as the collector or the coordinator when [`ROLE`] says so; `false`
-/// when it is the benchmark itself.
-pub fn run_role() -> Result<bool> {
-    let Ok(role) = std::env::var(ROLE) else {
-        return Ok(false);
-    };
-    let config = PathBuf::from(std::env::var(CONFIG).context(CONFIG)?);
-    let rt = tokio::runtime::Runtime::new()?;
+/// The programs the benchmark runs as the collector and the coordinator: `fleet-collector`
+/// and `fleet-coordinator`, built with it. Each links only its own service, as the real
+/// binaries do, so its memory is the service's and not the benchmark's.
+#[derive(Debug, Clone)]
+pub struct Nodes {
+    /// `fleet-collector`.
+    pub collector: PathBuf,
+    /// `fleet-coordinator`.
+    pub coordinator: PathBuf,
+}
+
+/// Runs a service from the configuration file named by the first argument until SIGINT
+/// or SIGTERM (or SIGKILL, which the benchmark sends), on a runtime built as the real
+/// binaries build theirs.
+fn node<F>(
+    run: impl FnOnce(PathBuf, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>) -> F,
+) -> Result<()>
+where
+    F: std::future::Future<Output = Result<()>>,
+{
+    let config = PathBuf::from(
+        std::env::args_os()
+            .nth(1)
+            .context("usage: fleet-collector|fleet-coordinator CONFIG.toml")?,
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async {
-        let stop = async {
+        let stop = Box::pin(async {
             let _ = tokio::signal::ctrl_c().await;
-        };
-        match role.as_str() {
-            "collector" => {
-                let c = printwatch_collector::config::load(Some(&config))?;
-                printwatch_collector::agent::run(c, stop).await.map(|_| ())
-            }
-            "coordinator" => {
-                let c = printwatch_coordinator::config::load(Some(&config))?;
-                printwatch_coordinator::service::run(c, stop).await
-            }
-            other => bail!("{ROLE}={other}: not a role (collector, coordinator)"),
-        }
-    })?;
-    Ok(true)
+        });
+        run(config, stop).await
+    })
+}
+
+/// `fleet-collector`'s main.
+pub fn collector_node() -> Result<()> {
+    node(|config, stop| async move {
+        let c = printwatch_collector::config::load(Some(&config))?;
+        printwatch_collector::agent::run(c, stop).await.map(|_| ())
+    })
+}
+
+/// `fleet-coordinator`'s main.
+pub fn coordinator_node() -> Result<()> {
+    node(|config, stop| async move {
+        let c = printwatch_coordinator::config::load(Some(&config))?;
+        printwatch_coordinator::service::run(c, stop).await
+    })
 }
 
 /// One fleet size's figures.
@@ -81,12 +102,17 @@ pub struct FleetFigures {
     pub failed_polls: f64,
     /// The collector's CPU seconds over the first and the steady cycles.
     pub collector_cpu_s: f64,
-    /// The collector's peak memory.
+    /// The collector's peak memory up to the end of the steady cycles, streaming to the
+    /// coordinator as it polls: the collector as it runs every day.
     pub collector_peak_mib: f64,
+    /// The collector's peak memory by the end of a coordinator outage, its outbox full.
+    pub collector_outage_peak_mib: f64,
     /// Readings stored per second, collector outbox to sled over mutual TLS.
     pub ingest_per_s: f64,
     /// Readings in that measurement.
     pub ingested: f64,
+    /// Envelopes in the outbox when the coordinator came back.
+    pub backlog: f64,
     /// The coordinator's peak memory.
     pub coordinator_peak_mib: f64,
     /// `snmpbulkwalk` of [`BASELINE_ROOTS`] for every printer, 16 at a time.
@@ -106,11 +132,10 @@ struct Proc {
 }
 
 impl Proc {
-    fn start(name: &'static str, config: &Path) -> Result<Proc> {
+    fn start(name: &'static str, program: &Path, config: &Path) -> Result<Proc> {
         let log = config.with_extension("log");
-        let child = Command::new(std::env::current_exe()?)
-            .env(ROLE, name)
-            .env(CONFIG, config)
+        let child = Command::new(program)
+            .arg(config)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log)?)
             .spawn()
@@ -196,7 +221,7 @@ fn collector_toml(
     let files = certs::paths(dir, Role::Collector, "bench");
     let targets: Vec<String> = targets.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
-        "site = \"bench\"\ndata_dir = \"{outbox}\"\ncache_mb = 8\npollers = {pollers}\ntargets = [{targets}]\n\
+        "site = \"bench\"\ndata_dir = \"{outbox}\"\ncache_mb = 4\npollers = {pollers}\ntargets = [{targets}]\n\
          [coordinator]\nendpoint = \"https://{coordinator}\"\nserver_name = \"localhost\"\n\
          [tls]\nca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n\
          [snmp]\ntimeout_ms = 1000\nretries = 2\nrate = 50000\n\
@@ -245,7 +270,7 @@ fn diff(a: Traffic, b: Traffic) -> (u64, u64) {
 }
 
 /// Measures one fleet size. `net` picks the loopback /16 the printers live in.
-pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> {
+pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result<FleetFigures> {
     let dir = std::env::temp_dir().join(format!("printwatch-fleet-{n}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["bench".to_string()], "admin")?;
@@ -265,11 +290,20 @@ pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> 
     };
     let nf = n as f64;
 
-    // The collector alone: a full read of every printer, then steady state. Readings
-    // gather in its outbox (the coordinator is not up yet).
-    let started = Instant::now();
-    let mut collector = Proc::start("collector", &ccfg)?;
+    // The coordinator, then the collector: a full read of every printer, then steady
+    // state, every reading streamed into sled as it is taken.
+    let mut coordinator = Proc::start("coordinator", &nodes.coordinator, &kcfg)?;
     let limit = Duration::from_secs(60 + n as u64 / 50);
+    until(
+        "the coordinator",
+        coord_metrics,
+        &mut coordinator,
+        limit,
+        |_| true,
+    )
+    .await?;
+    let started = Instant::now();
+    let mut collector = Proc::start("collector", &nodes.collector, &ccfg)?;
     let (_, first_done) = until(
         "every first read",
         coll_metrics,
@@ -306,22 +340,26 @@ pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> 
     f.collector_cpu_s = u.cpu_seconds;
     f.collector_peak_mib = u.peak_mib;
 
-    // The coordinator comes up and the collector is restarted, as after an outage: its
-    // backlog streams over mutual TLS into sled while it polls on.
-    let backlog = Scrape::from(coll_metrics)
-        .await?
-        .sum(&["printwatch_outbox_depth"]);
-    drop(collector);
-    let mut coordinator = Proc::start("coordinator", &kcfg)?;
+    // An outage: the coordinator goes away while the collector polls on, its readings
+    // gathering in the outbox for four cycles. Then the coordinator comes back and the
+    // backlog streams over mutual TLS into sled, the collector still polling.
+    drop(coordinator);
+    let polled = Scrape::from(coll_metrics).await?.polls("steady");
     until(
-        "the coordinator",
-        coord_metrics,
-        &mut coordinator,
-        limit,
-        |_| true,
+        "four cycles of backlog",
+        coll_metrics,
+        &mut collector,
+        limit * 4,
+        |s| s.polls("steady") >= polled + 4.0 * nf,
     )
     .await?;
-    let mut collector = Proc::start("collector", &ccfg)?;
+    f.backlog = Scrape::from(coll_metrics)
+        .await?
+        .sum(&["printwatch_outbox_depth"]);
+    f.collector_outage_peak_mib = usage(collector.pid())
+        .context("the collector's usage")?
+        .peak_mib;
+    let mut coordinator = Proc::start("coordinator", &nodes.coordinator, &kcfg)?;
     let stored = |s: &Scrape| s.sum(&["printwatch_envelopes_total{", "outcome=\"stored\""]);
     let (s0, t0) = until(
         "the first readings stored",
@@ -331,14 +369,16 @@ pub async fn measure(n: usize, net: u8, pollers: usize) -> Result<FleetFigures> 
         |s| stored(s) > 0.0,
     )
     .await?;
-    let (s1, t1) = until(
+    // Done when the outbox is back to what a few seconds of polling leave in it.
+    let (_, t1) = until(
         "the backlog stored",
-        coord_metrics,
-        &mut coordinator,
+        coll_metrics,
+        &mut collector,
         limit * 2,
-        |s| stored(s) >= backlog,
+        |s| s.sum(&["printwatch_outbox_depth"]) < nf,
     )
     .await?;
+    let s1 = Scrape::from(coord_metrics).await?;
     collector.alive()?;
     f.ingested = stored(&s1) - stored(&s0);
     f.ingest_per_s = f.ingested / t1.duration_since(t0).as_secs_f64();
@@ -410,11 +450,11 @@ pub fn table(
 ) -> String {
     let mut t = String::new();
     let yes = |ok: bool| if ok { "yes" } else { "**NO**" };
-    t.push_str("| printers | first cycle | steady cycle | polls/s | B/poll | round trips/poll | collector CPU | collector peak | ingest | coordinator peak | snmpbulkwalk cycle | its B / round trips per printer | speed-up | fewer bytes |\n");
-    t.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    t.push_str("| printers | first cycle | steady cycle | polls/s | B/poll | round trips/poll | collector CPU | collector peak | in an outage | ingest | coordinator peak | snmpbulkwalk cycle | its B / round trips per printer | speed-up | fewer bytes |\n");
+    t.push_str("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for f in figures {
         t.push_str(&format!(
-            "| {} | {:.1} s | {:.1} s | {:.0} | {:.0} | {:.2} | {:.1} s | {:.1} MiB | {:.0}/s ({:.0}) | {:.1} MiB | {:.1} s | {:.0} / {:.1} | {:.1}x | {:.1}x |\n",
+            "| {} | {:.1} s | {:.1} s | {:.0} | {:.0} | {:.2} | {:.1} s | {:.1} MiB | {:.1} MiB | {:.0}/s ({:.0}) | {:.1} MiB | {:.1} s | {:.0} / {:.1} | {:.1}x | {:.1}x |\n",
             f.printers,
             f.first_cycle_s,
             f.steady_cycle_s,
@@ -423,6 +463,7 @@ pub fn table(
             f.round_trips_per_poll,
             f.collector_cpu_s,
             f.collector_peak_mib,
+            f.collector_outage_peak_mib,
             f.ingest_per_s,
             f.ingested,
             f.coordinator_peak_mib,

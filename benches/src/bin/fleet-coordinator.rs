@@ -1,0 +1,5 @@
+//! The fleet benchmark's coordinator: the coordinator service, run from a configuration file.
+
+fn main() -> anyhow::Result<()> {
+    printwatch_benches::fleet::coordinator_node()
+}
