@@ -369,16 +369,17 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
         |s| stored(s) > 0.0,
     )
     .await?;
-    // Done when the outbox is back to what a few seconds of polling leave in it.
-    let (_, t1) = until(
+    // Done when as many envelopes as the backlog held are stored. New readings keep
+    // joining the queue behind it, so the outbox need not empty when ingest is slower
+    // than polling.
+    let (s1, t1) = until(
         "the backlog stored",
-        coll_metrics,
-        &mut collector,
+        coord_metrics,
+        &mut coordinator,
         limit * 2,
-        |s| s.sum(&["printwatch_outbox_depth"]) < nf,
+        |s| stored(s) >= stored(&s0) + f.backlog,
     )
     .await?;
-    let s1 = Scrape::from(coord_metrics).await?;
     collector.alive()?;
     f.ingested = stored(&s1) - stored(&s0);
     f.ingest_per_s = f.ingested / t1.duration_since(t0).as_secs_f64();

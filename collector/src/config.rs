@@ -80,7 +80,8 @@ pub struct CollectorConfig {
     pub site: String,
     /// Where the outbox lives.
     pub data_dir: PathBuf,
-    /// The outbox's page cache, in MiB.
+    /// The outbox's page cache, in MiB. The outbox is a queue read just after it is
+    /// written, so a small cache serves it; more only costs memory.
     pub cache_mb: u64,
     /// Printers to poll: addresses or host names, with an optional :port.
     pub targets: Vec<String>,
@@ -105,7 +106,7 @@ impl Default for CollectorConfig {
         CollectorConfig {
             site: "site1".into(),
             data_dir: PathBuf::from("/var/lib/printwatch-collector"),
-            cache_mb: 16,
+            cache_mb: 4,
             targets: Vec::new(),
             pollers: 64,
             coordinator: CoordinatorLink {
