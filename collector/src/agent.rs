@@ -58,20 +58,12 @@ pub async fn run(
     let metrics = crate::metrics::CollectorMetrics::new(&telemetry.meter(), outbox.clone());
     let telemetry = std::sync::Arc::new(telemetry);
     let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
-    if let Some(addr) = c.metrics.prometheus_listen {
-        let listener = printwatch_telemetry::Telemetry::bind(addr)
-            .await
-            .context("configuration: metrics.prometheus_listen")?;
-        let t = telemetry.clone();
-        tokio::spawn(async move {
-            let stopped = async {
-                let _ = metrics_stopped.await;
-            };
-            if let Err(e) = t.serve(listener, stopped).await {
-                eprintln!("printwatch-collector: the metrics endpoint failed: {e}");
-            }
-        });
-    }
+    telemetry
+        .expose(&c.metrics, async {
+            let _ = metrics_stopped.await;
+        })
+        .await
+        .context("configuration: metrics.prometheus_listen")?;
     let transport = Transport::bind(TransportConfig {
         max_pps: Some(c.snmp.rate.max(1)),
         ..TransportConfig::default()

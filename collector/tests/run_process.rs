@@ -124,9 +124,10 @@ fn sigint(child: &mut Child, log: &Path) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
-    let dir = std::env::temp_dir().join(format!("printwatch-run-{}", std::process::id()));
+/// A fresh directory with the fleet's certificates (a collector for site hq), a free
+/// loopback address for the coordinator and its store.
+fn coordinator_dir(tag: &str) -> (std::path::PathBuf, std::net::SocketAddr, Store) {
+    let dir = std::env::temp_dir().join(format!("printwatch-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
@@ -134,6 +135,12 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
         .local_addr()
         .unwrap();
     let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
+    (dir, listen, store)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
+    let (dir, listen, store) = coordinator_dir("run");
     let server = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
     let s = store.clone();
     tokio::spawn(async move { serve(server, s, std::future::pending()).await });
@@ -265,14 +272,7 @@ async fn a_soak_with_faults_loses_nothing() {
     use printwatch_coordinator::metrics::CoordinatorMetrics;
     use printwatch_coordinator::server::{serve_with, Alerting};
 
-    let dir = std::env::temp_dir().join(format!("printwatch-soak-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
+    let (dir, listen, store) = coordinator_dir("soak");
     // One set of instruments across both runs of the coordinator: what it stored in all.
     let telemetry = printwatch_telemetry::Telemetry::start("soak", &Default::default()).unwrap();
     let metrics = CoordinatorMetrics::new(&telemetry.meter(), store.clone());

@@ -107,16 +107,11 @@ pub async fn run(
     metrics
         .seed(&store)
         .context("reading the last supply levels")?;
-    if let Some(addr) = c.metrics.prometheus_listen {
-        let listener = printwatch_telemetry::Telemetry::bind(addr)
-            .await
-            .context("configuration: metrics.prometheus_listen")?;
-        let t = telemetry.clone();
-        tokio::spawn(async move {
-            if let Err(e) = t.serve(listener, std::future::pending()).await {
-                eprintln!("printwatch-coordinator: the metrics endpoint failed: {e}");
-            }
-        });
+    if let Some(addr) = telemetry
+        .expose(&c.metrics, std::future::pending())
+        .await
+        .context("configuration: metrics.prometheus_listen")?
+    {
         eprintln!("printwatch-coordinator: metrics on http://{addr}/metrics");
     }
     let alerting = Alerting {

@@ -333,25 +333,38 @@ impl Store {
         reading: &Reading,
         policy: &Policy,
     ) -> Result<Ingested, StoreError> {
-        // One ingest at a time: the device record is read, changed and written back. No sled
-        // transaction (they switch sled 0.34 into a process-wide read/write lock that can
-        // deadlock against its own flusher); instead the writes are ordered so that a crash at
-        // any point leaves a state a replay repairs: data first, the sequence number last,
-        // and every key of the data a function of the reading, so writing it again changes
-        // nothing.
-        let mut ws = self.ingest_lock.lock().await;
-        let outcome = self
-            .write_reading(&mut ws, collector, site, seq, reading, policy)
-            .inspect_err(|_| ws.clear())?;
-        if matches!(outcome, Ingested::Stored { .. }) {
-            flush(&self.db).await.inspect_err(|_| ws.clear())?;
+        let item = [(seq, Incoming::Reading(Box::new(reading.clone())))];
+        match self.only_answer(collector, site, &item, policy).await? {
+            Answer::Reading(outcome) => Ok(outcome),
+            Answer::PollFailed(_) => Err(StoreError::Corrupt(
+                "a reading was answered as a failed poll".into(),
+            )),
         }
-        Ok(outcome)
+    }
+
+    /// [`Store::ingest_batch`] of one item.
+    async fn only_answer(
+        &self,
+        collector: &str,
+        site: &str,
+        item: &[(u64, Incoming); 1],
+        policy: &Policy,
+    ) -> Result<Answer, StoreError> {
+        self.ingest_batch(collector, site, item, policy)
+            .await
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::Corrupt("no answer for the item".into())))
     }
 
     /// Stores a batch of what one collector sent, in order, and makes it durable with one
     /// flush: the coordinator's group commit. It stops at the first item that fails; the
     /// answers are for the items before it, and the error last.
+    ///
+    /// One batch at a time: device records are read, changed and written back. No sled
+    /// transaction (they switch sled 0.34 into a process-wide read/write lock that can
+    /// deadlock against its own flusher); instead the writes are ordered so that a crash at
+    /// any point leaves a state a replay repairs: data first, the sequence number last, and
+    /// every key of the data a function of the reading, so writing it again changes nothing.
     pub async fn ingest_batch(
         &self,
         collector: &str,
@@ -423,8 +436,9 @@ impl Store {
         }
         let new_device = found.is_none();
         let device_id = found.unwrap_or_else(|| keys[0].clone());
-        let mut record = match self.known_device(ws, &device_id)? {
-            Some(d) => d.clone(),
+        // Taken out of the working set while it changes; put back once written.
+        let mut record = match self.take_device(ws, &device_id)? {
+            Some(d) => d,
             None => DeviceRecord {
                 id: device_id.clone(),
                 site: site.to_string(),
@@ -458,7 +472,6 @@ impl Store {
         self.history.insert(hkey, stored.clone())?;
         self.latest.insert(device_id.as_bytes(), stored)?;
         self.devices.insert(device_id.as_bytes(), encode(&record))?;
-        ws.devices.insert(device_id.clone(), record.clone());
         let address = address_key(site, &reading.identity.address);
         for k in keys.iter().chain(std::iter::once(&address)) {
             // Rewriting an index entry that already says the same is a write for nothing.
@@ -470,6 +483,7 @@ impl Store {
         let replaced = self.record_levels(ws, &record, reading)?;
         let mut changes = self.apply_alerts(&record, reading, policy)?;
         changes.replaced = replaced;
+        ws.devices.insert(device_id.clone(), record);
         self.sequences
             .insert(collector.as_bytes(), &seq.to_be_bytes())?;
         ws.sequences.insert(collector.to_string(), seq);
@@ -488,6 +502,22 @@ impl Store {
         let seq = self.last_sequence(collector)?;
         ws.sequences.insert(collector.to_string(), seq);
         Ok(seq)
+    }
+
+    /// A device's record, taken out of the working set to be changed and put back.
+    fn take_device(
+        &self,
+        ws: &mut WorkingSet,
+        id: &str,
+    ) -> Result<Option<DeviceRecord>, StoreError> {
+        match ws.devices.remove(id) {
+            Some(d) => Ok(Some(d)),
+            None => self
+                .devices
+                .get(id.as_bytes())?
+                .map(|b| decode(&b))
+                .transpose(),
+        }
     }
 
     /// The device an identity key names, from the working set.
@@ -919,12 +949,13 @@ impl Store {
         failure: &PollFailure,
         policy: &Policy,
     ) -> Result<Option<AlertRecord>, StoreError> {
-        let mut ws = self.ingest_lock.lock().await;
-        let opened = self
-            .write_poll_failed(&mut ws, collector, site, seq, failure, policy)
-            .inspect_err(|_| ws.clear())?;
-        flush(&self.db).await.inspect_err(|_| ws.clear())?;
-        Ok(opened)
+        let item = [(seq, Incoming::PollFailed(failure.clone()))];
+        match self.only_answer(collector, site, &item, policy).await? {
+            Answer::PollFailed(opened) => Ok(opened.map(|a| *a)),
+            Answer::Reading(_) => Err(StoreError::Corrupt(
+                "a failed poll was answered as a reading".into(),
+            )),
+        }
     }
 
     fn write_poll_failed(

@@ -113,6 +113,27 @@ impl Telemetry {
             .map_err(|e| TelemetryError::Bind(addr, e))
     }
 
+    /// Serves the scrape endpoint `config` asks for, if any, in a task of its own until
+    /// `shutdown` completes; returns its address. The port is bound before this returns,
+    /// so a taken port fails the start-up instead of becoming a line in the log later.
+    pub async fn expose(
+        self: &std::sync::Arc<Self>,
+        config: &MetricsConfig,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Result<Option<SocketAddr>, TelemetryError> {
+        let Some(addr) = config.prometheus_listen else {
+            return Ok(None);
+        };
+        let listener = Self::bind(addr).await?;
+        let telemetry = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = telemetry.serve(listener, shutdown).await {
+                eprintln!("{}: the metrics endpoint failed: {e}", telemetry.service);
+            }
+        });
+        Ok(Some(addr))
+    }
+
     /// Serves `GET /metrics` on `listener` until `shutdown` completes.
     pub async fn serve(
         &self,
