@@ -46,7 +46,18 @@ impl CollectorMetrics {
             .with_description(
                 "Envelopes written to the outbox and not yet acknowledged by the coordinator.",
             )
-            .with_callback(move |o| o.observe(outbox.depth_now(), &[]))
+            .with_callback({
+                let outbox = outbox.clone();
+                move |o| o.observe(outbox.depth_now(), &[])
+            })
+            .build();
+        meter
+            .u64_observable_counter("printwatch_outbox_acknowledged")
+            .with_description(
+                "Envelopes the coordinator has acknowledged (stored), over the outbox's life: \
+                 its rate is the collector's throughput into the coordinator.",
+            )
+            .with_callback(move |o| o.observe(outbox.acknowledged(), &[]))
             .build();
         CollectorMetrics {
             polls: meter

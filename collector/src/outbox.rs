@@ -181,6 +181,12 @@ impl Outbox {
         last.saturating_sub(self.acked.load(std::sync::atomic::Ordering::Relaxed))
     }
 
+    /// The highest sequence number the coordinator has acknowledged: every envelope up to it
+    /// is stored there, so it counts what this outbox ever delivered.
+    pub fn acknowledged(&self) -> u64 {
+        self.acked.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The coordinator has stored everything up to `seq`: forget it.
     pub fn ack(&self, seq: u64) -> Result<usize, OutboxError> {
         self.acked
