@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::{self, AlertKind, AlertRules, SiteReorder, SupplyRef};
 use crate::forecast::{self, Forecast, LevelPoint};
-use crate::working_set::WorkingSet;
+use crate::working_set::{MeterMemo, WorkingSet};
 use prost::Message;
 
 /// Why the store failed.
@@ -201,7 +201,6 @@ pub struct DealerBatch {
 pub struct Store {
     db: sled::Db,
     devices: sled::Tree,
-    latest: sled::Tree,
     history: sled::Tree,
     index: sled::Tree,
     sequences: sled::Tree,
@@ -215,6 +214,13 @@ pub struct Store {
     meta: sled::Tree,
     /// One ingest at a time, and what ingest keeps in memory (see [`WorkingSet`]).
     ingest_lock: std::sync::Arc<tokio::sync::Mutex<WorkingSet>>,
+    /// How many device records there are. sled counts a tree by walking it, which a
+    /// metrics scrape of a large fleet would pay for every time; ingest, which alone adds
+    /// devices, keeps this count instead.
+    device_total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Counts changes to the open alerts, whoever made them (ingest, the watchdog): ingest
+    /// keeps each device's open alerts in memory while this stands still.
+    alert_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -282,9 +288,13 @@ impl Store {
             .path(path)
             .cache_capacity(cache_bytes)
             .open()?;
+        // Earlier versions kept each device's latest reading apart; it is history's newest.
+        db.drop_tree("latest")?;
+        let devices = db.open_tree("devices")?;
         Ok(Store {
-            devices: db.open_tree("devices")?,
-            latest: db.open_tree("latest")?,
+            device_total: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(devices.len())),
+            alert_changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            devices,
             history: db.open_tree("history")?,
             index: db.open_tree("index")?,
             sequences: db.open_tree("sequences")?,
@@ -374,6 +384,9 @@ impl Store {
     ) -> Vec<Result<Answer, StoreError>> {
         let mut ws = self.ingest_lock.lock().await;
         let mut answers = Vec::with_capacity(items.len());
+        // The collector's sequence number is written once, after the data of the whole
+        // batch: the last thing before the flush, as the crash order wants.
+        let mut stored_upto = None;
         for (seq, item) in items {
             let answer = match item {
                 Incoming::Reading(r) => self
@@ -384,15 +397,36 @@ impl Store {
                     .map(|opened| Answer::PollFailed(opened.map(Box::new))),
             };
             let failed = answer.is_err();
+            if !failed && *seq > self.known_sequence(&mut ws, collector).unwrap_or(u64::MAX) {
+                ws.sequences.insert(collector.to_string(), *seq);
+                stored_upto = Some(*seq);
+            }
             answers.push(answer);
             if failed {
-                ws.clear();
+                self.forget(&mut ws);
                 break;
+            }
+        }
+        if let Some(seq) = stored_upto {
+            if let Err(e) = self
+                .sequences
+                .insert(collector.as_bytes(), &seq.to_be_bytes())
+            {
+                self.forget(&mut ws);
+                let e = e.to_string();
+                return answers
+                    .into_iter()
+                    .map(|_| {
+                        Err(StoreError::Corrupt(format!(
+                            "writing the sequence number: {e}"
+                        )))
+                    })
+                    .collect();
             }
         }
         if answers.iter().any(|a| a.is_ok()) {
             if let Err(e) = flush(&self.db).await {
-                ws.clear();
+                self.forget(&mut ws);
                 // Nothing in the batch is durable: every answer becomes the error.
                 let e = e.to_string();
                 return answers
@@ -402,6 +436,14 @@ impl Store {
             }
         }
         answers
+    }
+
+    /// After a failed write: what ingest kept in memory is dropped and the device count
+    /// taken again, so that sled is the only truth.
+    fn forget(&self, ws: &mut WorkingSet) {
+        ws.clear();
+        self.device_total
+            .store(self.devices.len(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The writes of one reading, in the order that makes a crash safe (see
@@ -437,30 +479,40 @@ impl Store {
         let new_device = found.is_none();
         let device_id = found.unwrap_or_else(|| keys[0].clone());
         // Taken out of the working set while it changes; put back once written.
+        let mut changed = false;
         let mut record = match self.take_device(ws, &device_id)? {
             Some(d) => d,
-            None => DeviceRecord {
-                id: device_id.clone(),
-                site: site.to_string(),
-                addresses: Vec::new(),
-                identity: reading.identity.clone(),
-                first_seen: reading.polled_at.clone(),
-                last_seen: reading.polled_at.clone(),
-                last_meter_read: None,
-            },
+            None => {
+                changed = true;
+                self.device_total
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                DeviceRecord {
+                    id: device_id.clone(),
+                    site: site.to_string(),
+                    addresses: Vec::new(),
+                    identity: reading.identity.clone(),
+                    first_seen: reading.polled_at.clone(),
+                    last_seen: reading.polled_at.clone(),
+                    last_meter_read: None,
+                }
+            }
         };
         if !reading.meters.is_empty() {
             record.last_meter_read = Some(reading.polled_at.clone());
-            self.meters.insert(
-                device_id.as_bytes(),
-                encode(&(reading.polled_at.clone(), reading.meters.clone())),
-            )?;
         }
-        record.site = site.to_string();
-        record.identity = reading.identity.clone();
+        self.mark_meters(ws, &device_id, reading)?;
+        // The record is written when what it says changes, not for every reading: when a
+        // device was last seen is its newest reading's time (see `with_seen`).
+        changed |= record.site != site
+            || record.identity != reading.identity
+            || record.addresses.last() != Some(&reading.identity.address);
+        if changed {
+            record.site = site.to_string();
+            record.identity = reading.identity.clone();
+            record.addresses.retain(|a| *a != reading.identity.address);
+            record.addresses.push(reading.identity.address.clone());
+        }
         record.last_seen = reading.polled_at.clone();
-        record.addresses.retain(|a| *a != reading.identity.address);
-        record.addresses.push(reading.identity.address.clone());
 
         let mut hkey = device_id.as_bytes().to_vec();
         hkey.push(0);
@@ -468,10 +520,10 @@ impl Store {
         hkey.push(0);
         hkey.extend_from_slice(collector.as_bytes());
         hkey.extend_from_slice(&seq.to_be_bytes());
-        let stored = encode_reading(reading);
-        self.history.insert(hkey, stored.clone())?;
-        self.latest.insert(device_id.as_bytes(), stored)?;
-        self.devices.insert(device_id.as_bytes(), encode(&record))?;
+        self.history.insert(hkey, encode_reading(reading))?;
+        if changed {
+            self.devices.insert(device_id.as_bytes(), encode(&record))?;
+        }
         let address = address_key(site, &reading.identity.address);
         for k in keys.iter().chain(std::iter::once(&address)) {
             // Rewriting an index entry that already says the same is a write for nothing.
@@ -481,16 +533,96 @@ impl Store {
             }
         }
         let replaced = self.record_levels(ws, &record, reading)?;
-        let mut changes = self.apply_alerts(&record, reading, policy)?;
+        let mut changes = self.apply_alerts(ws, &record, reading, policy)?;
         changes.replaced = replaced;
         ws.devices.insert(device_id.clone(), record);
-        self.sequences
-            .insert(collector.as_bytes(), &seq.to_be_bytes())?;
-        ws.sequences.insert(collector.to_string(), seq);
         Ok(Ingested::Stored {
             device_id,
             new_device,
             changes,
+        })
+    }
+
+    /// Keeps the device's meter read in the `meters` tree, exact whenever its newest reading
+    /// carries no meters (then the tree is the answer; see [`Store::meter_read`]). A reading
+    /// with meters is written there when the values changed, or a day after the last one
+    /// kept; otherwise its time only goes into the working set, and reaches the tree when a
+    /// reading without meters follows. Called before the reading joins history.
+    fn mark_meters(
+        &self,
+        ws: &mut WorkingSet,
+        device: &str,
+        reading: &Reading,
+    ) -> Result<(), StoreError> {
+        let memo = match ws.meters.remove(device) {
+            Some(memo) => memo,
+            None => self.meter_memo(device, reading.meters.is_empty())?,
+        };
+        let memo = if reading.meters.is_empty() {
+            match memo {
+                Some(m) if m.kept.as_deref() != Some(m.newest.as_str()) => {
+                    self.meters
+                        .insert(device.as_bytes(), encode(&(&m.newest, &m.values)))?;
+                    Some(MeterMemo {
+                        kept: Some(m.newest.clone()),
+                        ..m
+                    })
+                }
+                other => other,
+            }
+        } else {
+            let at = &reading.polled_at;
+            let due = match &memo {
+                Some(m) => {
+                    m.values != reading.meters
+                        || m.kept.as_deref().and_then(seconds).is_none_or(|kept| {
+                            seconds(at).unwrap_or(i64::MAX) - kept >= METER_MARK_EVERY
+                        })
+                }
+                None => true,
+            };
+            if due {
+                self.meters
+                    .insert(device.as_bytes(), encode(&(at, &reading.meters)))?;
+            }
+            Some(MeterMemo {
+                kept: if due {
+                    Some(at.clone())
+                } else {
+                    memo.and_then(|m| m.kept)
+                },
+                values: reading.meters.clone(),
+                newest: at.clone(),
+            })
+        };
+        ws.meters.insert(device.to_string(), memo);
+        Ok(())
+    }
+
+    /// What the working set lacks of a device's meter reads, from sled: the one kept, and,
+    /// when the reading at hand has no meters, the newest reading if it had some.
+    fn meter_memo(&self, device: &str, newest_too: bool) -> Result<Option<MeterMemo>, StoreError> {
+        let kept: Option<(String, Vec<agent_core::model::Meter>)> = self
+            .meters
+            .get(device.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()?;
+        let newest = match newest_too {
+            true => self.latest(device)?.filter(|r| !r.meters.is_empty()),
+            false => None,
+        };
+        Ok(match (kept, newest) {
+            (kept, Some(r)) => Some(MeterMemo {
+                kept: kept.map(|(at, _)| at),
+                values: r.meters,
+                newest: r.polled_at,
+            }),
+            (Some((at, values)), None) => Some(MeterMemo {
+                kept: Some(at.clone()),
+                values,
+                newest: at,
+            }),
+            (None, None) => None,
         })
     }
 
@@ -638,6 +770,35 @@ impl Store {
             .collect()
     }
 
+    /// Written after a change to the open alerts, so that ingest reads them again.
+    fn alerts_changed(&self) {
+        self.alert_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// A device's open alerts, from the working set while no alert opened or closed since
+    /// it read them (the count is taken before reading, so a change during the read is
+    /// seen at the next reading).
+    fn known_open(
+        &self,
+        ws: &mut WorkingSet,
+        device: &str,
+    ) -> Result<BTreeMap<String, AlertKind>, StoreError> {
+        let changes = self
+            .alert_changes
+            .load(std::sync::atomic::Ordering::Acquire);
+        if ws.open_as_of != changes {
+            ws.open.clear();
+            ws.open_as_of = changes;
+        }
+        if let Some(open) = ws.open.get(device) {
+            return Ok(open.clone());
+        }
+        let open = self.open_for(device)?;
+        ws.open.insert(device.to_string(), open.clone());
+        Ok(open)
+    }
+
     /// The open alerts of one device (key to kind).
     fn open_for(&self, device: &str) -> Result<BTreeMap<String, AlertKind>, StoreError> {
         let mut out = BTreeMap::new();
@@ -653,11 +814,12 @@ impl Store {
 
     fn apply_alerts(
         &self,
+        ws: &mut WorkingSet,
         device: &DeviceRecord,
         reading: &Reading,
         policy: &Policy,
     ) -> Result<Changes, StoreError> {
-        let open = self.open_for(&device.id)?;
+        let open = self.known_open(ws, &device.id)?;
         let keys: BTreeSet<String> = open.keys().cloned().collect();
         let holding = alerts::conditions(
             &device.id,
@@ -740,6 +902,7 @@ impl Store {
         };
         self.alerts.insert(record.id.as_bytes(), encode(&record))?;
         self.open.insert(key.as_bytes(), record.id.as_bytes())?;
+        self.alerts_changed();
         if policy.mail_sites.contains(&record.site) {
             self.mail_out.insert(
                 format!("{}/opened", record.id).as_bytes(),
@@ -764,6 +927,7 @@ impl Store {
         };
         let Some(a) = self.alerts.get(&id)? else {
             self.open.remove(key.as_bytes())?;
+            self.alerts_changed();
             return Ok(None);
         };
         let mut record: AlertRecord = decode(&a)?;
@@ -779,6 +943,7 @@ impl Store {
             )?;
         }
         self.open.remove(key.as_bytes())?;
+        self.alerts_changed();
         Ok(Some(record))
     }
 
@@ -808,15 +973,41 @@ impl Store {
         }
     }
 
-    /// A device's latest meter read: when, and the meters.
+    /// A device's latest meter read: when, and the meters. Its newest reading's, when that
+    /// carries meters; else the last one kept (see `mark_meters`).
     pub fn meter_read(
         &self,
         device: &str,
     ) -> Result<Option<(String, Vec<agent_core::model::Meter>)>, StoreError> {
-        self.meters
-            .get(device.as_bytes())?
-            .map(|b| decode(&b))
-            .transpose()
+        self.meter_read_after(device, self.latest(device)?)
+    }
+
+    fn meter_read_after(
+        &self,
+        device: &str,
+        latest: Option<Reading>,
+    ) -> Result<Option<(String, Vec<agent_core::model::Meter>)>, StoreError> {
+        match latest {
+            Some(r) if !r.meters.is_empty() => Ok(Some((r.polled_at, r.meters))),
+            _ => self
+                .meters
+                .get(device.as_bytes())?
+                .map(|b| decode(&b))
+                .transpose(),
+        }
+    }
+
+    /// A device record with when it was last seen and last had its meters read, which
+    /// ingest does not rewrite the record for: from its newest reading.
+    fn with_seen(&self, mut d: DeviceRecord) -> Result<DeviceRecord, StoreError> {
+        let latest = self.latest(&d.id)?;
+        if let Some(r) = &latest {
+            d.last_seen.clone_from(&r.polled_at);
+        }
+        if let Some((at, _)) = self.meter_read_after(&d.id, latest)? {
+            d.last_meter_read = Some(at);
+        }
+        Ok(d)
     }
 
     /// Collectors that ever stored anything (their sites).
@@ -995,15 +1186,12 @@ impl Store {
                 }
             }
         }
-        self.sequences
-            .insert(collector.as_bytes(), &seq.to_be_bytes())?;
-        ws.sequences.insert(collector.to_string(), seq);
         Ok(opened)
     }
 
     /// How many devices there are.
     pub fn device_count(&self) -> usize {
-        self.devices.len()
+        self.device_total.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// How many alerts are open.
@@ -1018,22 +1206,29 @@ impl Store {
 
     /// Every device.
     pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
-        self.devices.iter().values().map(|v| decode(&v?)).collect()
+        self.devices
+            .iter()
+            .values()
+            .map(|v| self.with_seen(decode(&v?)?))
+            .collect()
     }
 
     /// One device by id.
     pub fn device(&self, id: &str) -> Result<Option<DeviceRecord>, StoreError> {
         self.devices
             .get(id.as_bytes())?
-            .map(|b| decode(&b))
+            .map(|b| self.with_seen(decode(&b)?))
             .transpose()
     }
 
-    /// A device's latest reading.
+    /// A device's latest reading: the newest in its history (which pruning always keeps).
     pub fn latest(&self, id: &str) -> Result<Option<Reading>, StoreError> {
-        self.latest
-            .get(id.as_bytes())?
-            .map(|b| decode_reading(&b))
+        let mut prefix = id.as_bytes().to_vec();
+        prefix.push(0);
+        self.history
+            .scan_prefix(prefix)
+            .next_back()
+            .map(|kv| decode_reading(&kv?.1))
             .transpose()
     }
 
@@ -1050,18 +1245,23 @@ impl Store {
             .collect()
     }
 
-    /// Deletes history older than `before` (RFC 3339), for every device. Returns how many
-    /// readings went.
+    /// Deletes history older than `before` (RFC 3339), for every device, except each
+    /// device's newest reading, which is its latest. Returns how many readings went.
     pub fn prune_history(&self, before: &str) -> Result<usize, StoreError> {
         let mut gone = 0;
-        for kv in self.history.iter() {
-            let (k, _) = kv?;
+        let mut keys = self.history.iter().keys().peekable();
+        while let Some(k) = keys.next() {
+            let k = k?;
             let Some(sep) = k.iter().position(|&b| b == 0) else {
                 continue;
             };
+            let newest = match keys.peek() {
+                Some(Ok(next)) => !next.starts_with(&k[..=sep]),
+                _ => true,
+            };
             let rest = &k[sep + 1..];
             let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-            if &rest[..end] < before.as_bytes() {
+            if !newest && &rest[..end] < before.as_bytes() {
                 self.history.remove(&k)?;
                 gone += 1;
             }
@@ -1082,6 +1282,9 @@ fn level_prefix(device: &str, supply: &str) -> Vec<u8> {
     k.push(0);
     k
 }
+
+/// How long a device's kept meter read may go unrewritten while its values stand still.
+const METER_MARK_EVERY: i64 = 86_400;
 
 /// Seconds since the epoch of an RFC 3339 time.
 pub fn seconds(rfc3339: &str) -> Option<i64> {
@@ -1183,14 +1386,15 @@ mod tests {
         assert_eq!(s.latest(&device_id).unwrap().as_ref(), Some(&r));
         assert_eq!(s.history(&device_id, "").unwrap(), vec![r.clone()]);
         // A database written before readings were stored as protobuf.
+        let key = |at: &str| format!("{device_id}\0{at}\0hq").into_bytes();
         let mut old = r.clone();
-        old.polled_at = "2025-06-01T00:00:00Z".into();
-        s.latest
-            .insert(device_id.as_bytes(), serde_json::to_vec(&old).unwrap())
+        old.polled_at = "2098-06-01T00:00:00Z".into();
+        s.history
+            .insert(key(&old.polled_at), serde_json::to_vec(&old).unwrap())
             .unwrap();
         assert_eq!(s.latest(&device_id).unwrap(), Some(old));
-        s.latest
-            .insert(device_id.as_bytes(), &[0u8, 0xff, 0xff][..])
+        s.history
+            .insert(key("2099-06-01T00:00:00Z"), &[0u8, 0xff, 0xff][..])
             .unwrap();
         assert!(
             matches!(s.latest(&device_id), Err(StoreError::Corrupt(_))),
@@ -1431,7 +1635,82 @@ mod tests {
         );
         assert_eq!(first.site, "hq");
         assert_eq!(s.latest("sn:SN1").unwrap().unwrap().polled_at, "t3");
+        assert_eq!(
+            first.last_seen, "t3",
+            "last seen: the newest reading's time"
+        );
         assert_eq!(s.prune_history("t2").unwrap(), 1);
+        // Pruning everything keeps each device's newest reading, its latest.
+        s.prune_history("t9").unwrap();
+        for d in s.devices().unwrap() {
+            let kept = s.history(&d.id, "").unwrap();
+            assert_eq!(kept.len(), 1, "{}", d.id);
+            assert_eq!(s.latest(&d.id).unwrap().as_ref(), kept.first());
+            assert_eq!(d.last_seen, kept[0].polled_at);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn the_last_meter_read_is_exact_without_a_write_per_reading() {
+        let dir = tempdir("meters");
+        let at = |h: u32| format!("2026-03-{:02}T{:02}:00:00Z", 1 + h / 24, h % 24);
+        let with = |h: u32, total: u64| {
+            let mut r = reading("10.0.0.9", Some("SNM"), None, &at(h));
+            r.meters.push(agent_core::model::Meter {
+                name: "total".into(),
+                value: total,
+                source: "prtMarkerLifeCount".into(),
+            });
+            r
+        };
+        let kept = |s: &Store| -> String {
+            let (when, _): (String, Vec<agent_core::model::Meter>) =
+                decode(&s.meters.get("sn:SNM").unwrap().unwrap()).unwrap();
+            when
+        };
+        let read_at = |s: &Store| {
+            s.meter_read("sn:SNM")
+                .unwrap()
+                .map(|(when, m)| (when, m[0].value))
+        };
+        let mut seq = 0;
+        let mut put = |s: &Store, r: Reading| {
+            seq += 1;
+            let s = s.clone();
+            async move { s.ingest("hq", "hq", seq, &r).await.unwrap() }
+        };
+        {
+            let s = reopen(&dir);
+            put(&s, with(0, 100)).await;
+            put(&s, with(1, 100)).await;
+            assert_eq!(
+                read_at(&s),
+                Some((at(1), 100)),
+                "the newest reading's meters"
+            );
+            assert_eq!(kept(&s), at(0), "unchanged values are not written again");
+            put(&s, reading("10.0.0.9", Some("SNM"), None, &at(2))).await;
+            assert_eq!(
+                read_at(&s),
+                Some((at(1), 100)),
+                "no meters now: the last that had some"
+            );
+            let d = s.device("sn:SNM").unwrap().unwrap();
+            assert_eq!((d.last_seen, d.last_meter_read), (at(2), Some(at(1))));
+            put(&s, with(3, 150)).await;
+            assert_eq!(kept(&s), at(3), "changed values are written");
+            put(&s, with(4, 150)).await;
+            put(&s, with(28, 150)).await;
+            assert_eq!(kept(&s), at(28), "and unchanged ones a day on");
+            put(&s, with(29, 150)).await;
+        }
+        // After a restart, a reading without meters still finds the last one that had them.
+        let s = reopen(&dir);
+        put(&s, reading("10.0.0.9", Some("SNM"), None, &at(30))).await;
+        assert_eq!(read_at(&s), Some((at(29), 150)));
+        assert_eq!(kept(&s), at(29));
+        drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,15 +1,20 @@
 //! What ingest reads back for every reading, kept in memory: each collector's last
-//! sequence number, which device each identity key names, each device's record and each
-//! supply's last level point. Ingest writes all of these through to sled as before; this
-//! only spares it reading them again, which was most of its cost (a steady reading read
-//! about ten records and decoded four).
+//! sequence number, which device each identity key names, each device's record, each
+//! supply's last level point, each device's meter reads and open alerts. Ingest writes all of
+//! these through to sled as before; this only spares it reading them again, which was most
+//! of its cost (a steady reading read about ten records and decoded four).
 //!
 //! Only ingest writes these records, one batch at a time under the store's ingest lock,
-//! so the copy cannot go stale. When a write fails the copy is dropped and refilled from
+//! so the copy cannot go stale. Open alerts are the exception: the watchdog opens and
+//! closes some too, so the store counts every change to them and ingest drops its copy
+//! when the count moves. When a write fails the copy is dropped and refilled from
 //! sled, which then holds the truth.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use agent_core::model::Meter;
+
+use crate::alerts::AlertKind;
 use crate::forecast::LevelPoint;
 use crate::store::DeviceRecord;
 
@@ -24,6 +29,23 @@ pub struct WorkingSet {
     pub devices: HashMap<String, DeviceRecord>,
     /// A supply's level-history prefix to its newest point (`None`: no point yet).
     pub levels: HashMap<Vec<u8>, Option<LevelPoint>>,
+    /// Device id to its meter reads (`None`: it never had any).
+    pub meters: HashMap<String, Option<MeterMemo>>,
+    /// Device id to its open alerts (key to kind), as of `open_as_of`.
+    pub open: HashMap<String, BTreeMap<String, AlertKind>>,
+    /// The store's count of alert changes when `open` was last emptied.
+    pub open_as_of: u64,
+}
+
+/// A device's meter reads as ingest knows them: the one kept in sled and the newest.
+#[derive(Debug, Clone)]
+pub struct MeterMemo {
+    /// When the read kept in sled was taken (`None`: none is kept).
+    pub kept: Option<String>,
+    /// The newest read's values (the kept read's too, unless it is `None`).
+    pub values: Vec<Meter>,
+    /// When the newest read was taken.
+    pub newest: String,
 }
 
 impl WorkingSet {
