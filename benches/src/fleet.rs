@@ -297,16 +297,8 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
 
     // The coordinator, then the collector: a full read of every printer, then steady
     // state, every reading streamed into sled as it is taken.
-    let mut coordinator = Proc::start("coordinator", &nodes.coordinator, &kcfg)?;
     let limit = Duration::from_secs(60 + n as u64 / 50);
-    until(
-        "the coordinator",
-        coord_metrics,
-        &mut coordinator,
-        limit,
-        |_| true,
-    )
-    .await?;
+    let coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
     let started = Instant::now();
     let mut collector = Proc::start("collector", &nodes.collector, &ccfg)?;
     let (_, first_done) = until(
@@ -380,15 +372,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
         &scfg,
         collector_toml(&dir, &[], listen, stream_metrics, pollers),
     )?;
-    let mut coordinator = Proc::start("coordinator", &nodes.coordinator, &kcfg)?;
-    until(
-        "the coordinator",
-        coord_metrics,
-        &mut coordinator,
-        limit,
-        |_| true,
-    )
-    .await?;
+    let mut coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
     let mut streamer = Proc::start("collector", &nodes.collector, &scfg)?;
     let d = drain(
         stream_metrics,
@@ -420,6 +404,21 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     drop(sim);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(f)
+}
+
+/// Starts the coordinator and waits until its metrics endpoint answers.
+async fn coordinator_up(
+    nodes: &Nodes,
+    config: &Path,
+    metrics: SocketAddr,
+    limit: Duration,
+) -> Result<Proc> {
+    let mut coordinator = Proc::start("coordinator", &nodes.coordinator, config)?;
+    until("the coordinator", metrics, &mut coordinator, limit, |_| {
+        true
+    })
+    .await?;
+    Ok(coordinator)
 }
 
 /// What an outage left in the outbox.
