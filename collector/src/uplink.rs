@@ -105,7 +105,19 @@ async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Resu
             let msg = p::CollectorMessage {
                 body: Some(p::collector_message::Body::Envelope(env)),
             };
-            tx.send(msg).await.map_err(|_| LinkError::Closed)?;
+            // Acknowledgements are read while waiting for room to send. The coordinator
+            // reads no faster than it stores, and it stores no faster than its answers go
+            // out: a collector that stopped reading while the link is full would leave
+            // both sides waiting on each other.
+            loop {
+                tokio::select! {
+                    room = tx.reserve() => {
+                        room.map_err(|_| LinkError::Closed)?.send(msg);
+                        break;
+                    }
+                    answer = inbound.next() => settle(&mut inbound, Some(answer), outbox, commands)?,
+                }
+            }
         }
         if more {
             continue;
