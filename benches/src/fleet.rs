@@ -341,7 +341,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     // gathering in the outbox for four cycles. Then the coordinator comes back and the
     // backlog streams over mutual TLS into sled, the collector still polling.
     drop(coordinator);
-    let backlog = outage(coll_metrics, &mut collector, nf, limit).await?;
+    let backlog = outage(coll_metrics, &mut collector, nf, 0.0, limit).await?;
     f.collector_outage_peak_mib = usage(collector.pid())
         .context("the collector's usage")?
         .peak_mib;
@@ -363,8 +363,10 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     // on their sites' machines, so here the coordinator's share of the two cores is what a
     // coordinator has, not what is left beside a collector polling thousands of printers
     // every second.
+    // The backlog is at least STREAMED envelopes, so that the drain lasts long enough to
+    // time well at every fleet size (the collector's memory was taken before it).
     drop(coordinator);
-    let backlog = outage(coll_metrics, &mut collector, nf, limit).await?;
+    outage(coll_metrics, &mut collector, nf, STREAMED, limit).await?;
     drop(collector);
     let stream_metrics = free_addr()?;
     let scfg = dir.join("streamer.toml");
@@ -374,6 +376,13 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     )?;
     let mut coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
     let mut streamer = Proc::start("collector", &nodes.collector, &scfg)?;
+    // The backlog as the streamer found it: readings the killed collector had numbered but
+    // not yet made durable are gone with it, so the outage's last scrape may count more.
+    let (found, _) = until("the streamer", stream_metrics, &mut streamer, limit, |_| {
+        true
+    })
+    .await?;
+    let backlog = Backlog::of(&found);
     let d = drain(
         stream_metrics,
         &mut streamer,
@@ -421,6 +430,9 @@ async fn coordinator_up(
     Ok(coordinator)
 }
 
+/// The least backlog the streaming-only drain is timed over: two seconds at the target.
+const STREAMED: f64 = 40_000.0;
+
 /// What an outage left in the outbox.
 struct Backlog {
     /// Envelopes waiting.
@@ -429,27 +441,31 @@ struct Backlog {
     acked: f64,
 }
 
-/// The collector polls on for four cycles with no coordinator.
+/// The collector polls on with no coordinator, for four cycles and until at least
+/// `at_least` envelopes wait in its outbox.
 async fn outage(
     metrics: SocketAddr,
     collector: &mut Proc,
     nf: f64,
+    at_least: f64,
     limit: Duration,
 ) -> Result<Backlog> {
     let polled = Scrape::from(metrics).await?.polls("steady");
-    until(
-        "four cycles of backlog",
-        metrics,
-        collector,
-        limit * 4,
-        |s| s.polls("steady") >= polled + 4.0 * nf,
-    )
-    .await?;
-    let s = Scrape::from(metrics).await?;
-    Ok(Backlog {
-        depth: s.sum(&["printwatch_outbox_depth"]),
-        acked: s.sum(&["printwatch_outbox_acknowledged"]),
+    until("the backlog", metrics, collector, limit * 4, |s| {
+        s.polls("steady") >= polled + 4.0 * nf && s.sum(&["printwatch_outbox_depth"]) >= at_least
     })
+    .await?;
+    Ok(Backlog::of(&Scrape::from(metrics).await?))
+}
+
+impl Backlog {
+    /// The backlog a collector's scrape shows.
+    fn of(s: &Scrape) -> Backlog {
+        Backlog {
+            depth: s.sum(&["printwatch_outbox_depth"]),
+            acked: s.sum(&["printwatch_outbox_acknowledged"]),
+        }
+    }
 }
 
 /// A backlog streamed into sled.
