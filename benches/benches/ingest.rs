@@ -4,10 +4,14 @@
 //!
 //! Run: `cargo bench -p printwatch-benches --bench ingest`.
 
+#[global_allocator]
+static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
+
 use agent_core::model::Reading;
 use agent_core::sim::synthetic;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use printwatch_coordinator::store::{Incoming, Policy, Store};
+use printwatch_coordinator::wire_reading::WireReading;
 
 const PRINTERS: u32 = 2000;
 const BATCH: usize = 256;
@@ -42,7 +46,7 @@ fn benches(c: &mut Criterion) {
                 let mut r = fleet[at % fleet.len()].clone();
                 at += 1;
                 r.polled_at = agent_core::poll::now_rfc3339();
-                (seq, Incoming::Reading(Box::new(r)))
+                (seq, Incoming::Reading(Box::new(WireReading::new(r))))
             })
             .collect();
         items

@@ -236,20 +236,24 @@ pub fn conditions(
     site: Option<&SiteReorder>,
 ) -> Vec<Condition> {
     let mut out = Vec::new();
+    // Keys and texts are built only for what holds: most readings raise nothing, and
+    // ingest asks this of every one.
     for s in &reading.supplies {
-        let at = supply_position(s);
-        let name = if s.description.is_empty() {
-            s.kind.clone()
-        } else {
-            s.description.clone()
+        let key = |kind| supply_key(device, &supply_position(s), kind);
+        let name = || {
+            if s.description.is_empty() {
+                s.kind.clone()
+            } else {
+                s.description.clone()
+            }
         };
         match s.class {
             SupplyClass::Receptacle => {
                 if s.state == SupplyState::Empty {
                     out.push(Condition {
-                        key: supply_key(device, &at, AlertKind::WasteFull),
+                        key: key(AlertKind::WasteFull),
                         kind: AlertKind::WasteFull,
-                        detail: format!("{name} is full: replace it"),
+                        detail: format!("{} is full: replace it", name()),
                         supply: Some(SupplyRef::of(s)),
                     });
                 }
@@ -258,19 +262,19 @@ pub fn conditions(
                 let empty = s.state == SupplyState::Empty || s.percent == Some(0);
                 if empty {
                     out.push(Condition {
-                        key: supply_key(device, &at, AlertKind::SupplyEmpty),
+                        key: key(AlertKind::SupplyEmpty),
                         kind: AlertKind::SupplyEmpty,
-                        detail: format!("{name} is empty"),
+                        detail: format!("{} is empty", name()),
                         supply: Some(SupplyRef::of(s)),
                     });
                 }
                 let point = rules.reorder_point(site, &s.kind);
-                let low_key = supply_key(device, &at, AlertKind::SupplyLow);
+                let low_open = || !open.is_empty() && open.contains(&key(AlertKind::SupplyLow));
                 let low = match s.percent {
-                    Some(p) if open.contains(&low_key) => {
-                        u16::from(p) <= u16::from(point) + u16::from(rules.hysteresis)
+                    Some(p) if p <= point => true,
+                    Some(p) => {
+                        u16::from(p) <= u16::from(point) + u16::from(rules.hysteresis) && low_open()
                     }
-                    Some(p) => p <= point,
                     // No percent: what the printer or its vendor coding says.
                     None => matches!(s.state, SupplyState::Low | SupplyState::Empty),
                 };
@@ -279,9 +283,9 @@ pub fn conditions(
                         .percent
                         .map_or_else(|| "low".to_string(), |p| format!("{p} %"));
                     out.push(Condition {
-                        key: low_key,
+                        key: key(AlertKind::SupplyLow),
                         kind: AlertKind::SupplyLow,
-                        detail: format!("{name} at {level} (reorder at {point} %)"),
+                        detail: format!("{} at {level} (reorder at {point} %)", name()),
                         supply: Some(SupplyRef::of(s)),
                     });
                 }

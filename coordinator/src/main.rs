@@ -1,5 +1,8 @@
 //! printwatch-coordinator: the on-prem server that merges every site's readings.
 
+#[global_allocator]
+static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
+
 use std::path::PathBuf;
 
 use anyhow::Result;

@@ -1,7 +1,7 @@
 //! The coordinator's instruments: what it ingests, each supply's level as the fleet last
 //! reported it, and how much waits (devices, open alerts, queued mail and dealer batches,
-//! read from the store when a reader asks). The ingest actor records; nothing here holds
-//! state of its own beyond the instruments.
+//! read from the store when a reader asks). The ingest actor records, and keeps a
+//! [`LevelsShown`] so that a level is recorded when it moves, not with every reading.
 
 use agent_core::model::Reading;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
@@ -88,15 +88,18 @@ impl CoordinatorMetrics {
         }
     }
 
-    /// An envelope from `site` was handled.
-    pub fn envelope(&self, site: &str, outcome: Outcome) {
+    /// `n` envelopes from `site` were handled alike.
+    pub fn envelopes(&self, site: &str, outcome: Outcome, n: u64) {
+        if n == 0 {
+            return;
+        }
         let outcome = match outcome {
             Outcome::Stored => "stored",
             Outcome::Duplicate => "duplicate",
             Outcome::PollFailed => "poll_failed",
         };
         self.envelopes.add(
-            1,
+            n,
             &[
                 KeyValue::new("site", site.to_string()),
                 KeyValue::new("outcome", outcome),
@@ -107,6 +110,20 @@ impl CoordinatorMetrics {
     /// This many envelopes were made durable together.
     pub fn flushed(&self, envelopes: usize) {
         self.batch.record(envelopes as u64, &[]);
+    }
+
+    /// The supply levels a stored reading of `device` (at `site`) reports, when they are
+    /// not what `shown` says the gauges hold already.
+    pub fn levels_if_moved(
+        &self,
+        shown: &mut LevelsShown,
+        device: &str,
+        site: &str,
+        reading: &Reading,
+    ) {
+        if shown.update(device, site, reading) {
+            self.levels(device, site, reading);
+        }
     }
 
     /// The supply levels a stored reading of `device` (at `site`) reports.
@@ -136,5 +153,86 @@ impl CoordinatorMetrics {
             }
         }
         Ok(n)
+    }
+}
+
+/// What the level gauges hold for each device: its site and each supply's name, color and
+/// percent. The gauges keep their last value (cumulative temporality), so a reading that
+/// reports the same levels as the last need not be recorded again; recording builds four
+/// labels per supply and was a tenth of ingest's time.
+#[derive(Debug, Default)]
+pub struct LevelsShown {
+    devices: std::collections::HashMap<String, Shown>,
+}
+
+#[derive(Debug, PartialEq)]
+struct Shown {
+    site: String,
+    supplies: Vec<(String, Option<String>, u8)>,
+}
+
+impl LevelsShown {
+    /// Notes what `reading` shows for `device`; true when that differs from before.
+    pub fn update(&mut self, device: &str, site: &str, reading: &Reading) -> bool {
+        let same = self.devices.get(device).is_some_and(|s| {
+            s.site == site
+                && s.supplies.len()
+                    == reading
+                        .supplies
+                        .iter()
+                        .filter(|x| x.percent.is_some())
+                        .count()
+                && reading
+                    .supplies
+                    .iter()
+                    .filter_map(|x| x.percent.map(|p| (x, p)))
+                    .zip(&s.supplies)
+                    .all(|((x, p), (d, c, q))| p == *q && x.description == *d && x.color == *c)
+        });
+        if !same {
+            let shown = Shown {
+                site: site.to_string(),
+                supplies: reading
+                    .supplies
+                    .iter()
+                    .filter_map(|x| {
+                        x.percent
+                            .map(|p| (x.description.clone(), x.color.clone(), p))
+                    })
+                    .collect(),
+            };
+            self.devices.insert(device.to_string(), shown);
+        }
+        !same
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_are_shown_again_only_when_they_move() {
+        let device = agent_core::sim::synthetic::printer(5, 3);
+        let mut r = agent_core::decode::reading(&device.view, "127.0.0.5:161");
+        assert!(r.supplies.iter().any(|s| s.percent.is_some()));
+        let mut shown = LevelsShown::default();
+        assert!(shown.update("d1", "hq", &r), "first sight");
+        assert!(!shown.update("d1", "hq", &r), "the same levels");
+        assert!(shown.update("d2", "hq", &r), "another device");
+        assert!(shown.update("d1", "branch", &r), "another site");
+        assert!(!shown.update("d1", "branch", &r));
+        let i = r
+            .supplies
+            .iter()
+            .position(|s| s.percent.is_some())
+            .unwrap_or(0);
+        r.supplies[i].percent = r.supplies[i].percent.map(|p| p.wrapping_sub(1));
+        assert!(shown.update("d1", "branch", &r), "a level moved");
+        r.supplies[i].color = Some("a new color".into());
+        assert!(shown.update("d1", "branch", &r), "a label changed");
+        r.supplies.pop();
+        assert!(shown.update("d1", "branch", &r), "a supply went");
+        assert!(!shown.update("d1", "branch", &r));
     }
 }

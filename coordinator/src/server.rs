@@ -25,6 +25,7 @@ use crate::ingest::{IngestBatch, Ingestor, IngestorArgs, Notifiers};
 use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Connected, Deliver, Disconnected, Registry};
 use crate::store::{Answer, Incoming, Ingested, Policy, PollFailure, Store};
+use crate::wire_reading::WireReading;
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::SendError;
 
@@ -163,9 +164,15 @@ impl Collector for CollectorService {
         let _ = events.send(event(p::fleet_event::Body::CollectorConnected(
             site.clone(),
         )));
-        tokio::spawn(async move {
-            // Group commit: whatever the collector has already sent when the store is free
-            // is stored together, with one flush and one acknowledgement.
+        // Two tasks, so that reading and decoding the next batch overlaps storing this
+        // one: the reader takes what the collector has sent, turns it into items and hands
+        // them to the ingest actor (group commit: one flush per batch); the acker waits for
+        // each batch's answer, in order, and acknowledges it. At most a few batches are in
+        // flight between them, so a slow disk slows the collector down.
+        let (sent_tx, mut sent_rx) = tokio::sync::mpsc::channel::<Sent>(2);
+        let collector = site.clone();
+        let reader = tokio::spawn(async move {
+            let mut follows = None;
             loop {
                 let first = tokio::select! {
                     msg = inbound.next() => match msg {
@@ -181,26 +188,61 @@ impl Collector for CollectorService {
                         _ => break,
                     }
                 }
-                // One flush for the batch, still one ack per envelope, as before batching.
-                let (acked, error) = ingest(&ingestor, &queries, &events, &site, batch).await;
-                let mut gone = false;
-                for seq in acked {
+                let Decoded {
+                    order,
+                    items,
+                    error,
+                } = decode(batch);
+                let answer = if items.is_empty() {
+                    None
+                } else {
+                    let top = items.iter().map(|(seq, _)| *seq).max();
+                    let batch = IngestBatch {
+                        collector: collector.clone(),
+                        site: collector.clone(),
+                        items,
+                        follows,
+                    };
+                    follows = top;
+                    Some(
+                        ingestor
+                            .ask(batch)
+                            .enqueue()
+                            .await
+                            .map_err(|e| Status::internal(format!("the ingest actor: {e}"))),
+                    )
+                };
+                let last = error.is_some() || matches!(answer, Some(Err(_)));
+                let sent = Sent {
+                    order,
+                    answer,
+                    error,
+                };
+                if sent_tx.send(sent).await.is_err() || last {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(sent) = sent_rx.recv().await {
+                let (acked, error) = settle(&queries, &events, sent).await;
+                // Acknowledgements are cumulative: the batch's highest stored number
+                // covers every envelope before it, stored now or before.
+                if let Some(seq) = acked.into_iter().max() {
                     let ack = p::CoordinatorMessage {
                         body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
                     };
                     if tx.send(Ok(ack)).await.is_err() {
-                        gone = true;
                         break;
                     }
-                }
-                if gone {
-                    break;
                 }
                 if let Some(status) = error {
                     let _ = tx.send(Err(status)).await;
                     break;
                 }
             }
+            // The stream is over for whatever reason: nothing more is read from it.
+            reader.abort();
             let _ = events.send(event(p::fleet_event::Body::CollectorDisconnected(
                 site.clone(),
             )));
@@ -224,12 +266,12 @@ fn incoming(env: p::Envelope) -> Result<(u64, Option<Incoming>), Status> {
     }
     let item = match env.body {
         Some(p::envelope::Body::Reading(r)) => Some(Incoming::Reading(Box::new(
-            agent_core::model::Reading::try_from(r)
+            WireReading::from_wire(r)
                 .map_err(|e| Status::invalid_argument(format!("reading {seq}: {e}")))?,
         ))),
         Some(p::envelope::Body::Discovered(d)) => d
             .reading
-            .map(agent_core::model::Reading::try_from)
+            .map(WireReading::from_wire)
             .transpose()
             .map_err(|e| Status::invalid_argument(format!("discovery {seq}: {e}")))?
             .map(|r| Incoming::Reading(Box::new(r))),
@@ -244,20 +286,25 @@ fn incoming(env: p::Envelope) -> Result<(u64, Option<Incoming>), Status> {
     Ok((seq, item))
 }
 
-/// Stores a batch of messages from `site`'s collector and tells watchers what changed.
-/// Returns the sequence numbers to acknowledge (each one stored, in order) and the
-/// error that ends the stream, if one did: a bad message, or a store that failed.
-async fn ingest(
-    ingestor: &ActorRef<Ingestor>,
-    queries: &ActorRef<Queries>,
-    events: &Events,
-    site: &str,
-    batch: Vec<Result<p::CollectorMessage, Status>>,
-) -> (Vec<u64>, Option<Status>) {
-    // Everything before the first bad message is stored; the bad one ends the stream.
-    let mut items = Vec::new();
-    let mut order = Vec::new();
-    let mut error = None;
+/// A batch of what a collector sent, made ready for the store.
+struct Decoded {
+    /// Every envelope's sequence number in order, and whether it carries an item.
+    order: Vec<(u64, bool)>,
+    /// The items for the store, in order.
+    items: Vec<(u64, Incoming)>,
+    /// The error that ends the stream after these, if one did: a bad message, or the
+    /// stream's own failure.
+    error: Option<Status>,
+}
+
+/// Turns received messages into items for the store. Everything before the first bad
+/// message is kept; the bad one ends the stream.
+fn decode(batch: Vec<Result<p::CollectorMessage, Status>>) -> Decoded {
+    let mut decoded = Decoded {
+        order: Vec::with_capacity(batch.len()),
+        items: Vec::with_capacity(batch.len()),
+        error: None,
+    };
     for msg in batch {
         let env = match msg {
             Ok(p::CollectorMessage {
@@ -265,33 +312,57 @@ async fn ingest(
             }) => env,
             Ok(_) => continue,
             Err(status) => {
-                error = Some(status);
+                decoded.error = Some(status);
                 break;
             }
         };
         match incoming(env) {
             Ok((seq, Some(item))) => {
-                order.push((seq, true));
-                items.push((seq, item));
+                decoded.order.push((seq, true));
+                decoded.items.push((seq, item));
             }
-            Ok((seq, None)) => order.push((seq, false)),
+            Ok((seq, None)) => decoded.order.push((seq, false)),
             Err(status) => {
-                error = Some(status);
+                decoded.error = Some(status);
                 break;
             }
         }
     }
-    let answers = if items.is_empty() {
-        Vec::new()
-    } else {
-        match ingestor
-            .ask(IngestBatch {
-                collector: site.to_string(),
-                site: site.to_string(),
-                items,
-            })
-            .await
-        {
+    decoded
+}
+
+/// A batch handed to the ingest actor, as the acker sees it.
+struct Sent {
+    /// Every envelope's sequence number in order, and whether it carries an item.
+    order: Vec<(u64, bool)>,
+    /// The ingest actor's answer to come (none when no envelope carried an item), or why
+    /// it could not be asked.
+    answer: Option<Result<PendingAnswers, Status>>,
+    /// The error that ends the stream after this batch, if one did.
+    error: Option<Status>,
+}
+
+type PendingAnswers = kameo::request::PendingReply<
+    IngestBatch,
+    kameo::reply::DelegatedReply<crate::ingest::BatchAnswers>,
+>;
+
+/// Waits for the store's answer to a batch and tells watchers what changed. Returns the
+/// sequence numbers to acknowledge (each one stored, in order) and the error that ends the
+/// stream, if one did: the batch's own, or a store that failed.
+async fn settle(
+    queries: &ActorRef<Queries>,
+    events: &Events,
+    sent: Sent,
+) -> (Vec<u64>, Option<Status>) {
+    let Sent {
+        order,
+        answer,
+        error,
+    } = sent;
+    let answers = match answer {
+        None => Vec::new(),
+        Some(Ok(pending)) => match pending.await {
             Ok(a) => a,
             Err(e) => {
                 return (
@@ -299,7 +370,8 @@ async fn ingest(
                     Some(Status::internal(format!("the ingest actor: {e}"))),
                 )
             }
-        }
+        },
+        Some(Err(status)) => return (Vec::new(), Some(status)),
     };
     let mut answers = answers.into_iter();
     let mut acked = Vec::new();

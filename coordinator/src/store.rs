@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::{self, AlertKind, AlertRules, SiteReorder, SupplyRef};
 use crate::forecast::{self, Forecast, LevelPoint};
+use crate::wire_reading::{read_stored, WireReading};
 use crate::working_set::{MeterMemo, WorkingSet};
-use prost::Message;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,9 @@ pub enum StoreError {
     /// A stored record that does not decode (a bug or corruption).
     #[error("a stored record is unreadable: {0}")]
     Corrupt(String),
+    /// A batch that may not be stored now.
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 /// A printer as the coordinator knows it.
@@ -83,8 +86,8 @@ pub struct PollFailure {
 /// One thing a collector sent that the store keeps, in a batch.
 #[derive(Debug, Clone)]
 pub enum Incoming {
-    /// A reading.
-    Reading(Box<Reading>),
+    /// A reading, with the bytes history keeps for it.
+    Reading(Box<WireReading>),
     /// A failed poll.
     PollFailed(PollFailure),
 }
@@ -232,30 +235,6 @@ fn decode<T: for<'de> Deserialize<'de>>(b: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(b).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// The first byte of a reading stored as protobuf. Readings are the bulk of what ingest
-/// writes, and protobuf is a third the size of their JSON; JSON never starts with 0, so
-/// readings stored as JSON by earlier versions still read.
-const PROTOBUF: u8 = 0;
-
-/// A reading as stored: [`PROTOBUF`], then the wire's own encoding of it.
-fn encode_reading(r: &Reading) -> sled::IVec {
-    let wire = printwatch_proto::v1::Reading::from(r.clone());
-    let mut b = Vec::with_capacity(1 + wire.encoded_len());
-    b.push(PROTOBUF);
-    // Encoding into a Vec only fails for want of capacity, which a Vec grows.
-    let _ = wire.encode(&mut b);
-    sled::IVec::from(b)
-}
-
-fn decode_reading(b: &[u8]) -> Result<Reading, StoreError> {
-    match b.split_first() {
-        Some((&PROTOBUF, wire)) => printwatch_proto::v1::Reading::decode(wire)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
-            .and_then(|r| Reading::try_from(r).map_err(|e| StoreError::Corrupt(e.to_string()))),
-        _ => decode(b),
-    }
-}
-
 /// The keys under which a device may be found, strongest first.
 fn identity_keys(site: &str, id: &Identity) -> Vec<String> {
     let mut keys = Vec::new();
@@ -290,6 +269,8 @@ impl Store {
             .open()?;
         // Earlier versions kept each device's latest reading apart; it is history's newest.
         db.drop_tree("latest")?;
+        let levels = db.open_tree("level_points")?;
+        upgrade_levels(&db, &levels)?;
         let devices = db.open_tree("devices")?;
         Ok(Store {
             device_total: std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(devices.len())),
@@ -300,7 +281,7 @@ impl Store {
             sequences: db.open_tree("sequences")?,
             alerts: db.open_tree("alerts")?,
             open: db.open_tree("open_alerts")?,
-            levels: db.open_tree("levels")?,
+            levels,
             events: db.open_tree("events")?,
             meters: db.open_tree("meters")?,
             mail_out: db.open_tree("mail_out")?,
@@ -343,7 +324,10 @@ impl Store {
         reading: &Reading,
         policy: &Policy,
     ) -> Result<Ingested, StoreError> {
-        let item = [(seq, Incoming::Reading(Box::new(reading.clone())))];
+        let item = [(
+            seq,
+            Incoming::Reading(Box::new(WireReading::new(reading.clone()))),
+        )];
         match self.only_answer(collector, site, &item, policy).await? {
             Answer::Reading(outcome) => Ok(outcome),
             Answer::PollFailed(_) => Err(StoreError::Corrupt(
@@ -369,12 +353,6 @@ impl Store {
     /// Stores a batch of what one collector sent, in order, and makes it durable with one
     /// flush: the coordinator's group commit. It stops at the first item that fails; the
     /// answers are for the items before it, and the error last.
-    ///
-    /// One batch at a time: device records are read, changed and written back. No sled
-    /// transaction (they switch sled 0.34 into a process-wide read/write lock that can
-    /// deadlock against its own flusher); instead the writes are ordered so that a crash at
-    /// any point leaves a state a replay repairs: data first, the sequence number last, and
-    /// every key of the data a function of the reading, so writing it again changes nothing.
     pub async fn ingest_batch(
         &self,
         collector: &str,
@@ -382,7 +360,43 @@ impl Store {
         items: &[(u64, Incoming)],
         policy: &Policy,
     ) -> Vec<Result<Answer, StoreError>> {
+        let answers = self.write_batch(collector, site, items, policy, None).await;
+        self.made_durable(answers).await
+    }
+
+    /// Writes a batch as [`Store::ingest_batch`] does, but does not flush: nothing in it
+    /// may be acknowledged before [`Store::made_durable`]. Ingest writes the next batch
+    /// while this one's flush is under way.
+    ///
+    /// `follows` is the highest sequence number of the batch written before this one on the
+    /// same stream, if any: when that batch was not wholly stored (it failed part way), this
+    /// one is refused whole, or its higher numbers would mark the failed ones as stored.
+    ///
+    /// One batch at a time: device records are read, changed and written back. No sled
+    /// transaction (they switch sled 0.34 into a process-wide read/write lock that can
+    /// deadlock against its own flusher); instead the writes are ordered so that a crash at
+    /// any point leaves a state a replay repairs: data first, the sequence number last, and
+    /// every key of the data a function of the reading, so writing it again changes nothing.
+    pub async fn write_batch(
+        &self,
+        collector: &str,
+        site: &str,
+        items: &[(u64, Incoming)],
+        policy: &Policy,
+        follows: Option<u64>,
+    ) -> Vec<Result<Answer, StoreError>> {
         let mut ws = self.ingest_lock.lock().await;
+        if let Some(before) = follows {
+            match self.known_sequence(&mut ws, collector) {
+                Ok(stored) if stored >= before => {}
+                Ok(stored) => {
+                    return vec![Err(StoreError::Refused(format!(
+                        "the batch before it on this stream was stored only up to {stored}, not {before}"
+                    )))]
+                }
+                Err(e) => return vec![Err(e)],
+            }
+        }
         let mut answers = Vec::with_capacity(items.len());
         // The collector's sequence number is written once, after the data of the whole
         // batch: the last thing before the flush, as the crash order wants.
@@ -424,18 +438,29 @@ impl Store {
                     .collect();
             }
         }
-        if answers.iter().any(|a| a.is_ok()) {
-            if let Err(e) = flush(&self.db).await {
-                self.forget(&mut ws);
-                // Nothing in the batch is durable: every answer becomes the error.
+        answers
+    }
+
+    /// Flushes what [`Store::write_batch`] wrote and returns its answers, or, when the
+    /// flush failed, the error in place of each (nothing in the batch is durable then).
+    pub async fn made_durable(
+        &self,
+        answers: Vec<Result<Answer, StoreError>>,
+    ) -> Vec<Result<Answer, StoreError>> {
+        if !answers.iter().any(|a| a.is_ok()) {
+            return answers;
+        }
+        match flush(&self.db).await {
+            Ok(()) => answers,
+            Err(e) => {
+                self.forget(&mut *self.ingest_lock.lock().await);
                 let e = e.to_string();
-                return answers
+                answers
                     .into_iter()
                     .map(|_| Err(StoreError::Corrupt(format!("flushing: {e}"))))
-                    .collect();
+                    .collect()
             }
         }
-        answers
     }
 
     /// After a failed write: what ingest kept in memory is dropped and the device count
@@ -454,9 +479,10 @@ impl Store {
         collector: &str,
         site: &str,
         seq: u64,
-        reading: &Reading,
+        arrived: &WireReading,
         policy: &Policy,
     ) -> Result<Ingested, StoreError> {
+        let reading = arrived.reading();
         if seq <= self.known_sequence(ws, collector)? {
             return Ok(Ingested::Duplicate);
         }
@@ -520,7 +546,7 @@ impl Store {
         hkey.push(0);
         hkey.extend_from_slice(collector.as_bytes());
         hkey.extend_from_slice(&seq.to_be_bytes());
-        self.history.insert(hkey, encode_reading(reading))?;
+        self.history.insert(hkey, arrived.stored())?;
         if changed {
             self.devices.insert(device_id.as_bytes(), encode(&record))?;
         }
@@ -705,7 +731,7 @@ impl Store {
             let prefix = level_prefix(&device.id, &supply);
             let last: Option<LevelPoint> = match ws.levels.get(&prefix) {
                 Some(last) => *last,
-                None => match self.levels.scan_prefix(&prefix).next_back() {
+                None => match self.levels.scan_prefix(&prefix).next() {
                     Some(kv) => Some(decode(&kv?.1)?),
                     None => None,
                 },
@@ -734,9 +760,7 @@ impl Store {
                 }
             }
             let point = LevelPoint { at, percent, pages };
-            let mut k = prefix.clone();
-            k.extend_from_slice(&at.to_be_bytes());
-            self.levels.insert(k, encode(&point))?;
+            self.levels.insert(level_key(&prefix, at), encode(&point))?;
             ws.levels.insert(prefix, Some(point));
         }
         Ok(replaced)
@@ -744,11 +768,14 @@ impl Store {
 
     /// A supply's level history (change points), oldest first.
     pub fn levels(&self, device: &str, supply: &str) -> Result<Vec<LevelPoint>, StoreError> {
-        self.levels
+        let mut points = self
+            .levels
             .scan_prefix(level_prefix(device, supply))
             .values()
             .map(|v| decode(&v?))
-            .collect()
+            .collect::<Result<Vec<LevelPoint>, StoreError>>()?;
+        points.reverse();
+        Ok(points)
     }
 
     /// The forecast for a supply now.
@@ -1228,7 +1255,7 @@ impl Store {
         self.history
             .scan_prefix(prefix)
             .next_back()
-            .map(|kv| decode_reading(&kv?.1))
+            .map(|kv| read_stored(&kv?.1).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
 
@@ -1241,7 +1268,7 @@ impl Store {
         self.history
             .range(start..)
             .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(|kv| decode_reading(&kv?.1))
+            .map(|kv| read_stored(&kv?.1).map_err(|e| StoreError::Corrupt(e.to_string())))
             .collect()
     }
 
@@ -1281,6 +1308,39 @@ fn level_prefix(device: &str, supply: &str) -> Vec<u8> {
     k.extend_from_slice(supply.as_bytes());
     k.push(0);
     k
+}
+
+/// Where a supply's level point taken at `at` is kept: after the supply's prefix, newest
+/// first, so that ingest finds the newest with a forward seek (sled's reverse iteration
+/// costs ten times as much, and ingest asks once per supply of every device it meets).
+fn level_key(prefix: &[u8], at: i64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(prefix.len() + 8);
+    k.extend_from_slice(prefix);
+    k.extend_from_slice(&(!(at as u64)).to_be_bytes());
+    k
+}
+
+/// Moves level points kept oldest first, in the `levels` tree of earlier versions, into
+/// `points`, newest first. Safe to repeat: a crash before the old tree is dropped only means
+/// it is copied again onto the same keys.
+fn upgrade_levels(db: &sled::Db, points: &sled::Tree) -> Result<(), StoreError> {
+    if !db.tree_names().iter().any(|n| n.as_ref() == b"levels") {
+        return Ok(());
+    }
+    let old = db.open_tree("levels")?;
+    for kv in old.iter() {
+        let (k, v) = kv?;
+        let point: LevelPoint = decode(&v)?;
+        let prefix = k
+            .len()
+            .checked_sub(8)
+            .map(|n| &k[..n])
+            .ok_or_else(|| StoreError::Corrupt("a level point's key is too short".into()))?;
+        points.insert(level_key(prefix, point.at), v)?;
+    }
+    points.flush()?;
+    db.drop_tree("levels")?;
+    Ok(())
 }
 
 /// How long a device's kept meter read may go unrewritten while its values stand still.
@@ -1353,6 +1413,64 @@ mod tests {
             polled_at: at.into(),
             ..Reading::default()
         }
+    }
+
+    #[tokio::test]
+    async fn level_points_of_earlier_versions_are_moved_and_the_newest_found() {
+        let dir = tempdir("levels-upgrade");
+        let prefix = level_prefix("sn:SN1", "1.1");
+        {
+            // Oldest first, as earlier versions kept them.
+            let db = sled::open(&dir).unwrap();
+            let old = db.open_tree("levels").unwrap();
+            for (at, percent) in [(1_000i64, 80u8), (2_000, 70), (3_000, 60)] {
+                let mut k = prefix.clone();
+                k.extend_from_slice(&at.to_be_bytes());
+                let point = LevelPoint {
+                    at,
+                    percent,
+                    pages: None,
+                };
+                old.insert(k, encode(&point)).unwrap();
+            }
+            db.flush().unwrap();
+        }
+        let s = reopen(&dir);
+        let points = s.levels("sn:SN1", "1.1").unwrap();
+        assert_eq!(
+            points.iter().map(|p| (p.at, p.percent)).collect::<Vec<_>>(),
+            vec![(1_000, 80), (2_000, 70), (3_000, 60)],
+            "oldest first, as before"
+        );
+        assert!(!s.db.tree_names().iter().any(|n| n.as_ref() == b"levels"));
+        // Ingest compares a reading with the newest point: the same percent adds none.
+        let mut r = reading("10.0.0.1", Some("SN1"), None, "2026-01-01T00:00:00Z");
+        r.supplies.push(agent_core::model::Supply {
+            device_index: 1,
+            index: 1,
+            description: "Black Toner".into(),
+            part_number: None,
+            kind: "toner".into(),
+            class: agent_core::model::SupplyClass::Consumed,
+            color: Some("black".into()),
+            unit: Some("percent".into()),
+            level: 60,
+            max_capacity: 100,
+            percent: Some(60),
+            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
+            state: agent_core::model::SupplyState::Ok,
+        });
+        s.ingest("hq", "hq", 1, &r).await.unwrap();
+        assert_eq!(s.levels("sn:SN1", "1.1").unwrap().len(), 3);
+        r.polled_at = "2026-01-01T01:00:00Z".into();
+        r.supplies[0].percent = Some(55);
+        s.ingest("hq", "hq", 2, &r).await.unwrap();
+        drop(s);
+        // Opening again finds nothing more to move, and the new point is the newest.
+        let s = reopen(&dir);
+        let points = s.levels("sn:SN1", "1.1").unwrap();
+        assert_eq!(points.len(), 4);
+        assert_eq!(points.last().map(|p| p.percent), Some(55));
     }
 
     #[tokio::test]
@@ -1453,12 +1571,12 @@ mod tests {
         let dir = tempdir("batch");
         let policy = Policy::default();
         let item = |n: u32| {
-            Incoming::Reading(Box::new(reading(
+            Incoming::Reading(Box::new(WireReading::new(reading(
                 &format!("10.0.1.{n}"),
                 Some(&format!("B{n}")),
                 None,
                 "2026-11-21T10:00:00Z",
-            )))
+            ))))
         };
         let failed = |n: u32| {
             Incoming::PollFailed(PollFailure {

@@ -137,7 +137,7 @@ async fn prometheus_scrapes_the_coordinator_and_answers_a_supply_level() {
             let acks = session(ch, vec![hello(site), envelope(seq, toner(percent).into())])
                 .await
                 .unwrap();
-            assert_eq!(acks, vec![seq]);
+            assert_eq!(acks.last(), Some(&seq));
         }
     };
     send(1, 37).await;

@@ -7,6 +7,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use printwatch_coordinator::store::{Answer, Incoming, Ingested, Policy, PollFailure, Store};
+use printwatch_coordinator::wire_reading::WireReading;
 use printwatch_proto::v1 as p;
 use prost::Message;
 
@@ -46,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let item = match env.body {
-        Some(p::envelope::Body::Reading(r)) => match agent_core::model::Reading::try_from(r) {
+        Some(p::envelope::Body::Reading(r)) => match WireReading::from_wire(r) {
             Ok(r) => Incoming::Reading(Box::new(r)),
             Err(_) => return,
         },

@@ -115,14 +115,21 @@ pub fn hello(site: &str) -> p::CollectorMessage {
     }
 }
 
+/// Sends `msgs` on a collector stream and returns the acknowledgements received, until
+/// one covers the highest sequence number sent (acknowledgements are cumulative). Each is
+/// checked to cover no less than the one before.
 pub async fn session(
     ch: Channel,
     msgs: Vec<p::CollectorMessage>,
 ) -> Result<Vec<u64>, tonic::Status> {
-    let n = msgs
+    let highest = msgs
         .iter()
-        .filter(|m| matches!(m.body, Some(p::collector_message::Body::Envelope(_))))
-        .count();
+        .filter_map(|m| match &m.body {
+            Some(p::collector_message::Body::Envelope(e)) => Some(e.seq),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
     let (tx, rx) = tokio::sync::mpsc::channel(msgs.len().max(1));
     for m in msgs {
         tx.send(m).await.unwrap();
@@ -131,12 +138,19 @@ pub async fn session(
         .session(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await?
         .into_inner();
-    let mut acks = Vec::new();
-    while acks.len() < n {
+    let mut acks: Vec<u64> = Vec::new();
+    while acks.last().copied().unwrap_or(0) < highest {
         match stream.message().await? {
             Some(p::CoordinatorMessage {
                 body: Some(p::coordinator_message::Body::Ack(a)),
-            }) => acks.push(a.seq),
+            }) => {
+                assert!(
+                    acks.last().is_none_or(|&last| a.seq >= last),
+                    "an ack went backwards: {acks:?} then {}",
+                    a.seq
+                );
+                acks.push(a.seq)
+            }
             Some(_) => {}
             None => break,
         }
