@@ -617,16 +617,33 @@ pub fn table(
             yes(f.steady_cycle_s <= 10.0)
         ));
     }
-    let best_ingest = figures.iter().map(|f| f.ingest_per_s).fold(0.0, f64::max);
+    // At every fleet size: a coordinator's rate that holds only for small fleets is not
+    // the target met.
+    let ingest: Vec<String> = figures
+        .iter()
+        .map(|f| {
+            format!(
+                "{:.0}/s at {} printers: {}",
+                f.ingest_per_s,
+                f.printers,
+                yes(f.ingest_per_s >= 20_000.0)
+            )
+        })
+        .collect();
     t.push_str(&format!(
-        "- at least 20,000 readings/s into the coordinator: {best_ingest:.0}/s: {}\n",
-        yes(best_ingest >= 20_000.0)
+        "- at least 20,000 readings/s into the coordinator: {}\n",
+        ingest.join("; ")
     ));
     if let Some(f) = at(2_000) {
         t.push_str(&format!(
-            "- the collector under 30 MB with 2,000 printers: {:.1} MiB: {}\n",
+            "- the collector under 30 MB with 2,000 printers: {:.1} MiB ({:.1} MB): {}; \
+             while an outage's backlog fills its outbox: {:.1} MiB ({:.1} MB): {}\n",
             f.collector_peak_mib,
-            yes(f.collector_peak_mib * 1.048_576 < 30.0)
+            f.collector_peak_mib * 1.048_576,
+            yes(f.collector_peak_mib * 1.048_576 < 30.0),
+            f.collector_outage_peak_mib,
+            f.collector_outage_peak_mib * 1.048_576,
+            yes(f.collector_outage_peak_mib * 1.048_576 < 30.0)
         ));
     }
     let worst_bytes = figures.iter().map(|f| f.bytes_per_poll).fold(0.0, f64::max);
