@@ -165,7 +165,7 @@ pub struct LevelsShown {
     devices: std::collections::HashMap<String, Shown>,
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Shown {
     site: String,
     supplies: Vec<(String, Option<String>, u8)>,
@@ -174,31 +174,20 @@ struct Shown {
 impl LevelsShown {
     /// Notes what `reading` shows for `device`; true when that differs from before.
     pub fn update(&mut self, device: &str, site: &str, reading: &Reading) -> bool {
+        let levels = || {
+            reading
+                .supplies
+                .iter()
+                .filter_map(|x| x.percent.map(|p| (&x.description, &x.color, p)))
+        };
         let same = self.devices.get(device).is_some_and(|s| {
-            s.site == site
-                && s.supplies.len()
-                    == reading
-                        .supplies
-                        .iter()
-                        .filter(|x| x.percent.is_some())
-                        .count()
-                && reading
-                    .supplies
-                    .iter()
-                    .filter_map(|x| x.percent.map(|p| (x, p)))
-                    .zip(&s.supplies)
-                    .all(|((x, p), (d, c, q))| p == *q && x.description == *d && x.color == *c)
+            s.site == site && levels().eq(s.supplies.iter().map(|(d, c, p)| (d, c, *p)))
         });
         if !same {
             let shown = Shown {
                 site: site.to_string(),
-                supplies: reading
-                    .supplies
-                    .iter()
-                    .filter_map(|x| {
-                        x.percent
-                            .map(|p| (x.description.clone(), x.color.clone(), p))
-                    })
+                supplies: levels()
+                    .map(|(d, c, p)| (d.clone(), c.clone(), p))
                     .collect(),
             };
             self.devices.insert(device.to_string(), shown);

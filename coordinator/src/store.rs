@@ -34,6 +34,12 @@ pub enum StoreError {
     Refused(String),
 }
 
+impl From<crate::wire_reading::UnreadableReading> for StoreError {
+    fn from(e: crate::wire_reading::UnreadableReading) -> Self {
+        StoreError::Corrupt(e.to_string())
+    }
+}
+
 /// A printer as the coordinator knows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceRecord {
@@ -1255,7 +1261,7 @@ impl Store {
         self.history
             .scan_prefix(prefix)
             .next_back()
-            .map(|kv| read_stored(&kv?.1).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|kv| Ok(read_stored(&kv?.1)?))
             .transpose()
     }
 
@@ -1268,7 +1274,7 @@ impl Store {
         self.history
             .range(start..)
             .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(|kv| read_stored(&kv?.1).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .map(|kv| Ok(read_stored(&kv?.1)?))
             .collect()
     }
 
