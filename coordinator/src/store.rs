@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alerts::{self, AlertKind, AlertRules, SiteReorder, SupplyRef};
 use crate::forecast::{self, Forecast, LevelPoint};
-use crate::wire_reading::{read_stored, WireReading};
+use crate::wire_reading::{read_stored, reshaped, Stored, WireReading};
 use crate::working_set::{MeterMemo, WorkingSet};
 
 /// Why the store failed.
@@ -211,6 +211,7 @@ pub struct Store {
     db: sled::Db,
     devices: sled::Tree,
     history: sled::Tree,
+    shapes: sled::Tree,
     index: sled::Tree,
     sequences: sled::Tree,
     alerts: sled::Tree,
@@ -227,8 +228,9 @@ pub struct Store {
     /// metrics scrape of a large fleet would pay for every time; ingest, which alone adds
     /// devices, keeps this count instead.
     device_total: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-    /// Counts changes to the open alerts, whoever made them (ingest, the watchdog): ingest
-    /// keeps each device's open alerts in memory while this stands still.
+    /// Counts changes to the open alerts made outside ingest (by the watchdog): ingest keeps
+    /// each device's open alerts in memory, changes them as it opens and closes alerts
+    /// itself, and reads them again when this moves.
     alert_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -283,6 +285,7 @@ impl Store {
             alert_changes: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             devices,
             history: db.open_tree("history")?,
+            shapes: db.open_tree("shapes")?,
             index: db.open_tree("index")?,
             sequences: db.open_tree("sequences")?,
             alerts: db.open_tree("alerts")?,
@@ -552,7 +555,8 @@ impl Store {
         hkey.push(0);
         hkey.extend_from_slice(collector.as_bytes());
         hkey.extend_from_slice(&seq.to_be_bytes());
-        self.history.insert(hkey, arrived.stored())?;
+        let shape = self.shape_number(ws, &device_id, arrived)?;
+        self.history.insert(hkey, arrived.stored(shape))?;
         if changed {
             self.devices.insert(device_id.as_bytes(), encode(&record))?;
         }
@@ -629,6 +633,79 @@ impl Store {
         };
         ws.meters.insert(device.to_string(), memo);
         Ok(())
+    }
+
+    /// The number of the device's shape that is the reading's (see [`crate::wire_reading`]):
+    /// its newest, or, when the reading's differs, a new one, written before the history
+    /// that names it. A replay finds the shape it wrote and takes it again.
+    fn shape_number(
+        &self,
+        ws: &mut WorkingSet,
+        device: &str,
+        arrived: &WireReading,
+    ) -> Result<u32, StoreError> {
+        if let Some(Some((n, shape))) = ws.shapes.get(device) {
+            if shape == arrived.shape() {
+                return Ok(*n);
+            }
+        }
+        let newest = match ws.shapes.remove(device) {
+            Some(known) => known,
+            None => match self.shapes.scan_prefix(shape_prefix(device)).next() {
+                Some(kv) => {
+                    let (k, v) = kv?;
+                    let n = k
+                        .last_chunk::<4>()
+                        .map(|n| !u32::from_be_bytes(*n))
+                        .ok_or_else(|| StoreError::Corrupt("a shape's key cut short".into()))?;
+                    let shape = prost::Message::decode(&v[..])
+                        .map_err(|e| StoreError::Corrupt(format!("a shape: {e}")))?;
+                    Some((n, shape))
+                }
+                None => None,
+            },
+        };
+        let n = match newest {
+            Some((n, shape)) if shape == *arrived.shape() => n,
+            newest => {
+                let n = match newest {
+                    Some((n, _)) => n.checked_add(1).ok_or_else(|| {
+                        StoreError::Refused(format!("{device} has changed shape too often"))
+                    })?,
+                    None => 0,
+                };
+                self.shapes
+                    .insert(shape_key(device, n), arrived.shape_bytes())?;
+                n
+            }
+        };
+        ws.shapes
+            .insert(device.to_string(), Some((n, arrived.shape().clone())));
+        Ok(n)
+    }
+
+    /// A reading as history holds it for `device`, whole again. `shape` keeps the shape
+    /// last read, which the device's next readings most likely share.
+    fn read_history(
+        &self,
+        device: &str,
+        value: &[u8],
+        shape: &mut Option<(u32, sled::IVec)>,
+    ) -> Result<Reading, StoreError> {
+        match read_stored(value)? {
+            Stored::Whole(r) => Ok(*r),
+            Stored::Shaped { shape: n, rest } => {
+                let bytes = match shape.take() {
+                    Some((m, bytes)) if m == n => bytes,
+                    _ => self.shapes.get(shape_key(device, n))?.ok_or_else(|| {
+                        StoreError::Corrupt(format!("{device} has no shape number {n}"))
+                    })?,
+                };
+                let r = reshaped(rest, &bytes)?;
+                *shape = Some((n, bytes));
+                Ok(r)
+            }
+        }
     }
 
     /// What the working set lacks of a device's meter reads, from sled: the one kept, and,
@@ -803,7 +880,8 @@ impl Store {
             .collect()
     }
 
-    /// Written after a change to the open alerts, so that ingest reads them again.
+    /// Written after a change to the open alerts made outside ingest, so that ingest reads
+    /// them again.
     fn alerts_changed(&self) {
         self.alert_changes
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
@@ -868,7 +946,7 @@ impl Store {
                 Some(s) => self.forecast(&device.id, &s.at)?.days_left(),
                 None => None,
             };
-            let record = self.open_alert(
+            let (record, _) = self.write_open_alert(
                 c.key,
                 c.kind,
                 device,
@@ -880,11 +958,12 @@ impl Store {
             )?;
             changes.opened.push(record);
         }
-        for key in t.close {
-            if let Some(r) = self.close_alert(&key, &reading.polled_at, policy)? {
+        for key in &t.close {
+            if let (Some(r), _) = self.write_close_alert(key, &reading.polled_at, policy)? {
                 changes.closed.push(r);
             }
         }
+        ws.alerts_changed(&device.id, &changes.opened, &t.close);
         if policy.uploads
             && changes
                 .opened
@@ -912,9 +991,31 @@ impl Store {
         at: &str,
         policy: &Policy,
     ) -> Result<AlertRecord, StoreError> {
+        let (record, opened) =
+            self.write_open_alert(key, kind, device, detail, supply, days_left, at, policy)?;
+        if opened {
+            self.alerts_changed();
+        }
+        Ok(record)
+    }
+
+    /// [`Store::open_alert`] without telling ingest, and whether it opened one (not
+    /// finding it open).
+    #[allow(clippy::too_many_arguments)]
+    fn write_open_alert(
+        &self,
+        key: String,
+        kind: AlertKind,
+        device: &DeviceRecord,
+        detail: String,
+        supply: Option<SupplyRef>,
+        days_left: Option<f64>,
+        at: &str,
+        policy: &Policy,
+    ) -> Result<(AlertRecord, bool), StoreError> {
         if let Some(id) = self.open.get(key.as_bytes())? {
             if let Some(a) = self.alerts.get(&id)? {
-                return decode(&a);
+                return Ok((decode(&a)?, false));
             }
         }
         // The number is written before the alert, so a crash between leaves a gap, never
@@ -935,7 +1036,6 @@ impl Store {
         };
         self.alerts.insert(record.id.as_bytes(), encode(&record))?;
         self.open.insert(key.as_bytes(), record.id.as_bytes())?;
-        self.alerts_changed();
         if policy.mail_sites.contains(&record.site) {
             self.mail_out.insert(
                 format!("{}/opened", record.id).as_bytes(),
@@ -945,7 +1045,7 @@ impl Store {
                 }),
             )?;
         }
-        Ok(record)
+        Ok((record, true))
     }
 
     /// Closes the open alert for a condition, if any; queues its mail.
@@ -955,13 +1055,27 @@ impl Store {
         at: &str,
         policy: &Policy,
     ) -> Result<Option<AlertRecord>, StoreError> {
+        let (record, changed) = self.write_close_alert(key, at, policy)?;
+        if changed {
+            self.alerts_changed();
+        }
+        Ok(record)
+    }
+
+    /// [`Store::close_alert`] without telling ingest, and whether the open alerts changed
+    /// (a key whose alert record is missing is removed, and nothing is closed).
+    fn write_close_alert(
+        &self,
+        key: &str,
+        at: &str,
+        policy: &Policy,
+    ) -> Result<(Option<AlertRecord>, bool), StoreError> {
         let Some(id) = self.open.get(key.as_bytes())? else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let Some(a) = self.alerts.get(&id)? else {
             self.open.remove(key.as_bytes())?;
-            self.alerts_changed();
-            return Ok(None);
+            return Ok((None, true));
         };
         let mut record: AlertRecord = decode(&a)?;
         record.closed_at = Some(at.to_string());
@@ -976,8 +1090,7 @@ impl Store {
             )?;
         }
         self.open.remove(key.as_bytes())?;
-        self.alerts_changed();
-        Ok(Some(record))
+        Ok((Some(record), true))
     }
 
     /// Every alert, newest first; only open ones unless `include_closed`.
@@ -1206,7 +1319,7 @@ impl Store {
             if let Some(device) = self.device_at(site, address)? {
                 let key = alerts::device_key(&device.id, AlertKind::Unreachable);
                 if !self.is_open(&key)? {
-                    opened = Some(self.open_alert(
+                    let (record, _) = self.write_open_alert(
                         key,
                         AlertKind::Unreachable,
                         &device,
@@ -1215,7 +1328,9 @@ impl Store {
                         None,
                         at,
                         policy,
-                    )?);
+                    )?;
+                    ws.alerts_changed(&device.id, std::slice::from_ref(&record), &[]);
+                    opened = Some(record);
                 }
             }
         }
@@ -1261,7 +1376,7 @@ impl Store {
         self.history
             .scan_prefix(prefix)
             .next_back()
-            .map(|kv| Ok(read_stored(&kv?.1)?))
+            .map(|kv| self.read_history(id, &kv?.1, &mut None))
             .transpose()
     }
 
@@ -1271,10 +1386,11 @@ impl Store {
         start.push(0);
         let prefix = start.clone();
         start.extend_from_slice(since.as_bytes());
+        let mut shape = None;
         self.history
             .range(start..)
             .take_while(|kv| kv.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
-            .map(|kv| Ok(read_stored(&kv?.1)?))
+            .map(|kv| self.read_history(id, &kv?.1, &mut shape))
             .collect()
     }
 
@@ -1302,6 +1418,19 @@ impl Store {
         self.db.flush()?;
         Ok(gone)
     }
+}
+
+/// Where a device's shapes are kept: newest first, so the newest is a forward seek.
+fn shape_prefix(device: &str) -> Vec<u8> {
+    let mut k = device.as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+fn shape_key(device: &str, n: u32) -> Vec<u8> {
+    let mut k = shape_prefix(device);
+    k.extend_from_slice(&(!n).to_be_bytes());
+    k
 }
 
 fn address_key(site: &str, address: &str) -> String {
@@ -1524,6 +1653,102 @@ mod tests {
             matches!(s.latest(&device_id), Err(StoreError::Corrupt(_))),
             "damaged bytes are an error, not a panic"
         );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn history_keeps_each_shape_once_and_every_reading_reads_back_as_taken() {
+        let dir = tempdir("shapes");
+        let shapes_of = |s: &Store, id: &str| s.shapes.scan_prefix(shape_prefix(id)).count();
+        let at = |i: u32| format!("2026-11-22T10:00:{i:02}Z");
+        let mut taken = Vec::new();
+        let device_id;
+        {
+            let s = reopen(&dir);
+            let mut r = reading("10.0.0.7", Some("SN7"), None, &at(0));
+            r.identity.firmware = Some("1.0".into());
+            for i in 0..6u32 {
+                r.polled_at = at(i);
+                r.status.printer_status = Some(format!("idle {i}"));
+                if i == 3 {
+                    // A firmware update: a new shape, from this reading on.
+                    r.identity.firmware = Some("2.0".into());
+                }
+                s.ingest("hq", "hq", u64::from(i) + 1, &r).await.unwrap();
+                taken.push(r.clone());
+            }
+            device_id = s.devices().unwrap()[0].id.clone();
+            assert_eq!(shapes_of(&s, &device_id), 2);
+            assert_eq!(s.history(&device_id, "").unwrap(), taken);
+        }
+        // Reopened, ingest knows no shape in memory: it finds the newest and takes it again.
+        let s = reopen(&dir);
+        let mut r = taken[5].clone();
+        r.polled_at = at(6);
+        s.ingest("hq", "hq", 7, &r).await.unwrap();
+        taken.push(r);
+        assert_eq!(shapes_of(&s, &device_id), 2);
+        assert_eq!(s.history(&device_id, "").unwrap(), taken);
+        assert_eq!(s.latest(&device_id).unwrap().as_ref(), taken.last());
+        // A reading whose shape is gone is an error, not a reading with another's identity.
+        s.shapes.remove(shape_key(&device_id, 1)).unwrap();
+        assert!(matches!(s.latest(&device_id), Err(StoreError::Corrupt(_))));
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn ingest_follows_its_own_alert_changes_and_sees_those_made_elsewhere() {
+        let dir = tempdir("alert-copy");
+        let s = reopen(&dir);
+        let policy = Policy::default();
+        let mut r = reading("10.0.0.8", Some("SN8"), None, "2026-11-22T10:00:00Z");
+        r.supplies.push(agent_core::model::Supply {
+            device_index: 1,
+            index: 1,
+            description: "Black Toner".into(),
+            part_number: None,
+            kind: "toner".into(),
+            class: agent_core::model::SupplyClass::Consumed,
+            color: Some("black".into()),
+            unit: Some("percent".into()),
+            level: 5,
+            max_capacity: 100,
+            percent: Some(5),
+            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
+            state: agent_core::model::SupplyState::Low,
+        });
+        let mut seq = 0;
+        let mut ingest = async |percent: u8| {
+            seq += 1;
+            r.polled_at = format!("2026-11-22T10:00:{seq:02}Z");
+            r.supplies[0].level = i64::from(percent);
+            r.supplies[0].percent = Some(percent);
+            match s.ingest_with("hq", "hq", seq, &r, &policy).await.unwrap() {
+                Ingested::Stored { changes, .. } => (changes.opened.len(), changes.closed.len()),
+                Ingested::Duplicate => panic!("a duplicate"),
+            }
+        };
+        assert_eq!(ingest(5).await, (1, 0), "low: opens");
+        assert_eq!(
+            ingest(4).await,
+            (0, 0),
+            "still low: ingest knows it is open"
+        );
+        assert_eq!(ingest(90).await, (0, 1), "refilled: closes");
+        assert_eq!(ingest(90).await, (0, 0), "ingest knows it closed");
+        assert_eq!(ingest(3).await, (1, 0), "low again: opens again");
+        // Closed elsewhere (as the watchdog or an operator would): ingest reads again.
+        let key = s.alerts(false).unwrap()[0].key.clone();
+        s.close_alert(&key, "2026-11-22T10:01:00Z", &policy)
+            .unwrap();
+        assert_eq!(
+            ingest(3).await,
+            (1, 0),
+            "closed elsewhere, still low: opens"
+        );
+        assert_eq!(s.alerts(false).unwrap().len(), 1);
         drop(s);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -1,45 +1,64 @@
-//! A reading as history keeps it: a marker byte, then the wire's own protobuf encoding.
+//! A reading as history keeps it: a marker byte, then the wire's own protobuf encoding,
+//! split in two. What stays put from poll to poll (the printer's identity, and what each
+//! supply is: its description, kind, color, unit, capacity) is its [shape], kept once per
+//! device and named by a number; history keeps, per reading, that number and the rest
+//! (levels, states, status, meters). A steady reading is a sixth of its whole encoding
+//! that way, and history's size is what ingest's writes cost: sled rewrites a page of
+//! sixteen entries per change, and a fleet of ten thousand printers touches ten thousand
+//! history pages a cycle, more than the page cache holds when each entry is whole.
 //!
 //! Ingest needs a reading twice over: as the model, which the alert rules and the level
 //! history read, and as bytes, which history stores. A [`WireReading`] carries both, so
-//! the bytes are encoded once, from the message as it came off the wire, instead of the
-//! store cloning the model back into a message to encode it (a tenth of the store's time
-//! when it was done that way).
+//! the bytes are encoded once, from the message as it came off the wire.
+//!
+//! [shape]: WireReading::shape
 
 use agent_core::model::Reading;
 use printwatch_proto::convert::ConvertError;
 use printwatch_proto::v1 as p;
 use prost::Message;
 
-/// The first byte of a reading stored as protobuf. Readings are the bulk of what ingest
-/// writes, and protobuf is a third the size of their JSON; JSON never starts with 0, so
-/// readings stored as JSON by earlier versions still read.
+/// The first byte of a reading stored whole as protobuf (earlier versions). Protobuf is a
+/// third the size of JSON, which never starts with 0 or 1, so readings stored as JSON by
+/// still earlier versions read too.
 const PROTOBUF: u8 = 0;
+
+/// The first byte of a reading stored as its shape's number (four bytes, big-endian) and
+/// the protobuf of the rest.
+const SHAPED: u8 = 1;
 
 /// A reading and its stored encoding, made together.
 #[derive(Debug, Clone)]
 pub struct WireReading {
     reading: Reading,
-    stored: sled::IVec,
+    shape: p::Reading,
+    rest: Vec<u8>,
 }
 
 impl WireReading {
-    /// A reading as a collector sent it: encoded as it is, then converted. An error when
-    /// the message breaks the model's rules (see [`ConvertError`]).
+    /// A reading as a collector sent it: split and encoded as it is, then converted. An
+    /// error when the message breaks the model's rules (see [`ConvertError`]).
     pub fn from_wire(wire: p::Reading) -> Result<WireReading, ConvertError> {
-        let stored = stored_bytes(&wire);
+        let (shape, rest) = split(&wire);
+        let mut bytes = Vec::with_capacity(rest.encoded_len());
+        // Encoding into a Vec only fails for want of capacity, which a Vec grows.
+        let _ = rest.encode(&mut bytes);
         Ok(WireReading {
             reading: Reading::try_from(wire)?,
-            stored,
+            shape,
+            rest: bytes,
         })
     }
 
     /// A reading made here (tests, benches, tools): it goes through the message once to
     /// be encoded.
     pub fn new(reading: Reading) -> WireReading {
+        let wire = p::Reading::from(reading.clone());
+        let (shape, rest) = split(&wire);
         WireReading {
-            stored: stored_bytes(&p::Reading::from(reading.clone())),
             reading,
+            shape,
+            rest: rest.encode_to_vec(),
         }
     }
 
@@ -48,10 +67,64 @@ impl WireReading {
         &self.reading
     }
 
-    /// What history stores for it; cheap to clone (shared bytes).
-    pub fn stored(&self) -> sled::IVec {
-        self.stored.clone()
+    /// What stays put from poll to poll: the identity, and each supply without its level,
+    /// percent and state. Two readings of one printer with equal shapes share one.
+    pub fn shape(&self) -> &p::Reading {
+        &self.shape
     }
+
+    /// The shape as the store keeps it.
+    pub fn shape_bytes(&self) -> Vec<u8> {
+        self.shape.encode_to_vec()
+    }
+
+    /// What history stores for the reading when its device's shape numbered `shape` is
+    /// [`WireReading::shape`].
+    pub fn stored(&self, shape: u32) -> Vec<u8> {
+        let mut b = Vec::with_capacity(5 + self.rest.len());
+        b.push(SHAPED);
+        b.extend_from_slice(&shape.to_be_bytes());
+        b.extend_from_slice(&self.rest);
+        b
+    }
+}
+
+/// A message's shape, and the rest: the message without its shape's fields.
+fn split(wire: &p::Reading) -> (p::Reading, p::Reading) {
+    let shape = p::Reading {
+        identity: wire.identity.clone(),
+        supplies: wire
+            .supplies
+            .iter()
+            .map(|s| p::Supply {
+                level: 0,
+                percent: None,
+                state: 0,
+                ..s.clone()
+            })
+            .collect(),
+        ..p::Reading::default()
+    };
+    let rest = p::Reading {
+        identity: None,
+        supplies: wire
+            .supplies
+            .iter()
+            .map(|s| p::Supply {
+                level: s.level,
+                percent: s.percent,
+                state: s.state,
+                ..p::Supply::default()
+            })
+            .collect(),
+        meters: wire.meters.clone(),
+        status: wire.status.clone(),
+        polled_at: wire.polled_at.clone(),
+        bytes_sent: wire.bytes_sent,
+        bytes_received: wire.bytes_received,
+        round_trips: wire.round_trips,
+    };
+    (shape, rest)
 }
 
 impl std::ops::Deref for WireReading {
@@ -61,32 +134,85 @@ impl std::ops::Deref for WireReading {
     }
 }
 
-fn stored_bytes(wire: &p::Reading) -> sled::IVec {
-    let mut b = Vec::with_capacity(1 + wire.encoded_len());
-    b.push(PROTOBUF);
-    // Encoding into a Vec only fails for want of capacity, which a Vec grows.
-    let _ = wire.encode(&mut b);
-    sled::IVec::from(b)
-}
-
 /// Why stored bytes are not a reading.
 #[derive(Debug, thiserror::Error)]
 pub enum UnreadableReading {
     /// Neither protobuf nor JSON.
     #[error("not a reading's encoding: {0}")]
     Encoding(String),
+    /// A shaped reading whose shape is not the one it was stored with.
+    #[error("the reading has {rest} supplies, its shape {shape}")]
+    Misshaped {
+        /// Supplies in the reading.
+        rest: usize,
+        /// Supplies in the shape.
+        shape: usize,
+    },
     /// A message that breaks the model's rules.
     #[error("{0}")]
     Model(#[from] ConvertError),
 }
 
-/// The reading in stored bytes: protobuf after [`PROTOBUF`], else JSON (earlier versions).
-pub fn read_stored(b: &[u8]) -> Result<Reading, UnreadableReading> {
+/// How a reading was stored.
+#[derive(Debug)]
+pub enum Stored<'a> {
+    /// Whole: the reading.
+    Whole(Box<Reading>),
+    /// As the number of its device's shape, and the rest, which [`reshaped`] makes the
+    /// reading.
+    Shaped {
+        /// The shape's number.
+        shape: u32,
+        /// The protobuf of the rest.
+        rest: &'a [u8],
+    },
+}
+
+/// The reading, from the rest of it and `shape` (the bytes of the shape it names).
+pub fn reshaped(rest: &[u8], shape: &[u8]) -> Result<Reading, UnreadableReading> {
+    let mut r = p::Reading::decode(rest).map_err(encoding)?;
+    let shape = p::Reading::decode(shape).map_err(encoding)?;
+    if shape.supplies.len() != r.supplies.len() {
+        return Err(UnreadableReading::Misshaped {
+            rest: r.supplies.len(),
+            shape: shape.supplies.len(),
+        });
+    }
+    r.identity = shape.identity;
+    for (s, what) in r.supplies.iter_mut().zip(shape.supplies) {
+        *s = p::Supply {
+            level: s.level,
+            percent: s.percent,
+            state: s.state,
+            ..what
+        };
+    }
+    Ok(Reading::try_from(r)?)
+}
+
+fn encoding(e: prost::DecodeError) -> UnreadableReading {
+    UnreadableReading::Encoding(e.to_string())
+}
+
+/// What stored bytes hold: [`SHAPED`], else protobuf after [`PROTOBUF`], else JSON (the
+/// last two from earlier versions).
+pub fn read_stored(b: &[u8]) -> Result<Stored<'_>, UnreadableReading> {
     match b.split_first() {
-        Some((&PROTOBUF, wire)) => Ok(Reading::try_from(
-            p::Reading::decode(wire).map_err(|e| UnreadableReading::Encoding(e.to_string()))?,
-        )?),
-        _ => serde_json::from_slice(b).map_err(|e| UnreadableReading::Encoding(e.to_string())),
+        Some((&SHAPED, rest)) => match rest.split_first_chunk::<4>() {
+            Some((n, rest)) => Ok(Stored::Shaped {
+                shape: u32::from_be_bytes(*n),
+                rest,
+            }),
+            None => Err(UnreadableReading::Encoding(
+                "a shaped reading cut short".into(),
+            )),
+        },
+        Some((&PROTOBUF, wire)) => Ok(Stored::Whole(Box::new(Reading::try_from(
+            p::Reading::decode(wire).map_err(encoding)?,
+        )?))),
+        _ => serde_json::from_slice(b)
+            .map(|r| Stored::Whole(Box::new(r)))
+            .map_err(|e| UnreadableReading::Encoding(e.to_string())),
     }
 }
 
@@ -99,24 +225,92 @@ mod tests {
         agent_core::decode::reading(&device.view, "127.0.0.9:161")
     }
 
-    #[test]
-    fn the_wire_and_the_model_store_the_same_bytes() {
-        let r = reading();
-        let made_here = WireReading::new(r.clone());
-        let from_wire = WireReading::from_wire(p::Reading::from(r.clone())).expect("valid");
-        assert_eq!(made_here.stored(), from_wire.stored());
-        assert_eq!(from_wire.reading(), &r);
-        assert_eq!(read_stored(&from_wire.stored()).expect("reads back"), r);
+    fn whole(r: &Reading) -> Vec<u8> {
+        let mut b = vec![PROTOBUF];
+        b.extend(p::Reading::from(r.clone()).encode_to_vec());
+        b
     }
 
     #[test]
-    fn json_from_earlier_versions_reads_and_garbage_is_an_error() {
+    fn the_wire_and_the_model_store_the_same_bytes_and_they_read_back() {
+        // A steady reading: page meters are read once a day, supply levels every poll.
+        let mut r = reading();
+        r.meters.clear();
+        let made_here = WireReading::new(r.clone());
+        let from_wire = WireReading::from_wire(p::Reading::from(r.clone())).expect("valid");
+        assert_eq!(made_here.stored(3), from_wire.stored(3));
+        assert_eq!(made_here.shape(), from_wire.shape());
+        assert_eq!(from_wire.reading(), &r);
+        let stored = from_wire.stored(3);
+        let Stored::Shaped { shape: 3, rest } = read_stored(&stored).expect("reads") else {
+            panic!("not shaped as number 3");
+        };
+        assert_eq!(
+            reshaped(rest, &from_wire.shape_bytes()).expect("whole again"),
+            r
+        );
+        // The point of the split: what history keeps per reading is a fraction of it.
+        assert!(
+            stored.len() * 3 < whole(&r).len(),
+            "{} of {} bytes",
+            stored.len(),
+            whole(&r).len()
+        );
+    }
+
+    #[test]
+    fn levels_keep_the_shape_and_a_new_firmware_makes_another() {
+        let r = reading();
+        let mut drained = r.clone();
+        for s in &mut drained.supplies {
+            s.level /= 2;
+            s.percent = s.percent.map(|p| p / 2);
+        }
+        drained.polled_at = "2026-11-22T10:00:00Z".into();
+        let a = WireReading::new(r.clone());
+        let b = WireReading::new(drained.clone());
+        assert_eq!(a.shape(), b.shape());
+        assert_ne!(a.stored(0), b.stored(0));
+        let stored = b.stored(0);
+        let Ok(Stored::Shaped { rest, .. }) = read_stored(&stored) else {
+            panic!("not shaped");
+        };
+        assert_eq!(reshaped(rest, &a.shape_bytes()).expect("reads"), drained);
+        let mut updated = r;
+        updated.identity.firmware = Some("2.0".into());
+        assert_ne!(WireReading::new(updated).shape(), a.shape());
+    }
+
+    #[test]
+    fn earlier_versions_read_and_garbage_is_an_error() {
         let r = reading();
         let json = serde_json::to_vec(&r).expect("json");
-        assert_eq!(read_stored(&json).expect("reads"), r);
+        for b in [json, whole(&r)] {
+            match read_stored(&b) {
+                Ok(Stored::Whole(back)) => assert_eq!(*back, r),
+                other => panic!("{other:?}"),
+            }
+        }
         assert!(read_stored(&[PROTOBUF, 0xff, 0xff]).is_err());
+        assert!(read_stored(&[SHAPED, 0, 0]).is_err());
         assert!(read_stored(b"").is_err());
         assert!(read_stored(b"{\"no\":1}").is_err());
+        let shape = WireReading::new(r.clone()).shape_bytes();
+        assert!(reshaped(&[0xff, 0xff], &shape).is_err());
+        assert!(reshaped(&[], &[0xff]).is_err());
+    }
+
+    #[test]
+    fn a_rest_read_with_another_shape_is_an_error_not_a_mixed_reading() {
+        let r = reading();
+        let mut fewer = r.clone();
+        fewer.supplies.pop();
+        let stored = WireReading::new(r).stored(0);
+        let Ok(Stored::Shaped { rest, .. }) = read_stored(&stored) else {
+            panic!("not shaped");
+        };
+        let e = reshaped(rest, &WireReading::new(fewer).shape_bytes()).expect_err("misshaped");
+        assert!(matches!(e, UnreadableReading::Misshaped { .. }), "{e}");
     }
 
     #[test]

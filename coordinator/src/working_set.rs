@@ -1,13 +1,13 @@
 //! What ingest reads back for every reading, kept in memory: each collector's last
-//! sequence number, which device each identity key names, each device's record, each
-//! supply's last level point, each device's meter reads and open alerts. Ingest writes all of
+//! sequence number, which device each identity key names, each device's record and shape,
+//! each supply's last level point, each device's meter reads and open alerts. Ingest writes all of
 //! these through to sled as before; this only spares it reading them again, which was most
 //! of its cost (a steady reading read about ten records and decoded four).
 //!
 //! Only ingest writes these records, one batch at a time under the store's ingest lock,
 //! so the copy cannot go stale. Open alerts are the exception: the watchdog opens and
-//! closes some too, so the store counts every change to them and ingest drops its copy
-//! when the count moves. When a write fails the copy is dropped and refilled from
+//! closes some too, so the store counts its changes to them and ingest drops its copy
+//! when the count moves; ingest's own changes it makes to its copy as it writes them. When a write fails the copy is dropped and refilled from
 //! sled, which then holds the truth.
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,6 +16,7 @@ use agent_core::model::Meter;
 
 use crate::alerts::AlertKind;
 use crate::forecast::LevelPoint;
+use crate::store::AlertRecord;
 use crate::store::DeviceRecord;
 
 /// The ingest's working set. Every map fills on demand from sled.
@@ -29,6 +30,8 @@ pub struct WorkingSet {
     pub devices: HashMap<String, DeviceRecord>,
     /// A supply's level-history prefix to its newest point (`None`: no point yet).
     pub levels: HashMap<Vec<u8>, Option<LevelPoint>>,
+    /// Device id to its newest shape and that shape's number (`None`: it has none yet).
+    pub shapes: HashMap<String, Option<(u32, printwatch_proto::v1::Reading)>>,
     /// Device id to its meter reads (`None`: it never had any).
     pub meters: HashMap<String, Option<MeterMemo>>,
     /// Device id to its open alerts (key to kind), as of `open_as_of`.
@@ -49,6 +52,19 @@ pub struct MeterMemo {
 }
 
 impl WorkingSet {
+    /// What ingest opened and closed (by key) for a device, written: its copy of the
+    /// device's open alerts (when it has one) follows.
+    pub fn alerts_changed(&mut self, device: &str, opened: &[AlertRecord], closed: &[String]) {
+        if let Some(open) = self.open.get_mut(device) {
+            for a in opened {
+                open.insert(a.key.clone(), a.kind);
+            }
+            for key in closed {
+                open.remove(key);
+            }
+        }
+    }
+
     /// Forgets everything: after a failed write, sled is the only truth.
     pub fn clear(&mut self) {
         *self = WorkingSet::default();
