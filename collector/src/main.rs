@@ -176,6 +176,7 @@ async fn run() -> Result<()> {
 /// runtime gets five seconds to wind down: everything worth keeping is already in the
 /// outbox, so nothing may hold the process up once it has been told to stop.
 fn main() -> std::process::ExitCode {
+    printwatch_collector::heap::one_arena();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
