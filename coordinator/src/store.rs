@@ -1535,6 +1535,25 @@ mod tests {
         panic!("the store did not reopen");
     }
 
+    /// A black toner at `percent`, its state ok.
+    fn black_toner(percent: u8) -> agent_core::model::Supply {
+        agent_core::model::Supply {
+            device_index: 1,
+            index: 1,
+            description: "Black Toner".into(),
+            part_number: None,
+            kind: "toner".into(),
+            class: agent_core::model::SupplyClass::Consumed,
+            color: Some("black".into()),
+            unit: Some("percent".into()),
+            level: i64::from(percent),
+            max_capacity: 100,
+            percent: Some(percent),
+            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
+            state: agent_core::model::SupplyState::Ok,
+        }
+    }
+
     fn reading(address: &str, serial: Option<&str>, mac: Option<&str>, at: &str) -> Reading {
         Reading {
             identity: Identity {
@@ -1580,21 +1599,7 @@ mod tests {
         assert!(!s.db.tree_names().iter().any(|n| n.as_ref() == b"levels"));
         // Ingest compares a reading with the newest point: the same percent adds none.
         let mut r = reading("10.0.0.1", Some("SN1"), None, "2026-01-01T00:00:00Z");
-        r.supplies.push(agent_core::model::Supply {
-            device_index: 1,
-            index: 1,
-            description: "Black Toner".into(),
-            part_number: None,
-            kind: "toner".into(),
-            class: agent_core::model::SupplyClass::Consumed,
-            color: Some("black".into()),
-            unit: Some("percent".into()),
-            level: 60,
-            max_capacity: 100,
-            percent: Some(60),
-            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
-            state: agent_core::model::SupplyState::Ok,
-        });
+        r.supplies.push(black_toner(60));
         s.ingest("hq", "hq", 1, &r).await.unwrap();
         assert_eq!(s.levels("sn:SN1", "1.1").unwrap().len(), 3);
         r.polled_at = "2026-01-01T01:00:00Z".into();
@@ -1614,19 +1619,8 @@ mod tests {
         let s = reopen(&dir);
         let mut r = reading("10.0.0.9", Some("SN9"), None, "2026-01-01T00:00:00Z");
         r.supplies.push(agent_core::model::Supply {
-            device_index: 1,
-            index: 1,
-            description: "Black Toner".into(),
             part_number: Some("CF259A".into()),
-            kind: "toner".into(),
-            class: agent_core::model::SupplyClass::Consumed,
-            color: Some("black".into()),
-            unit: Some("percent".into()),
-            level: 40,
-            max_capacity: 100,
-            percent: Some(40),
-            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
-            state: agent_core::model::SupplyState::Ok,
+            ..black_toner(40)
         });
         r.meters.push(agent_core::model::Meter {
             name: "total".into(),
@@ -1705,19 +1699,8 @@ mod tests {
         let policy = Policy::default();
         let mut r = reading("10.0.0.8", Some("SN8"), None, "2026-11-22T10:00:00Z");
         r.supplies.push(agent_core::model::Supply {
-            device_index: 1,
-            index: 1,
-            description: "Black Toner".into(),
-            part_number: None,
-            kind: "toner".into(),
-            class: agent_core::model::SupplyClass::Consumed,
-            color: Some("black".into()),
-            unit: Some("percent".into()),
-            level: 5,
-            max_capacity: 100,
-            percent: Some(5),
-            percent_source: Some(agent_core::model::PercentSource::LevelOfMax),
             state: agent_core::model::SupplyState::Low,
+            ..black_toner(5)
         });
         let mut seq = 0;
         let mut ingest = async |percent: u8| {
