@@ -107,6 +107,34 @@ pub enum Answer {
     PollFailed(Option<Box<AlertRecord>>),
 }
 
+/// An alert to open: what condition it is for and what it says.
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    /// The condition's key (see [`alerts::device_key`]); one open alert per key.
+    pub key: String,
+    /// Its kind.
+    pub kind: AlertKind,
+    /// What it says.
+    pub detail: String,
+    /// The supply, for a supply's alert.
+    pub supply: Option<SupplyRef>,
+    /// The supply's forecast days left, when it has one.
+    pub days_left: Option<f64>,
+}
+
+impl NewAlert {
+    /// An alert about a whole printer (or a site): no supply.
+    pub fn about_printer(key: String, kind: AlertKind, detail: String) -> NewAlert {
+        NewAlert {
+            key,
+            kind,
+            detail,
+            supply: None,
+            days_left: None,
+        }
+    }
+}
+
 /// Alerts opened and closed, and supplies replaced, by one stored message.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
@@ -946,16 +974,14 @@ impl Store {
                 Some(s) => self.forecast(&device.id, &s.at)?.days_left(),
                 None => None,
             };
-            let (record, _) = self.write_open_alert(
-                c.key,
-                c.kind,
-                device,
-                c.detail,
-                c.supply,
+            let alert = NewAlert {
+                key: c.key,
+                kind: c.kind,
+                detail: c.detail,
+                supply: c.supply,
                 days_left,
-                &reading.polled_at,
-                policy,
-            )?;
+            };
+            let (record, _) = self.write_open_alert(alert, device, &reading.polled_at, policy)?;
             changes.opened.push(record);
         }
         for key in &t.close {
@@ -979,20 +1005,14 @@ impl Store {
     }
 
     /// Opens an alert for a condition unless one is open for it; queues its mail.
-    #[allow(clippy::too_many_arguments)]
     pub fn open_alert(
         &self,
-        key: String,
-        kind: AlertKind,
+        alert: NewAlert,
         device: &DeviceRecord,
-        detail: String,
-        supply: Option<SupplyRef>,
-        days_left: Option<f64>,
         at: &str,
         policy: &Policy,
     ) -> Result<AlertRecord, StoreError> {
-        let (record, opened) =
-            self.write_open_alert(key, kind, device, detail, supply, days_left, at, policy)?;
+        let (record, opened) = self.write_open_alert(alert, device, at, policy)?;
         if opened {
             self.alerts_changed();
         }
@@ -1001,18 +1021,20 @@ impl Store {
 
     /// [`Store::open_alert`] without telling ingest, and whether it opened one (not
     /// finding it open).
-    #[allow(clippy::too_many_arguments)]
     fn write_open_alert(
         &self,
-        key: String,
-        kind: AlertKind,
+        alert: NewAlert,
         device: &DeviceRecord,
-        detail: String,
-        supply: Option<SupplyRef>,
-        days_left: Option<f64>,
         at: &str,
         policy: &Policy,
     ) -> Result<(AlertRecord, bool), StoreError> {
+        let NewAlert {
+            key,
+            kind,
+            detail,
+            supply,
+            days_left,
+        } = alert;
         if let Some(id) = self.open.get(key.as_bytes())? {
             if let Some(a) = self.alerts.get(&id)? {
                 return Ok((decode(&a)?, false));
@@ -1319,16 +1341,12 @@ impl Store {
             if let Some(device) = self.device_at(site, address)? {
                 let key = alerts::device_key(&device.id, AlertKind::Unreachable);
                 if !self.is_open(&key)? {
-                    let (record, _) = self.write_open_alert(
+                    let alert = NewAlert::about_printer(
                         key,
                         AlertKind::Unreachable,
-                        &device,
                         format!("no answer to {consecutive} polls in a row: {error}"),
-                        None,
-                        None,
-                        at,
-                        policy,
-                    )?;
+                    );
+                    let (record, _) = self.write_open_alert(alert, &device, at, policy)?;
                     ws.alerts_changed(&device.id, std::slice::from_ref(&record), &[]);
                     opened = Some(record);
                 }

@@ -16,7 +16,7 @@ use crate::ingest::Notifiers;
 use crate::mail::SendDigest;
 use crate::registry::{Registry, Sites};
 use crate::schedule::{self, rfc3339, MeterReadSchedule};
-use crate::store::{DeviceRecord, Policy, Store, StoreError};
+use crate::store::{DeviceRecord, NewAlert, Policy, Store, StoreError};
 
 /// What the watchdog is told to look after.
 #[derive(Debug, Clone)]
@@ -136,15 +136,15 @@ impl Watchdog {
                 && !self.store.is_open(&key)?
             {
                 let a = self.store.open_alert(
-                    key,
-                    AlertKind::CollectorSilent,
-                    &site_record(&site),
-                    format!(
-                        "no collector connected for site {site} for {} minutes",
-                        silent.whole_minutes()
+                    NewAlert::about_printer(
+                        key,
+                        AlertKind::CollectorSilent,
+                        format!(
+                            "no collector connected for site {site} for {} minutes",
+                            silent.whole_minutes()
+                        ),
                     ),
-                    None,
-                    None,
+                    &site_record(&site),
                     &at,
                     &policy,
                 )?;
@@ -163,15 +163,15 @@ impl Watchdog {
             let key = alerts::device_key(&d.id, AlertKind::MeterReadMissing);
             if now.unix_timestamp() - last > max_age.whole_seconds() && !self.store.is_open(&key)? {
                 let a = self.store.open_alert(
-                    key,
-                    AlertKind::MeterReadMissing,
-                    d,
-                    format!(
-                        "no meter read since {}",
-                        d.last_meter_read.as_deref().unwrap_or("it was first seen")
+                    NewAlert::about_printer(
+                        key,
+                        AlertKind::MeterReadMissing,
+                        format!(
+                            "no meter read since {}",
+                            d.last_meter_read.as_deref().unwrap_or("it was first seen")
+                        ),
                     ),
-                    None,
-                    None,
+                    d,
                     &at,
                     &policy,
                 )?;
@@ -200,12 +200,12 @@ impl Watchdog {
                         let key = alerts::device_key(&d.id, AlertKind::MeterReadMissing);
                         if !self.store.is_open(&key)? {
                             let a = self.store.open_alert(
-                                key,
-                                AlertKind::MeterReadMissing,
+                                NewAlert::about_printer(
+                                    key,
+                                    AlertKind::MeterReadMissing,
+                                    format!("no meter read for the billing read due {due_s}"),
+                                ),
                                 d,
-                                format!("no meter read for the billing read due {due_s}"),
-                                None,
-                                None,
                                 &at,
                                 &policy,
                             )?;
