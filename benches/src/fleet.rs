@@ -574,7 +574,6 @@ pub fn table(
     discovery: Option<&crate::discovery::DiscoveryFigures>,
 ) -> String {
     let mut t = String::new();
-    let yes = |ok: bool| if ok { "yes" } else { "**NO**" };
     t.push_str("| printers | first cycle | steady cycle | polls/s | B/poll | round trips/poll | collector CPU | collector peak | in an outage | ingest | ingest, polling on | coordinator peak | snmpbulkwalk cycle | its B / round trips per printer | speed-up | fewer bytes |\n");
     t.push_str(
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
@@ -663,6 +662,14 @@ pub fn table(
 /// A peak in MiB against the collector's target, which is in MB.
 fn mb(mib: f64) -> String {
     let mb = mib * 1.048_576;
-    let yes = if mb < 30.0 { "yes" } else { "**NO**" };
-    format!("{mib:.1} MiB ({mb:.1} MB): {yes}")
+    format!("{mib:.1} MiB ({mb:.1} MB): {}", yes(mb < 30.0))
+}
+
+/// A target met, or not, as the table says it.
+fn yes(ok: bool) -> &'static str {
+    if ok {
+        "yes"
+    } else {
+        "**NO**"
+    }
 }

@@ -672,26 +672,14 @@ impl Store {
         device: &str,
         arrived: &WireReading,
     ) -> Result<u32, StoreError> {
-        if let Some(Some((n, shape))) = ws.shapes.get(device) {
+        if let Some((n, shape)) = ws.shapes.get(device) {
             if shape == arrived.shape() {
                 return Ok(*n);
             }
         }
         let newest = match ws.shapes.remove(device) {
-            Some(known) => known,
-            None => match self.shapes.scan_prefix(shape_prefix(device)).next() {
-                Some(kv) => {
-                    let (k, v) = kv?;
-                    let n = k
-                        .last_chunk::<4>()
-                        .map(|n| !u32::from_be_bytes(*n))
-                        .ok_or_else(|| StoreError::Corrupt("a shape's key cut short".into()))?;
-                    let shape = prost::Message::decode(&v[..])
-                        .map_err(|e| StoreError::Corrupt(format!("a shape: {e}")))?;
-                    Some((n, shape))
-                }
-                None => None,
-            },
+            Some(known) => Some(known),
+            None => self.newest_shape(device)?,
         };
         let n = match newest {
             Some((n, shape)) if shape == *arrived.shape() => n,
@@ -708,8 +696,26 @@ impl Store {
             }
         };
         ws.shapes
-            .insert(device.to_string(), Some((n, arrived.shape().clone())));
+            .insert(device.to_string(), (n, arrived.shape().clone()));
         Ok(n)
+    }
+
+    /// A device's newest shape and its number, from sled.
+    fn newest_shape(
+        &self,
+        device: &str,
+    ) -> Result<Option<(u32, printwatch_proto::v1::Reading)>, StoreError> {
+        let Some(kv) = self.shapes.scan_prefix(shape_prefix(device)).next() else {
+            return Ok(None);
+        };
+        let (k, v) = kv?;
+        let n = k
+            .last_chunk::<4>()
+            .map(|n| !u32::from_be_bytes(*n))
+            .ok_or_else(|| StoreError::Corrupt("a shape's key cut short".into()))?;
+        let shape = prost::Message::decode(&v[..])
+            .map_err(|e| StoreError::Corrupt(format!("a shape: {e}")))?;
+        Ok(Some((n, shape)))
     }
 
     /// A reading as history holds it for `device`, whole again. `shape` keeps the shape

@@ -40,25 +40,21 @@ impl WireReading {
     /// error when the message breaks the model's rules (see [`ConvertError`]).
     pub fn from_wire(wire: p::Reading) -> Result<WireReading, ConvertError> {
         let (shape, rest) = split(&wire);
-        let mut bytes = Vec::with_capacity(rest.encoded_len());
-        // Encoding into a Vec only fails for want of capacity, which a Vec grows.
-        let _ = rest.encode(&mut bytes);
         Ok(WireReading {
             reading: Reading::try_from(wire)?,
             shape,
-            rest: bytes,
+            rest,
         })
     }
 
     /// A reading made here (tests, benches, tools): it goes through the message once to
     /// be encoded.
     pub fn new(reading: Reading) -> WireReading {
-        let wire = p::Reading::from(reading.clone());
-        let (shape, rest) = split(&wire);
+        let (shape, rest) = split(&p::Reading::from(reading.clone()));
         WireReading {
             reading,
             shape,
-            rest: rest.encode_to_vec(),
+            rest,
         }
     }
 
@@ -89,19 +85,15 @@ impl WireReading {
     }
 }
 
-/// A message's shape, and the rest: the message without its shape's fields.
-fn split(wire: &p::Reading) -> (p::Reading, p::Reading) {
+/// A message's shape, and the encoding of the rest: the message without its shape's
+/// fields.
+fn split(wire: &p::Reading) -> (p::Reading, Vec<u8>) {
     let shape = p::Reading {
         identity: wire.identity.clone(),
         supplies: wire
             .supplies
             .iter()
-            .map(|s| p::Supply {
-                level: 0,
-                percent: None,
-                state: 0,
-                ..s.clone()
-            })
+            .map(|s| with_levels(s.clone(), &p::Supply::default()))
             .collect(),
         ..p::Reading::default()
     };
@@ -110,12 +102,7 @@ fn split(wire: &p::Reading) -> (p::Reading, p::Reading) {
         supplies: wire
             .supplies
             .iter()
-            .map(|s| p::Supply {
-                level: s.level,
-                percent: s.percent,
-                state: s.state,
-                ..p::Supply::default()
-            })
+            .map(|s| with_levels(p::Supply::default(), s))
             .collect(),
         meters: wire.meters.clone(),
         status: wire.status.clone(),
@@ -124,7 +111,18 @@ fn split(wire: &p::Reading) -> (p::Reading, p::Reading) {
         bytes_received: wire.bytes_received,
         round_trips: wire.round_trips,
     };
-    (shape, rest)
+    (shape, rest.encode_to_vec())
+}
+
+/// The supply `what` is (its shape's part) with the levels of `levels`: the one place
+/// that says which of a supply's fields change from poll to poll.
+fn with_levels(what: p::Supply, levels: &p::Supply) -> p::Supply {
+    p::Supply {
+        level: levels.level,
+        percent: levels.percent,
+        state: levels.state,
+        ..what
+    }
 }
 
 impl std::ops::Deref for WireReading {
@@ -180,12 +178,7 @@ pub fn reshaped(rest: &[u8], shape: &[u8]) -> Result<Reading, UnreadableReading>
     }
     r.identity = shape.identity;
     for (s, what) in r.supplies.iter_mut().zip(shape.supplies) {
-        *s = p::Supply {
-            level: s.level,
-            percent: s.percent,
-            state: s.state,
-            ..what
-        };
+        *s = with_levels(what, s);
     }
     Ok(Reading::try_from(r)?)
 }

@@ -1,14 +1,14 @@
 //! What ingest reads back for every reading, kept in memory: each collector's last
 //! sequence number, which device each identity key names, each device's record and shape,
-//! each supply's last level point, each device's meter reads and open alerts. Ingest writes all of
-//! these through to sled as before; this only spares it reading them again, which was most
-//! of its cost (a steady reading read about ten records and decoded four).
+//! each supply's last level point, each device's meter reads and open alerts. Ingest
+//! writes all of these through to sled as before; this only spares it reading them again,
+//! which was most of its cost (a steady reading read about ten records and decoded four).
 //!
 //! Only ingest writes these records, one batch at a time under the store's ingest lock,
 //! so the copy cannot go stale. Open alerts are the exception: the watchdog opens and
 //! closes some too, so the store counts its changes to them and ingest drops its copy
-//! when the count moves; ingest's own changes it makes to its copy as it writes them. When a write fails the copy is dropped and refilled from
-//! sled, which then holds the truth.
+//! when the count moves; ingest makes its own changes to its copy as it writes them. When
+//! a write fails the copy is dropped and refilled from sled, which then holds the truth.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -30,8 +30,8 @@ pub struct WorkingSet {
     pub devices: HashMap<String, DeviceRecord>,
     /// A supply's level-history prefix to its newest point (`None`: no point yet).
     pub levels: HashMap<Vec<u8>, Option<LevelPoint>>,
-    /// Device id to its newest shape and that shape's number (`None`: it has none yet).
-    pub shapes: HashMap<String, Option<(u32, printwatch_proto::v1::Reading)>>,
+    /// Device id to its newest shape's number and the shape.
+    pub shapes: HashMap<String, (u32, printwatch_proto::v1::Reading)>,
     /// Device id to its meter reads (`None`: it never had any).
     pub meters: HashMap<String, Option<MeterMemo>>,
     /// Device id to its open alerts (key to kind), as of `open_as_of`.
