@@ -22,24 +22,95 @@ pub enum SettingsError {
 }
 
 /// Loads `T`: `defaults`, then `file` (if given), then the `PRINTWATCH_*` variables whose
-/// first key is one of `keys` (the top-level keys of `T`).
+/// first key is one of `keys` (the top-level keys of `T`). A variable naming a whole
+/// section (`PRINTWATCH_COORDINATOR`, which the operator client reads as an address) is
+/// another program's and left alone; `PRINTWATCH_COORDINATOR__ENDPOINT` is ours.
 pub fn load<T: Serialize + DeserializeOwned>(
     defaults: T,
     file: Option<&Path>,
     keys: &'static [&'static str],
 ) -> Result<T, SettingsError> {
     let mut figment = Figment::from(Serialized::defaults(defaults));
+    let sections: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| matches!(figment.find_value(k), Ok(figment::value::Value::Dict(..))))
+        .collect();
     if let Some(f) = file {
         if !f.is_file() {
             return Err(SettingsError::Missing(f.to_path_buf()));
         }
         figment = figment.merge(Toml::file_exact(f));
     }
-    figment = figment.merge(Env::prefixed("PRINTWATCH_").split("__").filter(move |k| {
-        keys.iter()
-            .any(|known| k.as_str().split('.').next() == Some(known))
-    }));
+    // The filter sees a variable's name as it is spelled, before figment lowercases it
+    // (`TLS__CA`, not `tls.ca`): keys are compared without regard to case.
+    let ours = move |name: &str| {
+        let mut parts = name.split("__");
+        let first = parts.next().unwrap_or_default();
+        let nested = parts.next().is_some();
+        keys.iter().any(|known| known.eq_ignore_ascii_case(first))
+            && (nested || !sections.iter().any(|s| s.eq_ignore_ascii_case(first)))
+    };
+    figment = figment.merge(
+        Env::prefixed("PRINTWATCH_")
+            .filter(move |k| ours(k.as_str()))
+            .split("__"),
+    );
     figment
         .extract()
         .map_err(|e| SettingsError::Invalid(Box::new(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Probe {
+        settingsprobe: Inner,
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        name: String,
+        list: Vec<String>,
+    }
+
+    /// The variables are this test's alone (no other settings know `settingsprobe`), so
+    /// setting them cannot change what another test loads.
+    #[test]
+    fn variables_override_the_file_and_a_section_alone_is_not_ours() {
+        let file = std::env::temp_dir().join(format!("pw-settings-{}.toml", std::process::id()));
+        std::fs::write(
+            &file,
+            "[settingsprobe]\nname = \"from the file\"\nlist = [\"a\", \"b\"]\n",
+        )
+        .unwrap();
+        let defaults = || Probe {
+            settingsprobe: Inner {
+                name: "default".into(),
+                list: Vec::new(),
+            },
+        };
+        const KEYS: &[&str] = &["settingsprobe"];
+        let loaded: Probe = load(defaults(), Some(&file), KEYS).unwrap();
+        assert_eq!(loaded.settingsprobe.name, "from the file");
+        assert_eq!(loaded.settingsprobe.list, ["a", "b"]);
+
+        std::env::set_var("PRINTWATCH_SETTINGSPROBE__NAME", "from the environment");
+        std::env::set_var("PRINTWATCH_SETTINGSPROBE__LIST", "[]");
+        std::env::set_var("PRINTWATCH_SETTINGSPROBE", "https://another.program:1");
+        let loaded: Probe = load(defaults(), Some(&file), KEYS).unwrap();
+        std::env::remove_var("PRINTWATCH_SETTINGSPROBE__NAME");
+        std::env::remove_var("PRINTWATCH_SETTINGSPROBE__LIST");
+        std::env::remove_var("PRINTWATCH_SETTINGSPROBE");
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(loaded.settingsprobe.name, "from the environment");
+        assert!(
+            loaded.settingsprobe.list.is_empty(),
+            "an empty list in the environment replaces the file's"
+        );
+    }
 }

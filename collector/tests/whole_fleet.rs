@@ -187,6 +187,9 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
     devices.push((at(1, 200), synthetic::printer(107, 0))); // printer 0, after its move
     let _sim = serve_sim(devices).await.unwrap();
 
+    // Every envelope must be a reading for the count below (a failed poll is an envelope
+    // but no reading): the simulated printers never go away, and the timeout leaves room
+    // for a loaded machine. The drain-only runs poll nothing (`PRINTWATCH_TARGETS=[]`).
     let mut confs = Vec::new();
     for (n, site) in ["north", "south"].iter().enumerate() {
         let files = certs::paths(&dir, Role::Collector, site);
@@ -196,7 +199,7 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
             &conf,
             format!(
                 "site = \"{site}\"\ndata_dir = \"{}\"\ntargets = [{}]\n[coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
-                 [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[snmp]\ntimeout_ms = 300\nretries = 1\n[intervals]\nstatus_seconds = 1\n",
+                 [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[snmp]\ntimeout_ms = 1000\nretries = 1\n[intervals]\nstatus_seconds = 1\n",
                 dir.join(format!("outbox-{site}")).display(),
                 list.join(", "),
                 dir.join("ca.pem").display(),
