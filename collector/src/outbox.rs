@@ -82,25 +82,29 @@ impl Outbox {
     /// Stores `body` under the next sequence number, durably, and returns the envelope.
     /// Sequence numbers start at 1 and never repeat, across restarts too.
     pub async fn push(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
+        let envelope = self.write(body)?;
+        self.durable(envelope.seq).await?;
+        self.pushed.notify_one();
+        Ok(envelope)
+    }
+
+    /// Numbers `body` and writes it, not yet durably: [`Outbox::pending_after`] leaves it
+    /// out until a flush covers it.
+    fn write(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
         // The number is taken and the envelope written under one lock, so sled's log holds
         // envelopes in number order: whatever a crash keeps is a prefix, with no gap. No sled
         // transaction: those switch sled 0.34 into a process-wide read/write lock that can
         // deadlock against its own flusher.
-        let envelope = {
-            let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
-            let seq = *next + 1;
-            let envelope = p::Envelope {
-                seq,
-                body: Some(body),
-            };
-            self.pending
-                .insert(seq.to_be_bytes(), envelope.encode_to_vec())?;
-            self.meta.insert(NEXT, &seq.to_be_bytes())?;
-            *next = seq;
-            envelope
+        let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = *next + 1;
+        let envelope = p::Envelope {
+            seq,
+            body: Some(body),
         };
-        self.durable(envelope.seq).await?;
-        self.pushed.notify_one();
+        self.pending
+            .insert(seq.to_be_bytes(), envelope.encode_to_vec())?;
+        self.meta.insert(NEXT, &seq.to_be_bytes())?;
+        *next = seq;
         Ok(envelope)
     }
 
@@ -138,14 +142,21 @@ impl Outbox {
         self.pushed.notified().await;
     }
 
-    /// Envelopes not yet acknowledged with a sequence number after `after`, oldest first.
+    /// Envelopes not yet acknowledged with a sequence number after `after`, oldest first,
+    /// as far as they are on disk. One written but not yet flushed stays back: sent and
+    /// stored, then lost here in a crash, its number would be handed out again, and the
+    /// coordinator would drop the next envelope under it as a replay.
     pub fn pending_after(
         &self,
         after: u64,
     ) -> impl Iterator<Item = Result<p::Envelope, OutboxError>> + '_ {
+        let durable = *self.commit.durable.borrow();
         self.pending
             .range((after + 1).to_be_bytes()..)
             .map(|kv| Ok(p::Envelope::decode(kv?.1.as_ref())?))
+            .take_while(move |e: &Result<p::Envelope, OutboxError>| {
+                e.as_ref().map_or(true, |e| e.seq <= durable)
+            })
     }
 
     /// The last sequence number handed out: how many envelopes were ever pushed.
@@ -272,6 +283,23 @@ mod tests {
         assert_eq!(o.ack(6).unwrap(), 4);
         assert_eq!(o.depth(), 0);
         assert_eq!(o.ack(6).unwrap(), 0, "a repeated ack is harmless");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn only_what_is_on_disk_is_handed_out_to_send() {
+        let dir =
+            std::env::temp_dir().join(format!("printwatch-outbox-dur-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = Outbox::open(&dir, 1 << 20).unwrap();
+        o.push(body(1)).await.unwrap();
+        let written = o.write(body(2)).unwrap();
+        let seqs: Vec<u64> = o.pending_after(0).map(|e| e.unwrap().seq).collect();
+        assert_eq!(seqs, vec![1], "an envelope not yet flushed is not sent");
+        o.durable(written.seq).await.unwrap();
+        let seqs: Vec<u64> = o.pending_after(0).map(|e| e.unwrap().seq).collect();
+        assert_eq!(seqs, vec![1, 2]);
+        drop(o);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
