@@ -231,7 +231,7 @@ fn collector_toml(
     let files = certs::paths(dir, Role::Collector, "bench");
     let targets: Vec<String> = targets.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
-        "site = \"bench\"\ndata_dir = \"{outbox}\"\ncache_mb = 1\npollers = {pollers}\ntargets = [{targets}]\n\
+        "site = \"bench\"\ndata_dir = \"{outbox}\"\npollers = {pollers}\ntargets = [{targets}]\n\
          [coordinator]\nendpoint = \"https://{coordinator}\"\nserver_name = \"localhost\"\n\
          [tls]\nca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n\
          [snmp]\ntimeout_ms = 1000\nretries = 2\nrate = 50000\n\

@@ -36,7 +36,7 @@ pub async fn run(
         site: c.site.clone(),
         max_backoff: Duration::from_secs(30),
     };
-    let outbox = Outbox::open(&c.data_dir, c.cache_mb << 20).with_context(|| {
+    let outbox = Outbox::open(&c.data_dir).with_context(|| {
         format!(
             "opening the outbox in {} (is another collector using it?)",
             c.data_dir.display()

@@ -80,11 +80,6 @@ pub struct CollectorConfig {
     pub site: String,
     /// Where the outbox lives.
     pub data_dir: PathBuf,
-    /// The outbox's page cache, in MiB. The outbox is a queue read just after it is
-    /// written, so a small cache serves it; more only costs memory (the fleet benchmark's
-    /// collector, 2,000 printers and a backlog of 40,000 envelopes, peaked at 29.0 MiB with
-    /// 1 and 31.4 MiB with 4).
-    pub cache_mb: u64,
     /// Printers to poll: addresses or host names, with an optional :port.
     pub targets: Vec<String>,
     /// At most this many polls at once.
@@ -108,7 +103,6 @@ impl Default for CollectorConfig {
         CollectorConfig {
             site: "site1".into(),
             data_dir: PathBuf::from("/var/lib/printwatch-collector"),
-            cache_mb: 1,
             targets: Vec::new(),
             pollers: 64,
             coordinator: CoordinatorLink {
@@ -150,7 +144,6 @@ pub use agent_core::settings::SettingsError as ConfigError;
 const KEYS: &[&str] = &[
     "site",
     "data_dir",
-    "cache_mb",
     "targets",
     "pollers",
     "coordinator",

@@ -1,6 +1,6 @@
 //! The collector's heap. glibc's malloc gives threads that allocate at the same time arenas
 //! of their own, and memory freed in one arena serves only that arena: a collector's
-//! pollers, its uplink and sled's flusher, on a dozen threads, kept several partly empty
+//! pollers and its uplink, on a dozen threads, kept several partly empty
 //! arenas. One arena costs nothing measurable here (the collector spends its time waiting
 //! on printers, not in malloc) and keeps its memory about 2 MiB lower: 23.6 MiB instead
 //! of 25.6 MiB polling 2,000 printers in the fleet benchmark, and 27.4 instead of 29.2

@@ -48,7 +48,7 @@ impl CollectorMetrics {
             )
             .with_callback({
                 let outbox = outbox.clone();
-                move |o| o.observe(outbox.depth_now(), &[])
+                move |o| o.observe(outbox.depth(), &[])
             })
             .build();
         meter

@@ -95,10 +95,7 @@ async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Resu
         // for all of them, however many envelopes they cover.
         settle(&mut inbound, None, outbox, commands)?;
         // Send whatever is pending beyond what this connection already sent.
-        let batch: Vec<p::Envelope> = outbox
-            .pending_after(sent)
-            .take(128)
-            .collect::<Result<_, _>>()?;
+        let batch = outbox.pending_after(sent, 128)?;
         let more = batch.len() == 128;
         for env in batch {
             sent = env.seq;

@@ -27,7 +27,7 @@ async fn every_printer_is_read_when_the_pool_is_the_bottleneck() {
     let sim = serve(devices).await.unwrap();
     let dir = std::env::temp_dir().join(format!("printwatch-turns-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let outbox = Outbox::open(&dir, 1 << 20).unwrap();
+    let outbox = Outbox::open(&dir).unwrap();
     let scheduler = Scheduler::spawn(SchedulerArgs {
         transport: Transport::bind(TransportConfig::default()).await.unwrap(),
         snmp: SnmpSettings {

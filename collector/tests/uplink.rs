@@ -111,7 +111,7 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     };
     let (listen, relay) = (free(), free());
     let hq = certs::paths(&dir, Role::Collector, "hq");
-    let outbox = Outbox::open(&dir.join("outbox"), 1 << 20).unwrap();
+    let outbox = Outbox::open(&dir.join("outbox")).unwrap();
     let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
 
     // Ten readings while no coordinator is there.

@@ -103,10 +103,10 @@ fn stop(mut child: Kill) {
     }
 }
 
-fn taken(outbox_dir: &Path) -> (u64, usize) {
+fn taken(outbox_dir: &Path) -> (u64, u64) {
     for _ in 0..100 {
-        if let Ok(o) = Outbox::open(outbox_dir, 1 << 20) {
-            return (o.last_seq().unwrap(), o.depth());
+        if let Ok(o) = Outbox::open(outbox_dir) {
+            return (o.last_seq(), o.depth());
         }
         std::thread::sleep(Duration::from_millis(50));
     }

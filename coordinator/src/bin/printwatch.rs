@@ -658,7 +658,6 @@ async fn demo(args: DemoArgs) -> Result<()> {
         let config = CollectorConfig {
             site: site.to_string(),
             data_dir: dir.join(format!("collector-{site}")),
-            cache_mb: 4,
             targets: targets[n].clone(),
             pollers: 32,
             coordinator: CoordinatorLink {

@@ -1,0 +1,870 @@
+//! The collector's outbox: everything bound for the coordinator is written here, durably,
+//! before it is sent, and forgotten only when the coordinator acknowledges its sequence
+//! number. A lost link, a coordinator restart or a collector killed mid-stream loses
+//! nothing: what is pending is sent again, and the coordinator stores a replay once.
+//!
+//! It is an append-only log of segment files (`<first number>.log`, about a MiB each),
+//! not a database: a queue is written at one end and read and dropped at the other, and
+//! nothing of it needs to stay in memory. (It was a sled tree. sled 0.34's page cache
+//! keeps every page touched once far beyond its capacity, so a long outage's backlog grew
+//! the collector by about 14 MiB per 40,000 envelopes.) A segment is deleted when every
+//! envelope in it is acknowledged; the newest always stays, so the last number used is
+//! never lost. The highest acknowledgement is kept in `acked`, so that a restart does not
+//! count acknowledged envelopes as waiting; should it be lost, they are only sent again.
+
+mod migrate;
+mod record;
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Seek, SeekFrom, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use printwatch_proto::v1 as p;
+use prost::Message;
+
+/// Why the outbox failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    /// Reading or writing a file failed (disk full, permissions).
+    #[error("the outbox file {0}: {1}")]
+    Io(PathBuf, #[source] std::io::Error),
+    /// Another collector holds the directory.
+    #[error("the outbox in {0} is in use by another collector")]
+    InUse(PathBuf),
+    /// A record in the middle of the log is damaged: not a crash's torn tail, which is
+    /// cut off quietly, but lost data.
+    #[error("the outbox file {0} is damaged at byte {1}: {2}")]
+    Corrupt(PathBuf, u64, &'static str),
+    /// A stored envelope that does not decode.
+    #[error("an outbox entry is unreadable: {0}")]
+    Decode(#[from] prost::DecodeError),
+    /// The outbox of an earlier version (a sled database) could not be carried over.
+    #[error("carrying over the earlier outbox: {0}")]
+    Migrate(#[from] sled::Error),
+    /// An envelope too large to store.
+    #[error("an envelope of {0} bytes is too large for the outbox")]
+    TooLarge(usize),
+}
+
+/// A durable queue of envelopes numbered 1, 2, 3, ...
+#[derive(Clone)]
+pub struct Outbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dir: PathBuf,
+    /// Held (flock) while the outbox is open: one collector per directory.
+    _lock: File,
+    log: Mutex<Log>,
+    /// The last number handed out, readable without the log's lock.
+    last: AtomicU64,
+    acked: AtomicU64,
+    acked_file: File,
+    pushed: tokio::sync::Notify,
+    commit: GroupCommit,
+    /// Where the last read of pending envelopes stopped, so the next one goes on from
+    /// there instead of scanning its segment from the start.
+    cursor: Mutex<Option<Cursor>>,
+}
+
+/// Segments and the file being appended to. Only the writers and deletion take it.
+struct Log {
+    /// Every segment by its first number, with the last number in it.
+    segments: BTreeMap<u64, u64>,
+    /// The newest segment, opened for appending, and its length.
+    active: File,
+    active_first: u64,
+    active_len: u64,
+    segment_bytes: u64,
+    /// A write failed and could not be undone: nothing more may be appended.
+    broken: bool,
+    scratch: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+struct Cursor {
+    next: u64,
+    segment: u64,
+    offset: u64,
+}
+
+/// Group commit: the pollers' pushes share flushes. The first push to find no flush
+/// running flushes for everyone written so far; the others wait for it, then flush
+/// themselves only if their envelope came too late for it. A full pool of pollers costs
+/// a few flushes a second, not one each, and a handful of threads, not one per poller.
+struct GroupCommit {
+    /// The highest sequence number known to be on disk; a change wakes every waiter.
+    durable: tokio::sync::watch::Sender<u64>,
+    /// True while a flush runs.
+    flushing: std::sync::atomic::AtomicBool,
+}
+
+/// A segment grows to about this before the next one starts.
+const SEGMENT_BYTES: u64 = 1 << 20;
+const ACKED: &str = "acked";
+const LOCK: &str = "outbox.lock";
+
+impl Outbox {
+    /// Opens (or creates) the outbox in `dir`. A crash's torn last record is cut off; an
+    /// outbox left by an earlier version (a sled database) is carried over first.
+    pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
+        Outbox::open_sized(dir, SEGMENT_BYTES)
+    }
+
+    /// [`Outbox::open`] with segments of about `segment_bytes` (tests use small ones).
+    fn open_sized(dir: &Path, segment_bytes: u64) -> Result<Outbox, OutboxError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e| OutboxError::Io(path, e)
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let lock_path = dir.join(LOCK);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        // SAFETY: flock on a descriptor this function owns; no memory is involved.
+        if unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&lock),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        } != 0
+        {
+            return Err(OutboxError::InUse(dir.to_path_buf()));
+        }
+        let earlier = migrate::earlier_outbox(dir)?;
+
+        let mut segments = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let name = entry.file_name();
+            let Some(first) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".log"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            segments.insert(first, first.saturating_sub(1));
+        }
+        // Each segment is read once, to find its last number and check the numbers run on
+        // without a gap; the newest may end in a torn record, which is cut off.
+        let newest = segments.keys().next_back().copied();
+        let mut expected: Option<u64> = None;
+        let firsts: Vec<u64> = segments.keys().copied().collect();
+        for first in firsts {
+            let path = segment_path(dir, first);
+            if let Some(e) = expected {
+                if e != first {
+                    return Err(OutboxError::Corrupt(
+                        path,
+                        0,
+                        "numbers missing before this segment",
+                    ));
+                }
+            }
+            let (last, good_len, torn) = scan(&path, first)?;
+            if let Some(why) = torn {
+                if Some(first) != newest {
+                    return Err(OutboxError::Corrupt(path, good_len, why));
+                }
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io(&path))?;
+                f.set_len(good_len).map_err(io(&path))?;
+                f.sync_all().map_err(io(&path))?;
+            }
+            segments.insert(first, last);
+            expected = Some(last + 1);
+        }
+
+        let acked_path = dir.join(ACKED);
+        let acked_file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&acked_path)
+            .map_err(io(&acked_path))?;
+        let mut last = segments.values().next_back().copied().unwrap_or(0);
+        let stored_ack = read_acked(&acked_file);
+        if segments.is_empty() {
+            // A new outbox. One carried over starts where the earlier one's pending
+            // envelopes start (they are appended below), or after its last number.
+            last = match earlier.as_ref() {
+                Some(e) => e.pending.first().map_or(e.last, |first| first.seq - 1),
+                None => 0,
+            }
+            .max(stored_ack);
+        }
+        let first_kept = segments.keys().next().copied().unwrap_or(last + 1);
+        let acked = stored_ack.max(first_kept.saturating_sub(1)).min(last);
+
+        let active_first = match segments.keys().next_back() {
+            Some(f) => *f,
+            None => {
+                let first = last + 1;
+                create_segment(dir, first)?;
+                segments.insert(first, last);
+                first
+            }
+        };
+        let active_path = segment_path(dir, active_first);
+        let active = OpenOptions::new()
+            .append(true)
+            .open(&active_path)
+            .map_err(io(&active_path))?;
+        let active_len = active.metadata().map_err(io(&active_path))?.len();
+        let outbox = Outbox {
+            inner: Arc::new(Inner {
+                dir: dir.to_path_buf(),
+                _lock: lock,
+                log: Mutex::new(Log {
+                    segments,
+                    active,
+                    active_first,
+                    active_len,
+                    segment_bytes,
+                    broken: false,
+                    scratch: Vec::new(),
+                }),
+                last: AtomicU64::new(last),
+                acked: AtomicU64::new(acked),
+                acked_file,
+                pushed: tokio::sync::Notify::new(),
+                commit: GroupCommit {
+                    durable: tokio::sync::watch::Sender::new(last),
+                    flushing: std::sync::atomic::AtomicBool::new(false),
+                },
+                cursor: Mutex::new(None),
+            }),
+        };
+        if let Some(earlier) = earlier {
+            outbox.carry_over(earlier)?;
+        }
+        Ok(outbox)
+    }
+
+    /// Stores `body` under the next sequence number, durably, and returns the envelope.
+    /// Sequence numbers start at 1 and never repeat, across restarts too.
+    pub async fn push(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
+        let envelope = self.write(body)?;
+        self.durable(envelope.seq).await?;
+        self.inner.pushed.notify_one();
+        Ok(envelope)
+    }
+
+    /// Numbers `body` and appends it, not yet durably: [`Outbox::pending_after`] leaves it
+    /// out until a flush covers it.
+    fn write(&self, body: p::envelope::Body) -> Result<p::Envelope, OutboxError> {
+        let mut log = self.log();
+        let seq = self.inner.last.load(Ordering::Acquire) + 1;
+        let envelope = p::Envelope {
+            seq,
+            body: Some(body),
+        };
+        self.append(&mut log, &envelope)?;
+        Ok(envelope)
+    }
+
+    /// Appends `envelope` (numbered one after the last) under the log's lock: the log
+    /// holds envelopes in number order, so whatever a crash keeps is a prefix, with no gap.
+    fn append(&self, log: &mut Log, envelope: &p::Envelope) -> Result<(), OutboxError> {
+        let dir = &self.inner.dir;
+        if log.broken {
+            return Err(OutboxError::Io(
+                segment_path(dir, log.active_first),
+                std::io::Error::other("an earlier write failed and could not be undone"),
+            ));
+        }
+        let payload = envelope.encode_to_vec();
+        if payload.len() > record::MAX_PAYLOAD {
+            return Err(OutboxError::TooLarge(payload.len()));
+        }
+        if log.active_len >= log.segment_bytes {
+            self.roll(log, envelope.seq)?;
+        }
+        let mut bytes = std::mem::take(&mut log.scratch);
+        bytes.clear();
+        record::encode(envelope.seq, &payload, &mut bytes);
+        let written = log.active.write_all(&bytes);
+        log.scratch = bytes;
+        let path = || segment_path(dir, log.active_first);
+        if let Err(e) = written {
+            // Half a record would hide every record after it from a restart: undo it.
+            if log.active.set_len(log.active_len).is_err() {
+                log.broken = true;
+            }
+            return Err(OutboxError::Io(path(), e));
+        }
+        log.active_len += log.scratch.len() as u64;
+        log.segments.insert(log.active_first, envelope.seq);
+        self.inner.last.store(envelope.seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// Starts a new segment at `first`. The finished one is made durable first: a flush
+    /// syncs only the segment being written.
+    fn roll(&self, log: &mut Log, first: u64) -> Result<(), OutboxError> {
+        let dir = &self.inner.dir;
+        let old = segment_path(dir, log.active_first);
+        log.active
+            .sync_data()
+            .map_err(|e| OutboxError::Io(old, e))?;
+        let path = create_segment(dir, first)?;
+        log.active = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| OutboxError::Io(path, e))?;
+        log.active_first = first;
+        log.active_len = 0;
+        log.segments.insert(first, first - 1);
+        Ok(())
+    }
+
+    /// Returns once everything up to `seq` is on disk, flushing if no one else is.
+    async fn durable(&self, seq: u64) -> Result<(), OutboxError> {
+        let commit = &self.inner.commit;
+        let mut seen = commit.durable.subscribe();
+        loop {
+            if *seen.borrow_and_update() >= seq {
+                return Ok(());
+            }
+            if commit
+                .flushing
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                let leading = Leading(commit);
+                let upto = self.flush().await?;
+                commit.durable.send_modify(|d| *d = (*d).max(upto));
+                drop(leading);
+                continue;
+            }
+            // A flush is running: wait for it to end, then look again.
+            if seen.changed().await.is_err() {
+                self.flush().await?;
+                return Ok(());
+            }
+        }
+    }
+
+    /// Syncs the segment being written, on tokio's blocking pool; returns the number
+    /// everything up to which is now on disk (earlier segments were synced when they
+    /// were finished).
+    async fn flush(&self) -> Result<u64, OutboxError> {
+        let (file, upto, path) = {
+            let log = self.log();
+            let path = segment_path(&self.inner.dir, log.active_first);
+            let file = log
+                .active
+                .try_clone()
+                .map_err(|e| OutboxError::Io(path.clone(), e))?;
+            (file, self.inner.last.load(Ordering::Acquire), path)
+        };
+        tokio::task::spawn_blocking(move || file.sync_data().map_err(|e| OutboxError::Io(path, e)))
+            .await
+            .map_err(|e| {
+                OutboxError::Io(self.inner.dir.clone(), std::io::Error::other(e.to_string()))
+            })??;
+        Ok(upto)
+    }
+
+    /// Completes after the next `push` (or at once if one happened since the last wait).
+    pub async fn pushed(&self) {
+        self.inner.pushed.notified().await;
+    }
+
+    /// Up to `max` envelopes with a sequence number after `after`, oldest first, as far as
+    /// they are on disk. One written but not yet flushed stays back: sent and stored, then
+    /// lost here in a crash, its number would be handed out again, and the coordinator
+    /// would drop the next envelope under it as a replay.
+    pub fn pending_after(&self, after: u64, max: usize) -> Result<Vec<p::Envelope>, OutboxError> {
+        let durable = *self.inner.commit.durable.borrow();
+        let mut out = Vec::new();
+        let mut next = after.max(self.acknowledged()) + 1;
+        let mut payload = Vec::new();
+        let mut cursor = self.inner.cursor.lock().unwrap_or_else(|p| p.into_inner());
+        while next <= durable && out.len() < max {
+            // The segment holding `next`, and where in it to start.
+            let (segment, offset) = match *cursor {
+                Some(c) if c.next == next => (c.segment, c.offset),
+                _ => match self.log().segments.range(..=next).next_back() {
+                    Some((first, _)) => (*first, 0),
+                    None => break,
+                },
+            };
+            let path = segment_path(&self.inner.dir, segment);
+            let file = match File::open(&path) {
+                Ok(f) => f,
+                // Deleted since: everything in it was acknowledged meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    *cursor = None;
+                    let acked = self.acknowledged() + 1;
+                    if acked <= next {
+                        return Err(OutboxError::Io(path, e));
+                    }
+                    next = acked;
+                    continue;
+                }
+                Err(e) => return Err(OutboxError::Io(path, e)),
+            };
+            let mut reader = BufReader::with_capacity(64 << 10, file);
+            reader
+                .seek(SeekFrom::Start(offset))
+                .map_err(|e| OutboxError::Io(path.clone(), e))?;
+            let mut at = offset;
+            let mut ended = false;
+            while next <= durable && out.len() < max {
+                match record::read(&mut reader, &mut payload) {
+                    Ok(Some(seq)) => {
+                        at += (record::HEADER + payload.len()) as u64;
+                        if seq >= next {
+                            out.push(p::Envelope::decode(&payload[..])?);
+                            next = seq + 1;
+                        }
+                    }
+                    // The end of what is written so far.
+                    Ok(None) | Err(_) => {
+                        ended = true;
+                        break;
+                    }
+                }
+            }
+            *cursor = Some(Cursor {
+                next,
+                segment,
+                offset: at,
+            });
+            if ended {
+                // On to the segment that starts where this one ended, if there is one.
+                let following = self
+                    .log()
+                    .segments
+                    .range(segment + 1..)
+                    .next()
+                    .map(|(f, _)| *f);
+                match following {
+                    Some(first) if first == next => {
+                        *cursor = Some(Cursor {
+                            next,
+                            segment: first,
+                            offset: 0,
+                        })
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The last sequence number handed out: how many envelopes were ever pushed.
+    pub fn last_seq(&self) -> u64 {
+        self.inner.last.load(Ordering::Acquire)
+    }
+
+    /// How many envelopes wait for an acknowledgement (numbers are contiguous, so this is
+    /// arithmetic, cheap enough for every metrics scrape).
+    pub fn depth(&self) -> u64 {
+        self.last_seq().saturating_sub(self.acknowledged())
+    }
+
+    /// The highest sequence number the coordinator has acknowledged: every envelope up to it
+    /// is stored there, so it counts what this outbox ever delivered.
+    pub fn acknowledged(&self) -> u64 {
+        self.inner.acked.load(Ordering::Acquire)
+    }
+
+    /// The coordinator has stored everything up to `seq`: forget it. Returns how many
+    /// envelopes this acknowledged that were not before.
+    pub fn ack(&self, seq: u64) -> Result<u64, OutboxError> {
+        let seq = seq.min(self.last_seq());
+        let before = self.inner.acked.fetch_max(seq, Ordering::AcqRel);
+        if seq <= before {
+            return Ok(0);
+        }
+        // Kept before any segment goes, so a restart never counts deleted envelopes.
+        let mut bytes = [0u8; 12];
+        bytes[..8].copy_from_slice(&seq.to_le_bytes());
+        bytes[8..].copy_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
+        self.inner
+            .acked_file
+            .write_all_at(&bytes, 0)
+            .map_err(|e| OutboxError::Io(self.inner.dir.join(ACKED), e))?;
+        let gone: Vec<u64> = {
+            let mut log = self.log();
+            let active = log.active_first;
+            let gone: Vec<u64> = log
+                .segments
+                .iter()
+                .filter(|(first, last)| **first != active && **last <= seq)
+                .map(|(first, _)| *first)
+                .collect();
+            for first in &gone {
+                log.segments.remove(first);
+            }
+            gone
+        };
+        for first in gone {
+            let path = segment_path(&self.inner.dir, first);
+            std::fs::remove_file(&path).map_err(|e| OutboxError::Io(path, e))?;
+        }
+        Ok(seq - before)
+    }
+
+    /// Appends what an earlier version's outbox still held, under its own numbers, then
+    /// removes that database.
+    fn carry_over(&self, earlier: migrate::Earlier) -> Result<(), OutboxError> {
+        {
+            let mut log = self.log();
+            for envelope in &earlier.pending {
+                if envelope.seq == self.last_seq() + 1 {
+                    self.append(&mut log, envelope)?;
+                }
+            }
+            let path = segment_path(&self.inner.dir, log.active_first);
+            log.active
+                .sync_data()
+                .map_err(|e| OutboxError::Io(path, e))?;
+        }
+        let last = self.last_seq();
+        self.inner
+            .commit
+            .durable
+            .send_modify(|d| *d = (*d).max(last));
+        let acked = earlier.pending.first().map_or(last, |e| e.seq - 1);
+        self.inner.acked.fetch_max(acked, Ordering::AcqRel);
+        migrate::remove(&self.inner.dir)
+    }
+
+    fn log(&self) -> MutexGuard<'_, Log> {
+        self.inner.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The flush in progress: however it ends (done, failed, or the pusher cancelled), the
+/// next push may flush and every waiter looks again.
+struct Leading<'a>(&'a GroupCommit);
+
+impl Drop for Leading<'_> {
+    fn drop(&mut self) {
+        self.0.flushing.store(false, Ordering::Release);
+        self.0.durable.send_modify(|_| {});
+    }
+}
+
+fn segment_path(dir: &Path, first: u64) -> PathBuf {
+    dir.join(format!("{first:020}.log"))
+}
+
+/// Creates an empty segment and makes its name durable (the directory is synced).
+fn create_segment(dir: &Path, first: u64) -> Result<PathBuf, OutboxError> {
+    let path = segment_path(dir, first);
+    File::create(&path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| OutboxError::Io(path.clone(), e))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| OutboxError::Io(dir.to_path_buf(), e))?;
+    Ok(path)
+}
+
+/// Reads a segment through: its last number (`first - 1` if empty), how many bytes of it
+/// are whole records numbered on from `first`, and why the rest is not, if there is a rest.
+fn scan(path: &Path, first: u64) -> Result<(u64, u64, Option<&'static str>), OutboxError> {
+    let file = File::open(path).map_err(|e| OutboxError::Io(path.to_path_buf(), e))?;
+    let mut reader = BufReader::with_capacity(64 << 10, file);
+    let mut payload = Vec::new();
+    let (mut last, mut len) = (first.saturating_sub(1), 0u64);
+    loop {
+        match record::read(&mut reader, &mut payload) {
+            Ok(None) => return Ok((last, len, None)),
+            Ok(Some(seq)) if seq == last + 1 => {
+                last = seq;
+                len += (record::HEADER + payload.len()) as u64;
+            }
+            Ok(Some(_)) => return Ok((last, len, Some("a number out of order"))),
+            Err(record::Torn(why)) => return Ok((last, len, Some(why))),
+        }
+    }
+}
+
+/// The acknowledgement kept in `acked`, or 0 if there is none or it is damaged.
+fn read_acked(file: &File) -> u64 {
+    let mut bytes = [0u8; 12];
+    if file.read_exact_at(&mut bytes, 0).is_err() {
+        return 0;
+    }
+    let [v @ .., c0, c1, c2, c3] = bytes;
+    match crc32fast::hash(&v) == u32::from_le_bytes([c0, c1, c2, c3]) {
+        true => u64::from_le_bytes(v),
+        false => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(n: u32) -> p::envelope::Body {
+        p::envelope::Body::SweepDone(p::SweepDone {
+            probed: u64::from(n),
+            ..Default::default()
+        })
+    }
+
+    fn reopen(dir: &Path) -> Outbox {
+        for _ in 0..50 {
+            if let Ok(o) = Outbox::open(dir) {
+                return o;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the outbox did not reopen");
+    }
+
+    #[tokio::test]
+    async fn pending_until_acked_and_numbers_survive_restarts() {
+        let dir = std::env::temp_dir().join(format!("printwatch-outbox-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let o = Outbox::open(&dir).unwrap();
+            for n in 1..=5 {
+                assert_eq!(o.push(body(n)).await.unwrap().seq, u64::from(n));
+            }
+            assert_eq!(o.ack(2).unwrap(), 2);
+            assert_eq!(o.depth(), 3);
+        }
+        let o = reopen(&dir);
+        let seqs: Vec<u64> = o
+            .pending_after(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![3, 4, 5], "unacknowledged envelopes survive");
+        assert_eq!(o.pending_after(3, 100).unwrap().len(), 2);
+        assert_eq!(o.depth(), 3, "the depth is known again after a restart");
+        assert_eq!(
+            o.push(body(6)).await.unwrap().seq,
+            6,
+            "numbers never repeat after a restart"
+        );
+        assert_eq!(o.ack(6).unwrap(), 4);
+        assert_eq!(o.depth(), 0);
+        assert_eq!(o.ack(6).unwrap(), 0, "a repeated ack is harmless");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn only_what_is_on_disk_is_handed_out_to_send() {
+        let dir =
+            std::env::temp_dir().join(format!("printwatch-outbox-dur-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = Outbox::open(&dir).unwrap();
+        o.push(body(1)).await.unwrap();
+        let written = o.write(body(2)).unwrap();
+        let seqs: Vec<u64> = o
+            .pending_after(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![1], "an envelope not yet flushed is not sent");
+        o.durable(written.seq).await.unwrap();
+        let seqs: Vec<u64> = o
+            .pending_after(0, 100)
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, vec![1, 2]);
+        drop(o);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_pushes_share_flushes_and_all_survive() {
+        let dir = std::env::temp_dir().join(format!("printwatch-outbox-gc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        {
+            let o = Outbox::open(&dir).unwrap();
+            let mut pushes = tokio::task::JoinSet::new();
+            for n in 0..200 {
+                let o = o.clone();
+                pushes.spawn(async move { o.push(body(n)).await.map(|e| e.seq) });
+            }
+            // A push given up half-way leaves no flush marked as running forever.
+            let cancelled = o.clone();
+            let _ =
+                tokio::time::timeout(std::time::Duration::ZERO, cancelled.push(body(999))).await;
+            let mut seqs = Vec::new();
+            while let Some(done) = pushes.join_next().await {
+                seqs.push(done.unwrap().unwrap());
+            }
+            seqs.sort_unstable();
+            seqs.dedup();
+            assert_eq!(seqs.len(), 200, "every push got a number of its own");
+            let late = tokio::time::timeout(std::time::Duration::from_secs(10), o.push(body(7)))
+                .await
+                .expect("a push after a cancelled one completes")
+                .unwrap();
+            assert!(late.seq > 200);
+        }
+        let o = reopen(&dir);
+        assert!(
+            o.pending_after(0, 1000).unwrap().len() >= 201,
+            "every completed push is on disk"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn fresh(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("printwatch-outbox-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    fn segments(dir: &Path) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "log"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Reads every pending envelope in pieces of `piece`, as the uplink does.
+    fn all_pending(o: &Outbox, piece: usize) -> Vec<u64> {
+        let mut seqs = Vec::new();
+        loop {
+            let got = o
+                .pending_after(seqs.last().copied().unwrap_or(0), piece)
+                .unwrap();
+            if got.is_empty() {
+                return seqs;
+            }
+            seqs.extend(got.iter().map(|e| e.seq));
+        }
+    }
+
+    #[tokio::test]
+    async fn segments_roll_are_read_across_and_go_when_acknowledged() {
+        let dir = fresh("roll");
+        {
+            let o = Outbox::open_sized(&dir, 200).unwrap();
+            for n in 1..=60 {
+                o.push(body(n)).await.unwrap();
+            }
+            assert!(segments(&dir).len() > 5, "{:?}", segments(&dir));
+            assert_eq!(all_pending(&o, 7), (1..=60).collect::<Vec<_>>());
+            assert_eq!(o.ack(45).unwrap(), 45);
+            assert_eq!(o.depth(), 15);
+            assert_eq!(all_pending(&o, 4), (46..=60).collect::<Vec<_>>());
+            // Acknowledging everything keeps the newest segment: the last number stays.
+            o.ack(60).unwrap();
+            assert_eq!(segments(&dir).len(), 1);
+        }
+        let o = Outbox::open_sized(&dir, 200).unwrap();
+        assert_eq!((o.last_seq(), o.depth()), (60, 0));
+        assert!(o.pending_after(0, 100).unwrap().is_empty());
+        assert_eq!(o.push(body(61)).await.unwrap().seq, 61);
+        drop(o);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn a_torn_tail_is_cut_off_and_damage_inside_is_an_error() {
+        let dir = fresh("torn");
+        {
+            let o = Outbox::open_sized(&dir, 200).unwrap();
+            for n in 1..=30 {
+                o.push(body(n)).await.unwrap();
+            }
+        }
+        // A crash in the middle of a write: half a record at the end of the newest segment.
+        let newest = segments(&dir).pop().unwrap();
+        let mut half = Vec::new();
+        record::encode(31, &[1, 2, 3, 4, 5, 6], &mut half);
+        let mut f = OpenOptions::new().append(true).open(&newest).unwrap();
+        f.write_all(&half[..10]).unwrap();
+        drop(f);
+        {
+            let o = Outbox::open_sized(&dir, 200).unwrap();
+            assert_eq!(o.last_seq(), 30);
+            assert_eq!(o.push(body(31)).await.unwrap().seq, 31);
+            assert_eq!(all_pending(&o, 5), (1..=31).collect::<Vec<_>>());
+        }
+        // Damage in an older segment is lost data: an error that names the file.
+        let oldest = segments(&dir).remove(0);
+        let mut bytes = std::fs::read(&oldest).unwrap();
+        bytes[record::HEADER + 1] ^= 0xff;
+        std::fs::write(&oldest, bytes).unwrap();
+        let e = Outbox::open_sized(&dir, 200)
+            .err()
+            .expect("damage is an error")
+            .to_string();
+        assert!(
+            e.contains(&oldest.display().to_string()) && e.contains("checksum"),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn one_collector_per_directory() {
+        let dir = fresh("lock");
+        let first = Outbox::open(&dir).unwrap();
+        let e = Outbox::open(&dir).err().expect("a second open is refused");
+        assert!(matches!(e, OutboxError::InUse(_)), "{e}");
+        drop(first);
+        assert!(Outbox::open(&dir).is_ok(), "the lock goes with the outbox");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_earlier_versions_outbox_is_carried_over() {
+        let dir = fresh("sled");
+        {
+            // The earlier layout: envelopes by big-endian number, the counter in `meta`.
+            let db = sled::open(&dir).unwrap();
+            let pending = db.open_tree("pending").unwrap();
+            for seq in 8..=12u64 {
+                let e = p::Envelope {
+                    seq,
+                    body: Some(body(seq as u32)),
+                };
+                pending
+                    .insert(seq.to_be_bytes(), e.encode_to_vec())
+                    .unwrap();
+            }
+            db.open_tree("meta")
+                .unwrap()
+                .insert(b"next_seq", &12u64.to_be_bytes())
+                .unwrap();
+            db.flush().unwrap();
+        }
+        let o = reopen(&dir);
+        assert_eq!(all_pending(&o, 2), (8..=12).collect::<Vec<_>>());
+        assert_eq!((o.last_seq(), o.depth(), o.acknowledged()), (12, 5, 7));
+        assert!(!dir.join("db").exists(), "the earlier database is gone");
+        assert_eq!(o.push(body(13)).await.unwrap().seq, 13, "numbering goes on");
+        drop(o);
+        let o = reopen(&dir);
+        assert_eq!(all_pending(&o, 100), (8..=13).collect::<Vec<_>>());
+        drop(o);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
