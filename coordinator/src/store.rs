@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::alerts::{self, AlertKind, AlertRules, SiteReorder, SupplyRef};
 use crate::forecast::{self, Forecast, LevelPoint};
 use crate::wire_reading::{read_stored, reshaped, Stored, WireReading};
-use crate::working_set::{MeterMemo, WorkingSet};
+use crate::working_set::{LevelHeads, MeterMemo, WorkingSet};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -245,6 +245,8 @@ pub struct Store {
     alerts: sled::Tree,
     open: sled::Tree,
     levels: sled::Tree,
+    /// Each device's supplies' newest level points (see [`LevelHeads`]).
+    level_heads: sled::Tree,
     events: sled::Tree,
     meters: sled::Tree,
     mail_out: sled::Tree,
@@ -319,6 +321,7 @@ impl Store {
             alerts: db.open_tree("alerts")?,
             open: db.open_tree("open_alerts")?,
             levels,
+            level_heads: db.open_tree("level_heads")?,
             events: db.open_tree("events")?,
             meters: db.open_tree("meters")?,
             mail_out: db.open_tree("mail_out")?,
@@ -842,17 +845,15 @@ impl Store {
             .find(|m| m.name == "total")
             .map(|m| m.value);
         let mut replaced = Vec::new();
+        let mut heads = match ws.levels.remove(&device.id) {
+            Some(heads) => heads,
+            None => self.level_heads(&device.id)?,
+        };
+        let mut moved = false;
         for s in &reading.supplies {
             let Some(percent) = s.percent else { continue };
             let supply = crate::alerts::supply_position(s);
-            let prefix = level_prefix(&device.id, &supply);
-            let last: Option<LevelPoint> = match ws.levels.get(&prefix) {
-                Some(last) => *last,
-                None => match self.levels.scan_prefix(&prefix).next() {
-                    Some(kv) => Some(decode(&kv?.1)?),
-                    None => None,
-                },
-            };
+            let last = heads.get(&supply).copied();
             if last.is_some_and(|l| l.percent == percent || l.at >= at) {
                 continue;
             }
@@ -877,10 +878,45 @@ impl Store {
                 }
             }
             let point = LevelPoint { at, percent, pages };
-            self.levels.insert(level_key(&prefix, at), encode(&point))?;
-            ws.levels.insert(prefix, Some(point));
+            self.levels.insert(
+                level_key(&level_prefix(&device.id, &supply), at),
+                encode(&point),
+            )?;
+            heads.insert(supply, point);
+            moved = true;
         }
+        if moved {
+            self.level_heads
+                .insert(device.id.as_bytes(), encode(&heads))?;
+        }
+        ws.levels.insert(device.id.clone(), heads);
         Ok(replaced)
+    }
+
+    /// A device's supplies' newest level points, from sled: its `level_heads` record, or,
+    /// for a device whose points an earlier version wrote, the newest of each supply in
+    /// level history (one pass over the device's points, once; the record follows with
+    /// the next point written).
+    fn level_heads(&self, device: &str) -> Result<LevelHeads, StoreError> {
+        if let Some(b) = self.level_heads.get(device.as_bytes())? {
+            return decode(&b);
+        }
+        let mut prefix = device.as_bytes().to_vec();
+        prefix.push(0);
+        let mut heads = LevelHeads::new();
+        for kv in self.levels.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let supply = k[prefix.len()..]
+                .split(|&b| b == 0)
+                .next()
+                .unwrap_or_default();
+            let supply = String::from_utf8_lossy(supply);
+            // Newest first within each supply: the first point met is its newest.
+            if !heads.contains_key(supply.as_ref()) {
+                heads.insert(supply.into_owned(), decode(&v)?);
+            }
+        }
+        Ok(heads)
     }
 
     /// A supply's level history (change points), oldest first.
@@ -1635,6 +1671,58 @@ mod tests {
         let points = s.levels("sn:SN1", "1.1").unwrap();
         assert_eq!(points.len(), 4);
         assert_eq!(points.last().map(|p| p.percent), Some(55));
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_a_refill_is_seen_from_the_devices_level_heads() {
+        let dir = tempdir("heads");
+        let at = |h: u32| format!("2026-11-22T{h:02}:00:00Z");
+        let cyan = |percent| agent_core::model::Supply {
+            index: 2,
+            description: "Cyan Toner".into(),
+            color: Some("cyan".into()),
+            ..black_toner(percent)
+        };
+        let mut r = reading("10.0.0.5", Some("SN5"), None, &at(1));
+        r.supplies = vec![black_toner(30), cyan(50)];
+        {
+            let s = reopen(&dir);
+            s.ingest("hq", "hq", 1, &r).await.unwrap();
+            // The cyan toner is missing from the next reading: its newest point stays.
+            r.polled_at = at(2);
+            r.supplies = vec![black_toner(10)];
+            s.ingest("hq", "hq", 2, &r).await.unwrap();
+        }
+        let s = reopen(&dir);
+        let heads = s.level_heads("sn:SN5").unwrap();
+        assert_eq!(
+            heads
+                .iter()
+                .map(|(k, p)| (k.as_str(), p.percent))
+                .collect::<Vec<_>>(),
+            vec![("1.1", 10), ("1.2", 50)]
+        );
+        r.polled_at = at(3);
+        r.supplies = vec![black_toner(95), cyan(50)];
+        let Ingested::Stored { changes, .. } = s.ingest("hq", "hq", 3, &r).await.unwrap() else {
+            panic!("not stored");
+        };
+        assert_eq!(
+            changes
+                .replaced
+                .iter()
+                .map(|x| (x.from, x.to))
+                .collect::<Vec<_>>(),
+            vec![(10, 95)],
+            "the refill, measured from the level before the restart"
+        );
+        assert_eq!(
+            s.levels("sn:SN5", "1.2").unwrap().len(),
+            1,
+            "cyan did not move"
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

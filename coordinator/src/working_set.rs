@@ -28,8 +28,8 @@ pub struct WorkingSet {
     pub index: HashMap<String, Option<String>>,
     /// Device id to its record as stored.
     pub devices: HashMap<String, DeviceRecord>,
-    /// A supply's level-history prefix to its newest point (`None`: no point yet).
-    pub levels: HashMap<Vec<u8>, Option<LevelPoint>>,
+    /// Device id to each of its supplies' newest level point (by supply position).
+    pub levels: HashMap<String, LevelHeads>,
     /// Device id to its newest shape's number and the shape.
     pub shapes: HashMap<String, (u32, printwatch_proto::v1::Reading)>,
     /// Device id to its meter reads (`None`: it never had any).
@@ -39,6 +39,11 @@ pub struct WorkingSet {
     /// The store's count of alert changes when `open` was last emptied.
     pub open_as_of: u64,
 }
+
+/// A device's supplies' newest level points, by supply position: what ingest compares a
+/// reading's levels with. sled keeps a copy per device (`level_heads`), so a device met
+/// first after a restart costs one read, not a seek into level history per supply.
+pub type LevelHeads = BTreeMap<String, LevelPoint>;
 
 /// A device's meter reads as ingest knows them: the one kept in sled and the newest.
 #[derive(Debug, Clone)]
