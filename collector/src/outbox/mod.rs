@@ -746,6 +746,15 @@ mod tests {
         v
     }
 
+    /// An outbox of 200-byte segments in `dir`, with `n` envelopes pushed.
+    async fn small_segments(dir: &Path, n: u32) -> Outbox {
+        let o = Outbox::open_sized(dir, 200).unwrap();
+        for n in 1..=n {
+            o.push(body(n)).await.unwrap();
+        }
+        o
+    }
+
     /// Reads every pending envelope in pieces of `piece`, as the uplink does.
     fn all_pending(o: &Outbox, piece: usize) -> Vec<u64> {
         let mut seqs = Vec::new();
@@ -764,10 +773,7 @@ mod tests {
     async fn segments_roll_are_read_across_and_go_when_acknowledged() {
         let dir = fresh("roll");
         {
-            let o = Outbox::open_sized(&dir, 200).unwrap();
-            for n in 1..=60 {
-                o.push(body(n)).await.unwrap();
-            }
+            let o = small_segments(&dir, 60).await;
             assert!(segments(&dir).len() > 5, "{:?}", segments(&dir));
             assert_eq!(all_pending(&o, 7), (1..=60).collect::<Vec<_>>());
             assert_eq!(o.ack(45).unwrap(), 45);
@@ -788,12 +794,7 @@ mod tests {
     #[tokio::test]
     async fn a_torn_tail_is_cut_off_and_damage_inside_is_an_error() {
         let dir = fresh("torn");
-        {
-            let o = Outbox::open_sized(&dir, 200).unwrap();
-            for n in 1..=30 {
-                o.push(body(n)).await.unwrap();
-            }
-        }
+        drop(small_segments(&dir, 30).await);
         // A crash in the middle of a write: half a record at the end of the newest segment.
         let newest = segments(&dir).pop().unwrap();
         let mut half = Vec::new();
