@@ -646,12 +646,7 @@ mod tests {
             assert_eq!(o.depth(), 3);
         }
         let o = reopen(&dir);
-        let seqs: Vec<u64> = o
-            .pending_after(0, 100)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let seqs = pending_seqs(&o, 0);
         assert_eq!(seqs, vec![3, 4, 5], "unacknowledged envelopes survive");
         assert_eq!(o.pending_after(3, 100).unwrap().len(), 2);
         assert_eq!(o.depth(), 3, "the depth is known again after a restart");
@@ -668,26 +663,14 @@ mod tests {
 
     #[tokio::test]
     async fn only_what_is_on_disk_is_handed_out_to_send() {
-        let dir =
-            std::env::temp_dir().join(format!("printwatch-outbox-dur-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh("durable");
         let o = Outbox::open(&dir).unwrap();
         o.push(body(1)).await.unwrap();
         let written = o.write(body(2)).unwrap();
-        let seqs: Vec<u64> = o
-            .pending_after(0, 100)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let seqs = pending_seqs(&o, 0);
         assert_eq!(seqs, vec![1], "an envelope not yet flushed is not sent");
         o.durable(written.seq).await.unwrap();
-        let seqs: Vec<u64> = o
-            .pending_after(0, 100)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect();
+        let seqs = pending_seqs(&o, 0);
         assert_eq!(seqs, vec![1, 2]);
         drop(o);
         let _ = std::fs::remove_dir_all(&dir);
@@ -753,6 +736,12 @@ mod tests {
             o.push(body(n)).await.unwrap();
         }
         o
+    }
+
+    /// The numbers of what is pending after `after`.
+    fn pending_seqs(o: &Outbox, after: u64) -> Vec<u64> {
+        let pending = o.pending_after(after, 1000).unwrap();
+        pending.iter().map(|e| e.seq).collect()
     }
 
     /// Reads every pending envelope in pieces of `piece`, as the uplink does.
