@@ -376,8 +376,14 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     // done STREAM_RUNS times, a polling collector started afresh for each next outage, and
     // the median is the figure.
     drop(coordinator);
+    let stream_metrics = free_addr()?;
+    let scfg = dir.join("streamer.toml");
+    std::fs::write(
+        &scfg,
+        collector_toml(&dir, &[], listen, stream_metrics, pollers),
+    )?;
     let mut polling = Some(collector);
-    for run in 0..STREAM_RUNS {
+    for _ in 0..STREAM_RUNS {
         let mut collector = match polling.take() {
             Some(c) => c,
             None => {
@@ -392,12 +398,6 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
             .peak_mib;
         f.collector_long_outage_peak_mib = f.collector_long_outage_peak_mib.max(peak);
         drop(collector);
-        let stream_metrics = free_addr()?;
-        let scfg = dir.join(format!("streamer-{run}.toml"));
-        std::fs::write(
-            &scfg,
-            collector_toml(&dir, &[], listen, stream_metrics, pollers),
-        )?;
         let mut coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
         let mut streamer = Proc::start("collector", &nodes.collector, &scfg)?;
         // The backlog as the streamer found it: readings the killed collector had numbered

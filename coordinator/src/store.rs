@@ -847,7 +847,7 @@ impl Store {
         let mut replaced = Vec::new();
         let mut heads = match ws.levels.remove(&device.id) {
             Some(heads) => heads,
-            None => self.level_heads(&device.id)?,
+            None => self.newest_levels(&device.id)?,
         };
         let mut moved = false;
         for s in &reading.supplies {
@@ -897,7 +897,7 @@ impl Store {
     /// for a device whose points an earlier version wrote, the newest of each supply in
     /// level history (one pass over the device's points, once; the record follows with
     /// the next point written).
-    fn level_heads(&self, device: &str) -> Result<LevelHeads, StoreError> {
+    fn newest_levels(&self, device: &str) -> Result<LevelHeads, StoreError> {
         if let Some(b) = self.level_heads.get(device.as_bytes())? {
             return decode(&b);
         }
@@ -1694,7 +1694,7 @@ mod tests {
             s.ingest("hq", "hq", 2, &r).await.unwrap();
         }
         let s = reopen(&dir);
-        let heads = s.level_heads("sn:SN5").unwrap();
+        let heads = s.newest_levels("sn:SN5").unwrap();
         assert_eq!(
             heads
                 .iter()

@@ -1,8 +1,8 @@
 //! What ingest reads back for every reading, kept in memory: each collector's last
-//! sequence number, which device each identity key names, each device's record and shape,
-//! each supply's last level point, each device's meter reads and open alerts. Ingest
-//! writes all of these through to sled as before; this only spares it reading them again,
-//! which was most of its cost (a steady reading read about ten records and decoded four).
+//! sequence number, which device each identity key names, each device's record, shape,
+//! newest level points, meter reads and open alerts. Ingest writes all of these through to
+//! sled as before; this only spares it reading them again, which was most of its cost (a
+//! steady reading read about ten records and decoded four).
 //!
 //! Only ingest writes these records, one batch at a time under the store's ingest lock,
 //! so the copy cannot go stale. Open alerts are the exception: the watchdog opens and

@@ -8,7 +8,7 @@ use std::path::Path;
 use printwatch_proto::v1 as p;
 use prost::Message;
 
-use super::OutboxError;
+use super::{io_at, OutboxError};
 
 /// What an earlier outbox held.
 pub struct Earlier {
@@ -45,17 +45,15 @@ pub fn earlier_outbox(dir: &Path) -> Result<Option<Earlier>, OutboxError> {
 
 /// Removes the earlier outbox's files, once what it held is in the log.
 pub fn remove(dir: &Path) -> Result<(), OutboxError> {
-    let io = |path: &Path, e| OutboxError::Io(path.to_path_buf(), e);
-    let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| io(dir, e))?;
+    for entry in std::fs::read_dir(dir).map_err(io_at(dir))? {
+        let entry = entry.map_err(io_at(dir))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         let path = entry.path();
         if SLED_FILES.contains(&name.as_ref()) || name.starts_with("snap.") {
-            std::fs::remove_file(&path).map_err(|e| io(&path, e))?;
+            std::fs::remove_file(&path).map_err(io_at(&path))?;
         } else if name == "blobs" {
-            std::fs::remove_dir_all(&path).map_err(|e| io(&path, e))?;
+            std::fs::remove_dir_all(&path).map_err(io_at(&path))?;
         }
     }
     Ok(())

@@ -83,7 +83,6 @@ struct Log {
     segment_bytes: u64,
     /// A write failed and could not be undone: nothing more may be appended.
     broken: bool,
-    scratch: Vec<u8>,
 }
 
 #[derive(Clone, Copy)]
@@ -118,18 +117,14 @@ impl Outbox {
 
     /// [`Outbox::open`] with segments of about `segment_bytes` (tests use small ones).
     fn open_sized(dir: &Path, segment_bytes: u64) -> Result<Outbox, OutboxError> {
-        let io = |path: &Path| {
-            let path = path.to_path_buf();
-            move |e| OutboxError::Io(path, e)
-        };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
         let lock_path = dir.join(LOCK);
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(io(&lock_path))?;
+            .map_err(io_at(&lock_path))?;
         // SAFETY: flock on a descriptor this function owns; no memory is involved.
         if unsafe {
             libc::flock(
@@ -142,49 +137,47 @@ impl Outbox {
         }
         let earlier = migrate::earlier_outbox(dir)?;
 
-        let mut segments = BTreeMap::new();
-        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
-            let entry = entry.map_err(io(dir))?;
-            let name = entry.file_name();
-            let Some(first) = name
+        let mut firsts = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(io_at(dir))? {
+            let name = entry.map_err(io_at(dir))?.file_name();
+            if let Some(first) = name
                 .to_str()
                 .and_then(|n| n.strip_suffix(".log"))
                 .and_then(|n| n.parse::<u64>().ok())
-            else {
-                continue;
-            };
-            segments.insert(first, first.saturating_sub(1));
+            {
+                firsts.push(first);
+            }
         }
+        firsts.sort_unstable();
         // Each segment is read once, to find its last number and check the numbers run on
         // without a gap; the newest may end in a torn record, which is cut off.
-        let newest = segments.keys().next_back().copied();
-        let mut expected: Option<u64> = None;
-        let firsts: Vec<u64> = segments.keys().copied().collect();
-        for first in firsts {
+        let mut segments = BTreeMap::new();
+        for (i, &first) in firsts.iter().enumerate() {
             let path = segment_path(dir, first);
-            if let Some(e) = expected {
-                if e != first {
-                    return Err(OutboxError::Corrupt(
-                        path,
-                        0,
-                        "numbers missing before this segment",
-                    ));
-                }
+            if segments
+                .values()
+                .next_back()
+                .is_some_and(|last| last + 1 != first)
+            {
+                return Err(OutboxError::Corrupt(
+                    path,
+                    0,
+                    "numbers missing before this segment",
+                ));
             }
             let (last, good_len, torn) = scan(&path, first)?;
             if let Some(why) = torn {
-                if Some(first) != newest {
+                if i + 1 != firsts.len() {
                     return Err(OutboxError::Corrupt(path, good_len, why));
                 }
                 let f = OpenOptions::new()
                     .write(true)
                     .open(&path)
-                    .map_err(io(&path))?;
-                f.set_len(good_len).map_err(io(&path))?;
-                f.sync_all().map_err(io(&path))?;
+                    .map_err(io_at(&path))?;
+                f.set_len(good_len).map_err(io_at(&path))?;
+                f.sync_all().map_err(io_at(&path))?;
             }
             segments.insert(first, last);
-            expected = Some(last + 1);
         }
 
         let acked_path = dir.join(ACKED);
@@ -194,18 +187,18 @@ impl Outbox {
             .read(true)
             .write(true)
             .open(&acked_path)
-            .map_err(io(&acked_path))?;
-        let mut last = segments.values().next_back().copied().unwrap_or(0);
+            .map_err(io_at(&acked_path))?;
         let stored_ack = read_acked(&acked_file);
-        if segments.is_empty() {
+        let last = match segments.values().next_back() {
+            Some(last) => *last,
             // A new outbox. One carried over starts where the earlier one's pending
             // envelopes start (they are appended below), or after its last number.
-            last = match earlier.as_ref() {
+            None => match earlier.as_ref() {
                 Some(e) => e.pending.first().map_or(e.last, |first| first.seq - 1),
                 None => 0,
             }
-            .max(stored_ack);
-        }
+            .max(stored_ack),
+        };
         let first_kept = segments.keys().next().copied().unwrap_or(last + 1);
         let acked = stored_ack.max(first_kept.saturating_sub(1)).min(last);
 
@@ -222,8 +215,8 @@ impl Outbox {
         let active = OpenOptions::new()
             .append(true)
             .open(&active_path)
-            .map_err(io(&active_path))?;
-        let active_len = active.metadata().map_err(io(&active_path))?.len();
+            .map_err(io_at(&active_path))?;
+        let active_len = active.metadata().map_err(io_at(&active_path))?.len();
         let outbox = Outbox {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
@@ -235,7 +228,6 @@ impl Outbox {
                     active_len,
                     segment_bytes,
                     broken: false,
-                    scratch: Vec::new(),
                 }),
                 last: AtomicU64::new(last),
                 acked: AtomicU64::new(acked),
@@ -293,20 +285,16 @@ impl Outbox {
         if log.active_len >= log.segment_bytes {
             self.roll(log, envelope.seq)?;
         }
-        let mut bytes = std::mem::take(&mut log.scratch);
-        bytes.clear();
+        let mut bytes = Vec::with_capacity(record::HEADER + payload.len());
         record::encode(envelope.seq, &payload, &mut bytes);
-        let written = log.active.write_all(&bytes);
-        log.scratch = bytes;
-        let path = || segment_path(dir, log.active_first);
-        if let Err(e) = written {
+        if let Err(e) = log.active.write_all(&bytes) {
             // Half a record would hide every record after it from a restart: undo it.
             if log.active.set_len(log.active_len).is_err() {
                 log.broken = true;
             }
-            return Err(OutboxError::Io(path(), e));
+            return Err(OutboxError::Io(segment_path(dir, log.active_first), e));
         }
-        log.active_len += log.scratch.len() as u64;
+        log.active_len += bytes.len() as u64;
         log.segments.insert(log.active_first, envelope.seq);
         self.inner.last.store(envelope.seq, Ordering::Release);
         Ok(())
@@ -316,15 +304,14 @@ impl Outbox {
     /// syncs only the segment being written.
     fn roll(&self, log: &mut Log, first: u64) -> Result<(), OutboxError> {
         let dir = &self.inner.dir;
-        let old = segment_path(dir, log.active_first);
         log.active
             .sync_data()
-            .map_err(|e| OutboxError::Io(old, e))?;
+            .map_err(io_at(&segment_path(dir, log.active_first)))?;
         let path = create_segment(dir, first)?;
         log.active = OpenOptions::new()
             .append(true)
             .open(&path)
-            .map_err(|e| OutboxError::Io(path, e))?;
+            .map_err(io_at(&path))?;
         log.active_first = first;
         log.active_len = 0;
         log.segments.insert(first, first - 1);
@@ -350,11 +337,9 @@ impl Outbox {
                 drop(leading);
                 continue;
             }
-            // A flush is running: wait for it to end, then look again.
-            if seen.changed().await.is_err() {
-                self.flush().await?;
-                return Ok(());
-            }
+            // A flush is running: wait for it to end, then look again. (The sender lives
+            // as long as the outbox, so this cannot fail.)
+            let _ = seen.changed().await;
         }
     }
 
@@ -365,13 +350,10 @@ impl Outbox {
         let (file, upto, path) = {
             let log = self.log();
             let path = segment_path(&self.inner.dir, log.active_first);
-            let file = log
-                .active
-                .try_clone()
-                .map_err(|e| OutboxError::Io(path.clone(), e))?;
+            let file = log.active.try_clone().map_err(io_at(&path))?;
             (file, self.inner.last.load(Ordering::Acquire), path)
         };
-        tokio::task::spawn_blocking(move || file.sync_data().map_err(|e| OutboxError::Io(path, e)))
+        tokio::task::spawn_blocking(move || file.sync_data().map_err(io_at(&path)))
             .await
             .map_err(|e| {
                 OutboxError::Io(self.inner.dir.clone(), std::io::Error::other(e.to_string()))
@@ -411,17 +393,15 @@ impl Outbox {
                     *cursor = None;
                     let acked = self.acknowledged() + 1;
                     if acked <= next {
-                        return Err(OutboxError::Io(path, e));
+                        return Err(io_at(&path)(e));
                     }
                     next = acked;
                     continue;
                 }
-                Err(e) => return Err(OutboxError::Io(path, e)),
+                Err(e) => return Err(io_at(&path)(e)),
             };
             let mut reader = BufReader::with_capacity(64 << 10, file);
-            reader
-                .seek(SeekFrom::Start(offset))
-                .map_err(|e| OutboxError::Io(path.clone(), e))?;
+            reader.seek(SeekFrom::Start(offset)).map_err(io_at(&path))?;
             let mut at = offset;
             let mut ended = false;
             while next <= durable && out.len() < max {
@@ -440,29 +420,31 @@ impl Outbox {
                     }
                 }
             }
-            *cursor = Some(Cursor {
-                next,
-                segment,
-                offset: at,
-            });
-            if ended {
-                // On to the segment that starts where this one ended, if there is one.
-                let following = self
+            // At a segment's end, on to the one that starts where it ended, if there is one.
+            let following = match ended {
+                true => self
                     .log()
                     .segments
                     .range(segment + 1..)
                     .next()
-                    .map(|(f, _)| *f);
-                match following {
-                    Some(first) if first == next => {
-                        *cursor = Some(Cursor {
-                            next,
-                            segment: first,
-                            offset: 0,
-                        })
-                    }
-                    _ => break,
-                }
+                    .map(|(f, _)| *f),
+                false => None,
+            }
+            .filter(|first| *first == next);
+            *cursor = Some(match following {
+                Some(first) => Cursor {
+                    next,
+                    segment: first,
+                    offset: 0,
+                },
+                None => Cursor {
+                    next,
+                    segment,
+                    offset: at,
+                },
+            });
+            if ended && following.is_none() {
+                break;
             }
         }
         Ok(out)
@@ -494,13 +476,10 @@ impl Outbox {
             return Ok(0);
         }
         // Kept before any segment goes, so a restart never counts deleted envelopes.
-        let mut bytes = [0u8; 12];
-        bytes[..8].copy_from_slice(&seq.to_le_bytes());
-        bytes[8..].copy_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
         self.inner
             .acked_file
-            .write_all_at(&bytes, 0)
-            .map_err(|e| OutboxError::Io(self.inner.dir.join(ACKED), e))?;
+            .write_all_at(&acked_bytes(seq), 0)
+            .map_err(io_at(&self.inner.dir.join(ACKED)))?;
         let gone: Vec<u64> = {
             let mut log = self.log();
             let active = log.active_first;
@@ -517,7 +496,7 @@ impl Outbox {
         };
         for first in gone {
             let path = segment_path(&self.inner.dir, first);
-            std::fs::remove_file(&path).map_err(|e| OutboxError::Io(path, e))?;
+            std::fs::remove_file(&path).map_err(io_at(&path))?;
         }
         Ok(seq - before)
     }
@@ -533,9 +512,7 @@ impl Outbox {
                 }
             }
             let path = segment_path(&self.inner.dir, log.active_first);
-            log.active
-                .sync_data()
-                .map_err(|e| OutboxError::Io(path, e))?;
+            log.active.sync_data().map_err(io_at(&path))?;
         }
         let last = self.last_seq();
         self.inner
@@ -563,6 +540,11 @@ impl Drop for Leading<'_> {
     }
 }
 
+/// Turns an I/O error on `path` into the outbox's error, naming the file.
+fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> OutboxError + '_ {
+    move |e| OutboxError::Io(path.to_path_buf(), e)
+}
+
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.log"))
 }
@@ -572,17 +554,17 @@ fn create_segment(dir: &Path, first: u64) -> Result<PathBuf, OutboxError> {
     let path = segment_path(dir, first);
     File::create(&path)
         .and_then(|f| f.sync_all())
-        .map_err(|e| OutboxError::Io(path.clone(), e))?;
+        .map_err(io_at(&path))?;
     File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| OutboxError::Io(dir.to_path_buf(), e))?;
+        .map_err(io_at(dir))?;
     Ok(path)
 }
 
 /// Reads a segment through: its last number (`first - 1` if empty), how many bytes of it
 /// are whole records numbered on from `first`, and why the rest is not, if there is a rest.
 fn scan(path: &Path, first: u64) -> Result<(u64, u64, Option<&'static str>), OutboxError> {
-    let file = File::open(path).map_err(|e| OutboxError::Io(path.to_path_buf(), e))?;
+    let file = File::open(path).map_err(io_at(path))?;
     let mut reader = BufReader::with_capacity(64 << 10, file);
     let mut payload = Vec::new();
     let (mut last, mut len) = (first.saturating_sub(1), 0u64);
@@ -597,6 +579,14 @@ fn scan(path: &Path, first: u64) -> Result<(u64, u64, Option<&'static str>), Out
             Err(record::Torn(why)) => return Ok((last, len, Some(why))),
         }
     }
+}
+
+/// What `acked` holds for `seq`: the number and its CRC-32, so a torn write reads as none.
+fn acked_bytes(seq: u64) -> [u8; 12] {
+    let mut bytes = [0u8; 12];
+    bytes[..8].copy_from_slice(&seq.to_le_bytes());
+    bytes[8..].copy_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
+    bytes
 }
 
 /// The acknowledgement kept in `acked`, or 0 if there is none or it is damaged.
