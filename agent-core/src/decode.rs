@@ -87,7 +87,7 @@ pub fn profile_of(vars: &Varbinds) -> &'static VendorProfile {
 fn field(vars: &Varbinds, fields: &[Field], dev: u32) -> Option<String> {
     fields.iter().find_map(|Field(src, how)| {
         let raw = match src {
-            Source::Oid(o) => get(vars, &Oid::lit(o))
+            Source::Oid(o) => get(vars, &o.to_oid())
                 .and_then(Value::as_bytes)
                 .map(text::decode_description),
             Source::SysDescr => text_of(vars, &mib::sys_descr()),
@@ -178,7 +178,7 @@ fn private_percent(
     color: Option<&str>,
 ) -> Option<u8> {
     let table = profile.private_levels?;
-    let (names, levels) = (Oid::lit(table.names), Oid::lit(table.levels));
+    let (names, levels) = (table.names.to_oid(), table.levels.to_oid());
     let rows: Vec<(String, u8)> = column(vars, &levels)
         .filter_map(|(idx, v)| {
             let p = u8::try_from(v.as_i64()?).ok().filter(|p| *p <= 100)?;
@@ -325,7 +325,7 @@ pub fn meters(vars: &Varbinds, profile: &VendorProfile) -> Vec<Meter> {
     }
     let has_total = !out.is_empty();
     for (name, oid) in profile.meters {
-        let oid = Oid::lit(oid);
+        let oid = oid.to_oid();
         if let Some(value) = get(vars, &oid).and_then(Value::as_u64) {
             // prtMarkerLifeCount is the standard total; a vendor total is kept under its own name.
             let name = if *name == "total" && has_total {
@@ -341,7 +341,7 @@ pub fn meters(vars: &Varbinds, profile: &VendorProfile) -> Vec<Meter> {
         }
     }
     if let Some(table) = profile.meter_table {
-        let (values, names) = (Oid::lit(table.values), Oid::lit(table.names));
+        let (values, names) = (table.values.to_oid(), table.names.to_oid());
         for (idx, v) in column(vars, &values) {
             let Some(value) = v.as_u64() else { continue };
             let name = text_of(vars, &names.child(idx))

@@ -4,13 +4,14 @@
 //! Knowledge is data here: OIDs as constants and enumerations as tables, so decoding is a
 //! lookup and a newcomer can check every name against the RFC.
 
-use crate::oid::Oid;
+use crate::oid::{ConstOid, Oid};
 
+/// Each OID a function returning it, parsed by the compiler (see [`ConstOid`]).
 macro_rules! oids {
     ($($(#[$doc:meta])* $name:ident = $value:literal;)*) => {
         $( $(#[$doc])* pub fn $name() -> Oid {
-            static CELL: std::sync::OnceLock<Oid> = std::sync::OnceLock::new();
-            CELL.get_or_init(|| Oid::lit($value)).clone()
+            const OID: ConstOid = ConstOid::parse($value);
+            OID.to_oid()
         } )*
     };
 }
@@ -22,6 +23,8 @@ oids! {
     sys_object_id = "1.3.6.1.2.1.1.2.0";
     /// sysUpTime.0
     sys_uptime = "1.3.6.1.2.1.1.3.0";
+    /// sysName.0
+    sys_name = "1.3.6.1.2.1.1.5.0";
     /// ifPhysAddress column
     if_phys_address = "1.3.6.1.2.1.2.2.1.6";
     /// ifType column (6 = ethernetCsmacd)

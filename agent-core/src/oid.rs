@@ -22,12 +22,13 @@ impl Oid {
         Oid(arcs.into())
     }
 
-    /// Parses a dotted OID known at compile time; used for the MIB tables, where a typo is
-    /// a programming error caught by the tests that load every table.
+    /// Parses a dotted OID written in a test. Production code writes its OIDs as
+    /// [`ConstOid`]s, which the compiler checks; this panics on a typo, which in a test is
+    /// the failure wanted.
     pub fn lit(s: &str) -> Self {
         match s.parse() {
             Ok(oid) => oid,
-            Err(e) => panic!("bad OID literal in MIB table: {e}"),
+            Err(e) => panic!("bad OID literal in a test: {e}"),
         }
     }
 
@@ -114,6 +115,105 @@ impl Oid {
     }
 }
 
+/// The most arcs a [`ConstOid`] holds: the longest OID printwatch writes in its source has
+/// 17, and SNMP's own limit (128) is far beyond any MIB object it reads.
+pub const MAX_CONST_ARCS: usize = 24;
+
+/// An OID written in the source (a MIB table, a vendor profile, the simulator's printers),
+/// parsed by the compiler: `ConstOid::parse` is a `const fn` that panics on anything but
+/// dotted decimal arcs, and a panic while a `const` is evaluated stops the build. So a
+/// typo in a vendor's OID is a compile error, never a panic at poll time.
+///
+/// ```
+/// use agent_core::oid::ConstOid;
+/// const SUPPLY_LEVEL: ConstOid = ConstOid::parse("1.3.6.1.2.1.43.11.1.1.9");
+/// assert_eq!(SUPPLY_LEVEL.arcs().len(), 11);
+/// ```
+///
+/// The same with a typo does not build:
+///
+/// ```compile_fail
+/// use agent_core::oid::ConstOid;
+/// const SUPPLY_LEVEL: ConstOid = ConstOid::parse("1.3.6.1.2.1.43.11.1,1.9");
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct ConstOid {
+    arcs: [u32; MAX_CONST_ARCS],
+    len: usize,
+}
+
+impl ConstOid {
+    /// Parses dotted decimal arcs ("1.3.6.1.2.1.1.1.0"): at least two, at most
+    /// [`MAX_CONST_ARCS`], each a `u32`, no empty arc, no leading dot. Meant for `const`
+    /// items, where a bad literal fails the build.
+    pub const fn parse(dotted: &str) -> ConstOid {
+        let b = dotted.as_bytes();
+        let mut arcs = [0u32; MAX_CONST_ARCS];
+        let mut len = 0;
+        let mut i = 0;
+        let mut arc: u64 = 0;
+        let mut digits = 0;
+        while i <= b.len() {
+            if i == b.len() || b[i] == b'.' {
+                if digits == 0 {
+                    panic!("an OID literal has an empty arc (or is empty)");
+                }
+                if len == MAX_CONST_ARCS {
+                    panic!("an OID literal has more arcs than ConstOid holds");
+                }
+                arcs[len] = arc as u32;
+                len += 1;
+                arc = 0;
+                digits = 0;
+            } else if b[i].is_ascii_digit() {
+                arc = arc * 10 + (b[i] - b'0') as u64;
+                if arc > u32::MAX as u64 {
+                    panic!("an OID literal has an arc past 4294967295");
+                }
+                digits += 1;
+            } else {
+                panic!("an OID literal may hold only digits and dots");
+            }
+            i += 1;
+        }
+        if len < 2 {
+            panic!("an OID literal needs at least two arcs");
+        }
+        ConstOid { arcs, len }
+    }
+
+    /// The arcs.
+    pub fn arcs(&self) -> &[u32] {
+        &self.arcs[..self.len]
+    }
+
+    /// The OID, owned, as requests and decoders use it.
+    pub fn to_oid(&self) -> Oid {
+        Oid(self.arcs().to_vec())
+    }
+}
+
+impl From<ConstOid> for Oid {
+    fn from(c: ConstOid) -> Oid {
+        c.to_oid()
+    }
+}
+
+impl fmt::Debug for ConstOid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConstOid({})", self.to_oid())
+    }
+}
+
+/// Names OIDs as constants checked by the compiler: `NAME = "1.3.6..."` with its doc comment
+/// becomes `pub const NAME: ConstOid`. MIB knowledge stays data, each OID with a name.
+#[macro_export]
+macro_rules! const_oids {
+    ($($(#[$doc:meta])* $name:ident = $dotted:literal;)*) => {
+        $( $(#[$doc])* pub const $name: $crate::oid::ConstOid = $crate::oid::ConstOid::parse($dotted); )*
+    };
+}
+
 fn write_base128(v: u64, out: &mut Vec<u8>) {
     let mut groups = [0u8; 10];
     let mut n = 0;
@@ -194,6 +294,24 @@ mod tests {
             a.suffix(&Oid::lit("1.3.6.1.2.1.43.11.1.1.9")),
             Some(&[1, 2][..])
         );
+    }
+
+    #[test]
+    fn const_oids_parse_as_text_does() {
+        const SUPPLY_LEVEL: ConstOid = ConstOid::parse("1.3.6.1.2.1.43.11.1.1.9");
+        assert_eq!(
+            SUPPLY_LEVEL.to_oid(),
+            "1.3.6.1.2.1.43.11.1.1.9".parse().unwrap()
+        );
+        const BIG: ConstOid = ConstOid::parse("1.4294967295");
+        assert_eq!(BIG.arcs(), &[1, u32::MAX]);
+        // A bad literal in a `const` is a compile error; called at run time it panics.
+        for bad in ["", "1", "1..3", ".1.3", "1.3.", "1.3.x", "1.4294967296"] {
+            assert!(
+                std::panic::catch_unwind(|| ConstOid::parse(bad)).is_err(),
+                "{bad:?} was accepted"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::decode::{self, Varbinds};
 use crate::message::Value;
 use crate::mib;
 use crate::model::Reading;
-use crate::oid::Oid;
+use crate::oid::{ConstOid, Oid};
 use crate::session::{Column, Session};
 use crate::transport::SnmpError;
 use crate::vendor::VendorProfile;
@@ -144,13 +144,13 @@ fn alert_columns(expect: Option<usize>) -> Vec<Column> {
 
 /// The columns of a vendor table of named values (counters, levels): the values always,
 /// the names only when they are to be learnt (they do not change between polls).
-fn named_value_columns(table: Option<(&'static str, &'static str)>, names: bool) -> Vec<Column> {
+fn named_value_columns(table: Option<(ConstOid, ConstOid)>, names: bool) -> Vec<Column> {
     let Some((values, name_column)) = table else {
         return Vec::new();
     };
-    let mut v = vec![Column::numeric(Oid::lit(values))];
+    let mut v = vec![Column::numeric(values.to_oid())];
     if names {
-        v.push(Column::text(Oid::lit(name_column)));
+        v.push(Column::text(name_column.to_oid()));
     }
     v
 }

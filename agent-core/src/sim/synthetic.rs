@@ -11,12 +11,12 @@ use rand::{Rng, SeedableRng};
 use super::agent::{alert_row, SimDevice};
 use crate::message::Value;
 use crate::mib;
-use crate::oid::Oid;
+use crate::oid::{ConstOid, Oid};
 
 /// A vendor shape for synthetic printers: sysObjectID, how sysDescr reads, models.
 struct Shape {
     brand: &'static str,
-    sys_object_id: &'static str,
+    sys_object_id: ConstOid,
     descr: &'static str,
     models: &'static [&'static str],
     color: bool,
@@ -25,70 +25,70 @@ struct Shape {
 const SHAPES: &[Shape] = &[
     Shape {
         brand: "HP",
-        sys_object_id: "1.3.6.1.4.1.11.2.3.9.1",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.11.2.3.9.1"),
         descr: "HP ETHERNET MULTI-ENVIRONMENT,PID:HP {model}",
         models: &["LaserJet Pro M404dn", "Color LaserJet Pro M454dw"],
         color: true,
     },
     Shape {
         brand: "Xerox",
-        sys_object_id: "1.3.6.1.4.1.253.8.62.1.20.2.1.1",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.253.8.62.1.20.2.1.1"),
         descr: "Xerox {model}; SS 73.40.21",
         models: &["VersaLink C405", "AltaLink B8045"],
         color: true,
     },
     Shape {
         brand: "Brother",
-        sys_object_id: "1.3.6.1.4.1.2435.2.3.9.1",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.2435.2.3.9.1"),
         descr: "Brother NC-8300h, Firmware Ver.1.14",
         models: &["HL-L6400DW", "MFC-L8900CDW"],
         color: false,
     },
     Shape {
         brand: "RICOH",
-        sys_object_id: "1.3.6.1.4.1.367.1.1",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.367.1.1"),
         descr: "RICOH {model} 1.02 / RICOH Network Printer C model",
         models: &["IM C3000", "SP 5300DN"],
         color: true,
     },
     Shape {
         brand: "KONICA MINOLTA",
-        sys_object_id: "1.3.6.1.4.1.18334.1.1.1.2.1.181.2.4",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.18334.1.1.1.2.1.181.2.4"),
         descr: "KONICA MINOLTA {model}",
         models: &["bizhub C300i", "bizhub 4050i"],
         color: true,
     },
     Shape {
         brand: "SHARP",
-        sys_object_id: "1.3.6.1.4.1.2385.3.1.112.1.2",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.2385.3.1.112.1.2"),
         descr: "SHARP {model}",
         models: &["MX-3071", "MX-M3550"],
         color: true,
     },
     Shape {
         brand: "Canon",
-        sys_object_id: "1.3.6.1.4.1.1602.4.3",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.1602.4.3"),
         descr: "Canon {model} /P",
         models: &["iR-ADV C5535", "LBP325x"],
         color: false,
     },
     Shape {
         brand: "KYOCERA",
-        sys_object_id: "1.3.6.1.4.1.1347.41",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.1347.41"),
         descr: "KYOCERA Document Solutions Printing System",
         models: &["ECOSYS P3155dn", "TASKalfa 3253ci"],
         color: false,
     },
     Shape {
         brand: "Lexmark",
-        sys_object_id: "1.3.6.1.4.1.641.2.1.2.1",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.641.2.1.2.1"),
         descr: "Lexmark {model} version CXTZJ.230.025",
         models: &["MS621", "CX725"],
         color: true,
     },
     Shape {
         brand: "EPSON",
-        sys_object_id: "1.3.6.1.4.1.1248.1.1.2.1.3.5",
+        sys_object_id: ConstOid::parse("1.3.6.1.4.1.1248.1.1.2.1.3.5"),
         descr: "EPSON Built-in",
         models: &["WF-C5790", "WF-C879R"],
         color: true,
@@ -169,13 +169,13 @@ pub fn printer(seed: u64, index: u32) -> SimDevice {
         (mib::sys_descr(), s(&shape.descr.replace("{model}", model))),
         (
             mib::sys_object_id(),
-            Value::ObjectId(Oid::lit(shape.sys_object_id)),
+            Value::ObjectId(shape.sys_object_id.to_oid()),
         ),
         (
             mib::sys_uptime(),
             Value::TimeTicks(rng.random_range(1_000..100_000_000)),
         ),
-        (Oid::lit("1.3.6.1.2.1.1.5.0"), s(&format!("prn-{index}"))),
+        (mib::sys_name(), s(&format!("prn-{index}"))),
         (mib::if_type().child(&[1]), Value::Integer(6)),
         (
             mib::if_phys_address().child(&[1]),

@@ -1,6 +1,11 @@
 //! Fujifilm Business Innovation (formerly Fuji Xerox): model from sysDescr.
 use super::*;
 
+crate::const_oids! {
+    /// Pages in all.
+    TOTAL_PAGES = "1.3.6.1.4.1.297.1.111.1.41.1.1.1.1";
+}
+
 /// Fujifilm.
 pub const PROFILE: VendorProfile = VendorProfile {
     vendor: "Fujifilm",
@@ -9,11 +14,6 @@ pub const PROFILE: VendorProfile = VendorProfile {
     brands: &[("FUJI XEROX", "Fuji Xerox")],
     name_prefixes: &["FUJIFILM ", "FUJI XEROX "],
     model: &[Field(Source::SysDescr, Extract::Before(';'))],
-    serial: &[],
-    firmware: &[],
-    meters: &[("total", "1.3.6.1.4.1.297.1.111.1.41.1.1.1.1")],
-    meter_table: None,
-    level_coding: LevelCoding::Standard,
-    private_levels: None,
-    part_number_markers: &[],
+    meters: &[("total", TOTAL_PAGES)],
+    ..VendorProfile::BASE
 };

@@ -4,10 +4,11 @@
 //! network card reports someone else's number, by a word in sysDescr). It says where the
 //! vendor keeps model, serial and firmware, which private OIDs hold its page meters, and
 //! how it codes supply levels. One mechanism reads every profile; adding a brand is adding
-//! a file with one `VendorProfile` in it.
+//! a file with one `VendorProfile` in it: its OIDs named as constants (checked by the
+//! compiler, see [`ConstOid`]) and only the facts that differ from [`VendorProfile::BASE`].
 
 use crate::model::{PercentSource, SupplyState};
-use crate::oid::Oid;
+use crate::oid::{ConstOid, Oid};
 
 mod brother;
 mod canon;
@@ -42,28 +43,18 @@ pub const PROFILES: &[&VendorProfile] = &[
     &dell::PROFILE,
 ];
 
-/// The profile for devices no vendor profile claims: standard MIBs only.
+/// The profile for devices no vendor profile claims: standard MIBs only, and the
+/// `, PN ` part-number suffix that several OEM firmwares share.
 pub const GENERIC: VendorProfile = VendorProfile {
-    vendor: "",
-    enterprises: &[],
-    descr_words: &[],
-    brands: &[],
-    name_prefixes: &[],
-    model: &[],
-    serial: &[],
-    firmware: &[],
-    meters: &[],
-    meter_table: None,
-    level_coding: LevelCoding::Standard,
-    private_levels: None,
     part_number_markers: &[PartMarker::Suffix(", PN ")],
+    ..VendorProfile::BASE
 };
 
 /// Where a text value comes from.
 #[derive(Debug, Clone, Copy)]
 pub enum Source {
     /// A scalar OID of the vendor's.
-    Oid(&'static str),
+    Oid(ConstOid),
     /// sysDescr.0.
     SysDescr,
     /// hrDeviceDescr of the printer's hrDeviceTable row.
@@ -93,9 +84,9 @@ pub struct Field(pub Source, pub Extract);
 #[derive(Debug, Clone, Copy)]
 pub struct MeterTable {
     /// Column of counter values.
-    pub values: &'static str,
+    pub values: ConstOid,
     /// Column of counter names, same index.
-    pub names: &'static str,
+    pub names: ConstOid,
     /// The device's names for the standard meters: (device name, standard name). Other
     /// counters keep the device's name.
     pub standard_names: &'static [(&'static str, &'static str)],
@@ -106,9 +97,9 @@ pub struct MeterTable {
 #[derive(Debug, Clone, Copy)]
 pub struct PrivateLevels {
     /// Column of supply names.
-    pub names: &'static str,
+    pub names: ConstOid,
     /// Column of levels in percent (0..=100; anything else means "no percent").
-    pub levels: &'static str,
+    pub levels: ConstOid,
 }
 
 /// How a vendor codes `prtMarkerSuppliesLevel` beyond RFC 3805.
@@ -155,7 +146,7 @@ pub struct VendorProfile {
     /// Where the firmware version is.
     pub firmware: &'static [Field],
     /// Private page meters: (name, scalar OID).
-    pub meters: &'static [(&'static str, &'static str)],
+    pub meters: &'static [(&'static str, ConstOid)],
     /// A private table of named counters, if the vendor has one.
     pub meter_table: Option<MeterTable>,
     /// How supply levels are coded.
@@ -203,6 +194,24 @@ impl PartMarker {
 }
 
 impl VendorProfile {
+    /// What every profile starts from: nothing beyond the standard MIBs. A vendor's file
+    /// states its own facts and takes the rest from here (`..VendorProfile::BASE`).
+    pub const BASE: VendorProfile = VendorProfile {
+        vendor: "",
+        enterprises: &[],
+        descr_words: &[],
+        brands: &[],
+        name_prefixes: &[],
+        model: &[],
+        serial: &[],
+        firmware: &[],
+        meters: &[],
+        meter_table: None,
+        level_coding: LevelCoding::Standard,
+        private_levels: None,
+        part_number_markers: &[],
+    };
+
     /// Chooses the profile for a device from its sysObjectID and sysDescr.
     pub fn select(sys_object_id: Option<&Oid>, sys_descr: Option<&str>) -> &'static VendorProfile {
         let enterprise = sys_object_id.and_then(|o| match o.arcs() {
@@ -233,7 +242,7 @@ impl VendorProfile {
             .chain(self.serial)
             .chain(self.firmware)
             .filter_map(|Field(src, _)| match src {
-                Source::Oid(o) => Some(Oid::lit(o)),
+                Source::Oid(o) => Some(o.to_oid()),
                 _ => None,
             })
             .collect()
@@ -241,7 +250,7 @@ impl VendorProfile {
 
     /// The scalar OIDs of the private page meters.
     pub fn meter_oids(&self) -> Vec<Oid> {
-        self.meters.iter().map(|(_, o)| Oid::lit(o)).collect()
+        self.meters.iter().map(|(_, o)| o.to_oid()).collect()
     }
 
     /// The brand to show: an OEM brand named in sysDescr, or the vendor.
@@ -334,17 +343,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_profile_has_valid_oids_and_a_unique_enterprise() {
+    fn every_profile_has_a_unique_enterprise_and_its_oids_under_it() {
         let mut seen = std::collections::HashSet::new();
         for p in PROFILES {
             assert!(!p.vendor.is_empty());
             for n in p.enterprises {
                 assert!(seen.insert(*n), "enterprise {n} claimed twice");
             }
-            let _ = p.identity_oids();
-            let _ = p.meter_oids();
-            if let Some(t) = p.meter_table {
-                let _ = (Oid::lit(t.values), Oid::lit(t.names));
+            // A vendor's private OIDs live under its own enterprise number: an OID copied
+            // from another vendor's file is a mistake the compiler cannot see.
+            let mut oids = p.identity_oids();
+            oids.extend(p.meter_oids());
+            for t in p.meter_table.iter() {
+                oids.extend([t.values.to_oid(), t.names.to_oid()]);
+            }
+            for t in p.private_levels.iter() {
+                oids.extend([t.names.to_oid(), t.levels.to_oid()]);
+            }
+            for o in oids {
+                let under =
+                    matches!(o.arcs(), [1, 3, 6, 1, 4, 1, n, ..] if p.enterprises.contains(n));
+                assert!(under, "{}: {o} is not under its enterprise", p.vendor);
             }
         }
         assert!(PROFILES.len() >= 14);

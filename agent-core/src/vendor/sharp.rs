@@ -2,23 +2,25 @@
 //! maximum for waste toner and drums.
 use super::*;
 
+crate::const_oids! {
+    /// The firmware version.
+    FIRMWARE = "1.3.6.1.4.1.2385.2.1.1.2.1.2.1";
+    /// The counter table's value column.
+    COUNTER_VALUE = "1.3.6.1.4.1.2385.1.1.19.2.1.3";
+    /// The counter table's name column.
+    COUNTER_NAME = "1.3.6.1.4.1.2385.1.1.19.2.1.4";
+}
+
 /// Sharp.
 pub const PROFILE: VendorProfile = VendorProfile {
     vendor: "Sharp",
     enterprises: &[2385],
     descr_words: &["SHARP"],
-    brands: &[],
     name_prefixes: &["SHARP "],
-    model: &[],
-    serial: &[],
-    firmware: &[Field(
-        Source::Oid("1.3.6.1.4.1.2385.2.1.1.2.1.2.1"),
-        Extract::Whole,
-    )],
-    meters: &[],
+    firmware: &[Field(Source::Oid(FIRMWARE), Extract::Whole)],
     meter_table: Some(MeterTable {
-        values: "1.3.6.1.4.1.2385.1.1.19.2.1.3",
-        names: "1.3.6.1.4.1.2385.1.1.19.2.1.4",
+        values: COUNTER_VALUE,
+        names: COUNTER_NAME,
         standard_names: &[
             ("Black & White Total Count", "black"),
             ("Full Color Total Count", "color"),
@@ -30,6 +32,5 @@ pub const PROFILE: VendorProfile = VendorProfile {
         ],
     }),
     level_coding: LevelCoding::PercentWhenMaxUnknown,
-    private_levels: None,
-    part_number_markers: &[],
+    ..VendorProfile::BASE
 };
