@@ -5,14 +5,13 @@
 //!
 //! It is an append-only log of segment files (`<first number>.log`, about a MiB each),
 //! not a database: a queue is written at one end and read and dropped at the other, and
-//! nothing of it needs to stay in memory. (It was a sled tree. sled 0.34's page cache
-//! keeps every page touched once far beyond its capacity, so a long outage's backlog grew
-//! the collector by about 14 MiB per 40,000 envelopes.) A segment is deleted when every
+//! nothing of it needs to stay in memory. (sled 0.34's page cache keeps every page touched
+//! once far beyond its capacity: as a sled tree, a long outage's backlog grew the collector
+//! by about 14 MiB per 40,000 envelopes.) A segment is deleted when every
 //! envelope in it is acknowledged; the newest always stays, so the last number used is
 //! never lost. The highest acknowledgement is kept in `acked`, so that a restart does not
 //! count acknowledged envelopes as waiting; should it be lost, they are only sent again.
 
-mod migrate;
 mod record;
 
 use std::collections::BTreeMap;
@@ -42,9 +41,6 @@ pub enum OutboxError {
     /// A stored envelope that does not decode.
     #[error("an outbox entry is unreadable: {0}")]
     Decode(#[from] prost::DecodeError),
-    /// The outbox of an earlier version (a sled database) could not be carried over.
-    #[error("carrying over the earlier outbox: {0}")]
-    Migrate(#[from] sled::Error),
     /// An envelope too large to store.
     #[error("an envelope of {0} bytes is too large for the outbox")]
     TooLarge(usize),
@@ -109,8 +105,7 @@ const ACKED: &str = "acked";
 const LOCK: &str = "outbox.lock";
 
 impl Outbox {
-    /// Opens (or creates) the outbox in `dir`. A crash's torn last record is cut off; an
-    /// outbox left by an earlier version (a sled database) is carried over first.
+    /// Opens (or creates) the outbox in `dir`. A crash's torn last record is cut off.
     pub fn open(dir: &Path) -> Result<Outbox, OutboxError> {
         Outbox::open_sized(dir, SEGMENT_BYTES)
     }
@@ -135,7 +130,6 @@ impl Outbox {
         {
             return Err(OutboxError::InUse(dir.to_path_buf()));
         }
-        let earlier = migrate::earlier_outbox(dir)?;
 
         let mut firsts = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io_at(dir))? {
@@ -191,13 +185,7 @@ impl Outbox {
         let stored_ack = read_acked(&acked_file);
         let last = match segments.values().next_back() {
             Some(last) => *last,
-            // A new outbox. One carried over starts where the earlier one's pending
-            // envelopes start (they are appended below), or after its last number.
-            None => match earlier.as_ref() {
-                Some(e) => e.pending.first().map_or(e.last, |first| first.seq - 1),
-                None => 0,
-            }
-            .max(stored_ack),
+            None => stored_ack,
         };
         let first_kept = segments.keys().next().copied().unwrap_or(last + 1);
         let acked = stored_ack.max(first_kept.saturating_sub(1)).min(last);
@@ -217,7 +205,7 @@ impl Outbox {
             .open(&active_path)
             .map_err(io_at(&active_path))?;
         let active_len = active.metadata().map_err(io_at(&active_path))?.len();
-        let outbox = Outbox {
+        Ok(Outbox {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 _lock: lock,
@@ -239,11 +227,7 @@ impl Outbox {
                 },
                 cursor: Mutex::new(None),
             }),
-        };
-        if let Some(earlier) = earlier {
-            outbox.carry_over(earlier)?;
-        }
-        Ok(outbox)
+        })
     }
 
     /// Stores `body` under the next sequence number, durably, and returns the envelope.
@@ -499,29 +483,6 @@ impl Outbox {
             std::fs::remove_file(&path).map_err(io_at(&path))?;
         }
         Ok(seq - before)
-    }
-
-    /// Appends what an earlier version's outbox still held, under its own numbers, then
-    /// removes that database.
-    fn carry_over(&self, earlier: migrate::Earlier) -> Result<(), OutboxError> {
-        {
-            let mut log = self.log();
-            for envelope in &earlier.pending {
-                if envelope.seq == self.last_seq() + 1 {
-                    self.append(&mut log, envelope)?;
-                }
-            }
-            let path = segment_path(&self.inner.dir, log.active_first);
-            log.active.sync_data().map_err(io_at(&path))?;
-        }
-        let last = self.last_seq();
-        self.inner
-            .commit
-            .durable
-            .send_modify(|d| *d = (*d).max(last));
-        let acked = earlier.pending.first().map_or(last, |e| e.seq - 1);
-        self.inner.acked.fetch_max(acked, Ordering::AcqRel);
-        migrate::remove(&self.inner.dir)
     }
 
     fn log(&self) -> MutexGuard<'_, Log> {
@@ -811,40 +772,6 @@ mod tests {
         assert!(matches!(e, OutboxError::InUse(_)), "{e}");
         drop(first);
         assert!(Outbox::open(&dir).is_ok(), "the lock goes with the outbox");
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test]
-    async fn an_earlier_versions_outbox_is_carried_over() {
-        let dir = fresh("sled");
-        {
-            // The earlier layout: envelopes by big-endian number, the counter in `meta`.
-            let db = sled::open(&dir).unwrap();
-            let pending = db.open_tree("pending").unwrap();
-            for seq in 8..=12u64 {
-                let e = p::Envelope {
-                    seq,
-                    body: Some(body(seq as u32)),
-                };
-                pending
-                    .insert(seq.to_be_bytes(), e.encode_to_vec())
-                    .unwrap();
-            }
-            db.open_tree("meta")
-                .unwrap()
-                .insert(b"next_seq", &12u64.to_be_bytes())
-                .unwrap();
-            db.flush().unwrap();
-        }
-        let o = reopen(&dir);
-        assert_eq!(all_pending(&o, 2), (8..=12).collect::<Vec<_>>());
-        assert_eq!((o.last_seq(), o.depth(), o.acknowledged()), (12, 5, 7));
-        assert!(!dir.join("db").exists(), "the earlier database is gone");
-        assert_eq!(o.push(body(13)).await.unwrap().seq, 13, "numbering goes on");
-        drop(o);
-        let o = reopen(&dir);
-        assert_eq!(all_pending(&o, 100), (8..=13).collect::<Vec<_>>());
-        drop(o);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
