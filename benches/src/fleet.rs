@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve, synthetic, SimHandle, Traffic};
 use anyhow::{bail, Context, Result};
-use printwatch_coordinator::certs::{self, Role};
+use printwatch_pki::{self as certs, Role};
 
 use crate::process::{children_cpu_seconds, usage};
 

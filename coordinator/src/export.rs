@@ -1,6 +1,6 @@
 //! The export for a service technician: per printer, its usage over a period (pages on
 //! each meter, points of each supply used, supplies replaced) and its problems (every
-//! alert in the period). `printwatch export --csv` writes these rows.
+//! alert in the period), as rows of the fleet service. `printwatch export` renders them.
 
 use std::collections::BTreeMap;
 
@@ -110,59 +110,4 @@ pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError>
         }
     }
     Ok(out)
-}
-
-/// One CSV field, quoted when it must be (RFC 4180).
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// The CSV header line.
-pub const CSV_HEADER: &str =
-    "device_id,site,model,serial,record,name,from,to,start_value,end_value,used,detail";
-
-/// One row as a CSV line.
-pub fn csv_line(r: &p::ExportRow) -> String {
-    [
-        &r.device_id,
-        &r.site,
-        &r.model,
-        &r.serial,
-        &r.record,
-        &r.name,
-        &r.from,
-        &r.to,
-        &r.start_value,
-        &r.end_value,
-        &r.used,
-        &r.detail,
-    ]
-    .iter()
-    .map(|f| csv_field(f))
-    .collect::<Vec<_>>()
-    .join(",")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fields_with_commas_quotes_or_newlines_are_quoted() {
-        assert_eq!(csv_field("plain"), "plain");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-        let r = p::ExportRow {
-            device_id: "sn:1".into(),
-            detail: "x, y".into(),
-            ..p::ExportRow::default()
-        };
-        assert_eq!(csv_line(&r).split(',').count(), 13);
-        assert_eq!(CSV_HEADER.split(',').count(), 12);
-    }
 }

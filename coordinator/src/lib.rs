@@ -1,7 +1,7 @@
-//! The printwatch coordinator and operator tools.
-//!
-//! Today this crate holds the live fleet view that `printwatch demo` draws; the gRPC
-//! ingest and query services, the sled store and alerting join it as the fleet is built.
+//! The printwatch coordinator: the on-prem server that merges every site's readings into
+//! one fleet, keeps it in sled, raises alerts, mails them, uploads to the dealer and
+//! answers operators. The operator's `printwatch` command lives in the `printwatch-cli`
+//! crate; this crate is the server and its library.
 
 /// The allocator the coordinator's binaries run with. Ingest allocates and frees many
 /// short-lived buffers (sled's node copies, each reading's strings); with glibc's
@@ -9,12 +9,9 @@
 pub use mimalloc::MiMalloc as Allocator;
 
 pub mod alerts;
-pub mod certs;
-pub mod client;
 pub mod config;
 pub mod dealer;
 pub mod export;
-pub mod fleet_view;
 pub mod forecast;
 pub mod ingest;
 pub mod mail;

@@ -1,7 +1,7 @@
 //! The coordinator's gRPC front: the collector stream and the fleet service, over TLS with
 //! client certificates from the fleet CA required.
 //!
-//! Who a caller is comes from its certificate (see [`crate::certs`]): a collector may only
+//! Who a caller is comes from its certificate (see [`printwatch_pki`]): a collector may only
 //! open its stream, for the site its certificate names; only an operator may use the fleet
 //! service. Each reading is stored durably before its sequence number is acknowledged, and
 //! a replayed number is acknowledged again without being stored twice.
@@ -20,7 +20,6 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::certs::{identity_of, Role};
 use crate::ingest::{IngestBatch, Ingestor, IngestorArgs, Notifiers};
 use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Connected, Deliver, Disconnected, Registry};
@@ -28,6 +27,7 @@ use crate::store::{Answer, Incoming, Ingested, Policy, PollFailure, Store};
 use crate::wire_reading::WireReading;
 use kameo::actor::{ActorRef, Spawn};
 use kameo::error::SendError;
+use printwatch_pki::{identity_of, Role};
 
 /// Where and how to serve.
 #[derive(Debug, Clone)]
@@ -52,7 +52,7 @@ impl ServerConfig {
         listen: SocketAddr,
         max_message_bytes: usize,
     ) -> std::io::Result<ServerConfig> {
-        let files = crate::certs::paths(dir, Role::Coordinator, "coordinator");
+        let files = printwatch_pki::paths(dir, Role::Coordinator, "coordinator");
         Ok(ServerConfig {
             listen,
             ca_pem: std::fs::read_to_string(dir.join("ca.pem"))?,

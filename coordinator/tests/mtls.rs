@@ -5,14 +5,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
-mod common;
-use common::{channel, envelope, hello, reading, session, tempdir};
+use printwatch_tests::grpc::{channel, envelope, hello, reading, session};
+use printwatch_tests::tempdir;
 
 async fn start(dir: &Path) -> (SocketAddr, Store, tokio::sync::oneshot::Sender<()>) {
     certs::init(dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();

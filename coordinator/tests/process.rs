@@ -7,12 +7,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use printwatch_coordinator::certs::{self, Role};
+use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
-mod common;
-use common::{channel, envelope, hello, reading, session, tempdir, Kill};
+use printwatch_tests::grpc::{channel, envelope, hello, reading, session};
+use printwatch_tests::{tempdir, Kill};
 
 fn start(config: &Path, addr: SocketAddr) -> Kill {
     let child = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))

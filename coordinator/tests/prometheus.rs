@@ -7,10 +7,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use agent_core::model::{Identity, PercentSource, Reading, Supply, SupplyClass, SupplyState};
-use printwatch_coordinator::certs::{self, Role};
+use printwatch_pki::{self as certs, Role};
 
-mod common;
-use common::{channel, envelope, eventually, free_port, hello, session, tempdir, wait_port, Kill};
+use printwatch_tests::grpc::{channel, envelope, hello, session};
+use printwatch_tests::{eventually, free_port, tempdir, wait_port, Kill};
 
 fn toner(percent: u8) -> Reading {
     Reading {

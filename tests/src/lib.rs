@@ -1,5 +1,9 @@
-//! Helpers for printwatch's end-to-end tests: where the corpus is, loading recordings and
-//! their expected values, and loopback addresses that do not collide between tests.
+//! Helpers for printwatch's tests: where the corpus is, loading recordings and their
+//! expected values, loopback addresses that do not collide between tests, processes that
+//! are killed when a test ends, waiting with a deadline, the built binaries, and a
+//! collector's side of a gRPC session (see [`grpc`]).
+
+pub mod grpc;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -84,4 +88,85 @@ pub fn essence(mut r: Reading) -> Reading {
     r.round_trips = 0;
     r.identity.address.clear();
     r
+}
+
+/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
+/// coordinator or peer running.
+pub struct Kill(pub std::process::Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A TCP port free on loopback now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on loopback")
+}
+
+/// Waits until something listens on `addr` (a process just started).
+pub fn wait_port(addr: SocketAddr, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start on {addr}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Polls `f` until it gives a value, for at most `secs`.
+pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// A fresh directory for one test, under the system's temporary directory.
+pub fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("printwatch-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// A file's text; a test's own files only.
+pub fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+}
+
+/// One of the workspace's programs (`printwatch`, `printwatch-coordinator`,
+/// `printwatch-collector`, `printwatch-sim`), as cargo built it beside this test: tests of
+/// one crate cannot name another crate's binaries, so they are found in the target
+/// directory. `cargo test` for the workspace (what `scripts/test` runs) builds them all;
+/// `PRINTWATCH_BIN_DIR` points elsewhere.
+pub fn binary(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("PRINTWATCH_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        // target/<profile>/deps/<this test> -> target/<profile>
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+            .expect("the test's own path"),
+    };
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo build --bins` (or the whole workspace's `cargo test`, as scripts/test does), or set PRINTWATCH_BIN_DIR",
+        path.display()
+    );
+    path
 }

@@ -1,5 +1,6 @@
 //! The fleet's certificates: a CA of its own, and certificates for the coordinator, each
-//! collector and each operator, issued by it.
+//! collector and each operator, issued by it. `printwatch certs` makes them; the
+//! coordinator reads them back to know who is calling.
 //!
 //! Who a peer is comes from its certificate alone: the role in the Organizational Unit
 //! (`coordinator`, `collector`, `operator`) and the name in the Common Name (for a collector,

@@ -5,9 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use printwatch_coordinator::certs;
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_pki as certs;
 
 fn printwatch(pki: &Path, coordinator: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_printwatch"))

@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
-use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -77,7 +77,7 @@ async fn discover_add_and_remove_through_the_coordinator() {
     )
     .unwrap();
     let _collector = Kill(
-        Command::new(env!("CARGO_BIN_EXE_printwatch-collector"))
+        Command::new(printwatch_tests::binary("printwatch-collector"))
             .args(["run", "--config"])
             .arg(&conf)
             .stderr(Stdio::null())
@@ -232,7 +232,7 @@ async fn a_collector_with_discovery_ranges_finds_its_printers_by_itself() {
     )
     .unwrap();
     let _collector = Kill(
-        Command::new(env!("CARGO_BIN_EXE_printwatch-collector"))
+        Command::new(printwatch_tests::binary("printwatch-collector"))
             .args(["run", "--config"])
             .arg(&conf)
             .stderr(Stdio::null())

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::config::{CollectorConfig, CoordinatorLink, TlsFiles};
-use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_pki::{self as certs, Role};
 
 fn printwatch(pki: &Path, url: &str, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_printwatch"))
+    let out = Command::new(printwatch_tests::binary("printwatch"))
         .args(args)
         .arg("--pki")
         .arg(pki)

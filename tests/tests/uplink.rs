@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use printwatch_collector::outbox::Outbox;
 use printwatch_collector::uplink::{run, UplinkConfig};
-use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 
 fn read(p: &Path) -> String {

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::outbox::Outbox;
-use printwatch_coordinator::certs::{self, Role};
 use printwatch_coordinator::server::{serve, ServerConfig};
 use printwatch_coordinator::store::Store;
+use printwatch_pki::{self as certs, Role};
 
 /// Starts the collector, its stderr appended to `collector.log` beside the config, and
 /// waits until it has said it is running (its stop handlers are installed by then).
@@ -24,7 +24,7 @@ fn collector(config: &Path, no_targets: bool) -> Running {
         .append(true)
         .open(&log_path)
         .unwrap();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_printwatch-collector"));
+    let mut c = Command::new(printwatch_tests::binary("printwatch-collector"));
     c.args(["run", "--config"])
         .arg(config)
         .stderr(Stdio::from(log));

@@ -43,10 +43,10 @@ fn init_then_issue_then_refuse_to_overwrite() {
             .1
             .contents
     };
-    let (role, name) = printwatch_coordinator::certs::identity_of(&der).unwrap();
+    let (role, name) = printwatch_pki::identity_of(&der).unwrap();
     assert_eq!(
         (role, name.as_str()),
-        (printwatch_coordinator::certs::Role::Collector, "branch2")
+        (printwatch_pki::Role::Collector, "branch2")
     );
 
     let again = printwatch()

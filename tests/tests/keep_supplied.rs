@@ -21,13 +21,13 @@ use agent_core::message::Value;
 use agent_core::mib;
 use agent_core::oid::Oid;
 use agent_core::sim::{serve as serve_sim, synthetic};
-use printwatch_coordinator::certs::{self, Role};
+use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-mod common;
-use common::{channel, eventually, free_port, tempdir, wait_port, Kill};
+use printwatch_tests::grpc::channel;
+use printwatch_tests::{eventually, free_port, tempdir, wait_port, Kill};
 
 /// aiosmtpd, storing each mail as a file in `dir`. The Python with aiosmtpd comes from
 /// PRINTWATCH_PYTHON (scripts/test makes a venv), else the system's.
@@ -191,7 +191,7 @@ struct Coordinator {
 impl Coordinator {
     fn start(&self) -> Kill {
         let log = std::fs::File::create(self.config.with_extension("log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))
+        let child = Command::new(printwatch_tests::binary("printwatch-coordinator"))
             .arg("--config")
             .arg(&self.config)
             .stdout(Stdio::null())

@@ -1,71 +1,18 @@
-//! Helpers shared by the coordinator's end-to-end tests: TLS channels with fleet
-//! certificates, and a collector session that sends messages and collects acks.
-#![allow(dead_code)]
+//! A collector's side of the coordinator's gRPC service, for tests that speak to a
+//! coordinator directly: a TLS channel with fleet certificates, messages, and a session
+//! that sends them and collects the acknowledgements.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::collector_client::CollectorClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
-/// coordinator or peer running.
-pub struct Kill(pub std::process::Child);
+use crate::read;
 
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A TCP port free on loopback now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until something listens on `addr` (a process just started).
-pub fn wait_port(addr: SocketAddr, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} did not start on {addr}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// Polls `f` until it gives a value, for at most `secs`.
-pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-}
-
-pub fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("printwatch-coord-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-pub fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
-
+/// A channel to the coordinator at `addr`, trusting the fleet CA `ca`, showing `identity`
+/// (a certificate and its key) when given.
 pub async fn channel(
     addr: SocketAddr,
     ca: &Path,
@@ -78,12 +25,13 @@ pub async fn channel(
         tls = tls.identity(Identity::from_pem(read(cert), read(key)));
     }
     Channel::from_shared(format!("https://{addr}"))
-        .unwrap()
+        .expect("a URI")
         .tls_config(tls)?
         .connect()
         .await
 }
 
+/// A minimal reading of a printer with this serial.
 pub fn reading(serial: &str) -> p::Reading {
     agent_core::model::Reading {
         identity: agent_core::model::Identity {
@@ -97,6 +45,7 @@ pub fn reading(serial: &str) -> p::Reading {
     .into()
 }
 
+/// A collector message carrying a reading under `seq`.
 pub fn envelope(seq: u64, r: p::Reading) -> p::CollectorMessage {
     p::CollectorMessage {
         body: Some(p::collector_message::Body::Envelope(p::Envelope {
@@ -106,6 +55,7 @@ pub fn envelope(seq: u64, r: p::Reading) -> p::CollectorMessage {
     }
 }
 
+/// The hello a collector of `site` opens its stream with.
 pub fn hello(site: &str) -> p::CollectorMessage {
     p::CollectorMessage {
         body: Some(p::collector_message::Body::Hello(p::Hello {
@@ -132,7 +82,7 @@ pub async fn session(
         .unwrap_or(0);
     let (tx, rx) = tokio::sync::mpsc::channel(msgs.len().max(1));
     for m in msgs {
-        tx.send(m).await.unwrap();
+        tx.send(m).await.expect("room for every message");
     }
     let mut stream = CollectorClient::new(ch)
         .session(tokio_stream::wrappers::ReceiverStream::new(rx))

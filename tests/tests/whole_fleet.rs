@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::outbox::Outbox;
-use printwatch_coordinator::certs::{self, Role};
+use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
@@ -76,13 +76,10 @@ fn coordinator(dir: &Path, listen: SocketAddr) -> Kill {
 
 fn collector(conf: &Path, drain_only: bool) -> Child {
     let mut c = Command::new("bash");
-    c.args([
-        "-c",
-        "trap '' INT; exec \"$0\" run --config \"$1\"",
-        env!("CARGO_BIN_EXE_printwatch-collector"),
-    ])
-    .arg(conf)
-    .stderr(Stdio::null());
+    c.args(["-c", "trap '' INT; exec \"$0\" run --config \"$1\""])
+        .arg(printwatch_tests::binary("printwatch-collector"))
+        .arg(conf)
+        .stderr(Stdio::null());
     if drain_only {
         c.env("PRINTWATCH_TARGETS", "[]");
     }
