@@ -31,6 +31,22 @@ pub struct Identity {
     pub mac: Option<String>,
 }
 
+impl Identity {
+    /// How mail and listings name a printer for people: "M404 (SN PHB1234)", its model
+    /// (or vendor) and serial, whichever it gives.
+    pub fn printer_name(&self) -> String {
+        let model = match (&self.vendor, &self.model) {
+            (_, Some(m)) => m.clone(),
+            (Some(v), None) => v.clone(),
+            (None, None) => "printer".into(),
+        };
+        match &self.serial {
+            Some(s) if !s.is_empty() => format!("{model} (SN {s})"),
+            _ => model,
+        }
+    }
+}
+
 /// Whether a supply is used up or fills up (prtMarkerSuppliesClass).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,5 +1,5 @@
 //! The coordinator's store at ingest: what one group commit of 256 steady-state readings
-//! costs, written and flushed, alerts and level history included. The fleet benchmark
+//! costs the writer, written and flushed, alerts and level history included. The fleet benchmark
 //! measures ingest end to end; this isolates the store's share of it.
 //!
 //! Run: `cargo bench -p printwatch-benches --bench ingest`.
@@ -10,7 +10,9 @@ static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Al
 use agent_core::model::Reading;
 use agent_core::sim::synthetic;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use printwatch_coordinator::store::{Incoming, Policy, Store};
+use printwatch_coordinator::ingest::{Incoming, Writer};
+use printwatch_coordinator::policy::Policy;
+use printwatch_coordinator::store::Store;
 use printwatch_coordinator::wire_reading::WireReading;
 
 const PRINTERS: u32 = 2000;
@@ -35,7 +37,7 @@ fn benches(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("printwatch-ingest-bench-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let store = Store::open(&dir, 64 << 20).expect("a store");
-    let policy = Policy::default();
+    let mut writer = Writer::new(store, Policy::default());
     let fleet = fleet();
     let mut seq = 0u64;
     let mut at = 0usize;
@@ -46,7 +48,8 @@ fn benches(c: &mut Criterion) {
                 let mut r = fleet[at % fleet.len()].clone();
                 at += 1;
                 r.polled_at = agent_core::poll::now_rfc3339();
-                (seq, Incoming::Reading(Box::new(WireReading::new(r))))
+                let r = WireReading::new(r).expect("a reading taken now");
+                (seq, Incoming::Reading(Box::new(r)))
             })
             .collect();
         items
@@ -54,7 +57,7 @@ fn benches(c: &mut Criterion) {
     // The first cycle: every printer becomes a device.
     for _ in 0..(PRINTERS as usize).div_ceil(BATCH) {
         let items = next_batch();
-        rt.block_on(store.ingest_batch("bench", "bench", &items, &policy));
+        rt.block_on(writer.ingest_batch("bench", &items));
     }
     let mut group = c.benchmark_group("store");
     group.throughput(Throughput::Elements(BATCH as u64));
@@ -63,14 +66,14 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(
             &mut next_batch,
             |items| {
-                let answers = rt.block_on(store.ingest_batch("bench", "bench", &items, &policy));
+                let answers = rt.block_on(writer.ingest_batch("bench", &items));
                 assert!(answers.iter().all(Result::is_ok));
             },
             criterion::BatchSize::PerIteration,
         )
     });
     group.finish();
-    drop(store);
+    drop(writer);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -41,8 +41,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     use printwatch_collector::config::{
         CollectorConfig, CoordinatorLink, Discovery, Intervals, Snmp, TlsFiles,
     };
-    use printwatch_coordinator::server::{serve as serve_fleet, ServerConfig};
-    use printwatch_coordinator::store::Store;
+    use printwatch_coordinator::config::CoordinatorConfig;
     use printwatch_pki::{self as certs, Role};
     use printwatch_proto::v1 as p;
 
@@ -65,12 +64,18 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         "demo",
     )?;
 
-    // The coordinator, over mutual TLS on loopback.
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let store = Store::open(&dir.join("coordinator"), 32 << 20)?;
-    let server = ServerConfig::from_pki(&dir, listen, 1 << 20)?;
-    let fleet_store = store.clone();
-    tokio::spawn(async move { serve_fleet(server, fleet_store, std::future::pending()).await });
+    // The coordinator, over mutual TLS on loopback, its alerts and schedules as configured
+    // by default (mail and the dealer off).
+    let mut config = CoordinatorConfig::with_pki(
+        &dir,
+        dir.join("coordinator"),
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    );
+    config.cache_mb = 32;
+    let coordinator = printwatch_coordinator::service::start(config)
+        .await
+        .context("starting the coordinator")?;
+    let (listen, store) = (coordinator.listen, coordinator.store.clone());
 
     // The printers: half at each site; one printer reachable from both; one in 25 off.
     let base = u32::from(args.base);
@@ -99,6 +104,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
 
     // Two collectors, one per site.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut collectors = Vec::new();
     for (n, site) in sites.iter().enumerate() {
         let files = certs::paths(&dir, Role::Collector, site);
         let config = CollectorConfig {
@@ -137,14 +143,14 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             metrics: Default::default(),
         };
         let mut stop = stop_rx.clone();
-        tokio::spawn(async move {
+        collectors.push(tokio::spawn(async move {
             let shutdown = async move {
                 let _ = stop.wait_for(|s| *s).await;
             };
             if let Err(e) = printwatch_collector::agent::run(config, shutdown).await {
                 eprintln!("demo collector: {e:#}");
             }
-        });
+        }));
     }
 
     // The live fleet, as an operator sees it through the coordinator.
@@ -181,10 +187,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             .iter()
             .map(|s| format!("{s} {}", devices.iter().filter(|d| d.site == *s).count()))
             .collect();
-        let stored: usize = devices
-            .iter()
-            .map(|d| store.history(&d.id, "").map_or(0, |h| h.len()))
-            .sum();
+        let stored: usize = devices.iter().map(|d| store.history_len(&d.id)).sum();
         let mut screen = String::new();
         if tty {
             screen.push_str("\x1b[2J\x1b[H");
@@ -205,7 +208,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
             break;
         }
     }
+    // The collectors stop (each syncs its outbox), then the coordinator.
     let _ = stop_tx.send(true);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    Ok(())
+    for c in collectors {
+        let _ = tokio::time::timeout(Duration::from_secs(10), c).await;
+    }
+    coordinator.stop().await.map(|_| ())
 }

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use printwatch_coordinator::server::{serve, ServerConfig};
-use printwatch_coordinator::store::Store;
-use printwatch_pki as certs;
+use printwatch_coordinator::config::CoordinatorConfig;
+use printwatch_coordinator::service;
+use printwatch_pki::{self as certs, Role};
+use printwatch_tests::grpc::{channel, envelope, hello, session};
 
 fn printwatch(pki: &Path, coordinator: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_printwatch"))
@@ -29,17 +29,20 @@ async fn devices_supplies_history_as_tables_and_json() {
     let dir = std::env::temp_dir().join(format!("printwatch-opcli-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
-    // Three synthetic printers, read through the real decoding path, two readings each.
-    let mut seq = 0;
+    let mut config =
+        CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
+    config.cache_mb = 8;
+    let coordinator = service::start(config).await.unwrap();
+    let listen = coordinator.listen;
+    // Three synthetic printers, read through the real decoding path, two readings each,
+    // sent as site hq's collector sends them.
+    let mut sent = vec![hello("hq")];
     let mut low_supplies = 0;
     for i in 0..3 {
         let dev = agent_core::sim::synthetic::printer(7, i);
         for t in 0..2 {
             let mut r = agent_core::decode::reading(&dev.view, &format!("10.0.0.{i}"));
             r.polled_at = format!("2026-11-21T10:0{t}:00Z");
-            seq += 1;
-            store.ingest("hq", "hq", seq, &r).await.unwrap();
             if t == 1 {
                 low_supplies += r
                     .supplies
@@ -53,16 +56,15 @@ async fn devices_supplies_history_as_tables_and_json() {
                     })
                     .count();
             }
+            sent.push(envelope(sent.len() as u64, r.into()));
         }
     }
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let ch = channel(listen, &dir.join("ca.pem"), Some((&hq.cert, &hq.key)))
+        .await
         .unwrap();
-    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
-    let s = store.clone();
-    tokio::spawn(async move { serve(config, s, std::future::pending()).await });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let acks = session(ch, sent).await.unwrap();
+    assert_eq!(acks.last(), Some(&6), "every reading stored");
     let url = format!("https://{listen}");
 
     let (dir2, url2) = (dir.clone(), url.clone());

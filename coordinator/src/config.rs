@@ -38,7 +38,7 @@ pub struct CoordinatorConfig {
     pub tls: TlsFiles,
     /// Reorder points and alert thresholds for the whole fleet.
     #[serde(default)]
-    pub alerts: crate::alerts::AlertRules,
+    pub alerts: crate::policy::alert_rules::AlertRules,
     /// Per site: its mail contacts and its own reorder points.
     #[serde(default)]
     pub sites: BTreeMap<String, SiteConfig>,
@@ -69,9 +69,27 @@ pub struct SiteConfig {
 }
 
 impl CoordinatorConfig {
+    /// A configuration for a fleet whose certificates `printwatch certs init` made in
+    /// `pki` (ca.pem, coordinator.pem and .key), with its database in `data_dir`,
+    /// listening on `listen`; everything else as the defaults. What the demo and the tests
+    /// run.
+    pub fn with_pki(pki: &Path, data_dir: PathBuf, listen: SocketAddr) -> CoordinatorConfig {
+        let files = printwatch_pki::paths(pki, printwatch_pki::Role::Coordinator, "coordinator");
+        CoordinatorConfig {
+            listen,
+            data_dir,
+            tls: TlsFiles {
+                ca: pki.join("ca.pem"),
+                cert: files.cert,
+                key: files.key,
+            },
+            ..CoordinatorConfig::default()
+        }
+    }
+
     /// The alert policy this configuration sets.
-    pub fn policy(&self) -> crate::store::Policy {
-        crate::store::Policy {
+    pub fn policy(&self) -> crate::policy::Policy {
+        crate::policy::Policy {
             rules: self.alerts.clone(),
             sites: self
                 .sites
@@ -79,7 +97,7 @@ impl CoordinatorConfig {
                 .map(|(name, s)| {
                     (
                         name.clone(),
-                        crate::alerts::SiteReorder {
+                        crate::policy::alert_rules::SiteReorder {
                             reorder_percent: s.reorder_percent,
                             reorder_by_kind: s.reorder_by_kind.clone(),
                         },

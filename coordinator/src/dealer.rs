@@ -1,27 +1,20 @@
-//! The dealer uplink: what leaves the site, and the actor that delivers it.
-//!
-//! Only what DESIGN.md allows leaves: serial, model, meter names and values, supply
-//! descriptions, levels, part numbers, forecasts and times. The payload is built here from
-//! an allow-list, field by field, never by serialising a reading, so a field added to the
-//! reading later cannot leak by accident. A printer without a serial is not sent at all:
-//! any other key for it would carry its address.
+//! The dealer uplink: the actor that delivers what leaves the site (built by
+//! [`crate::policy::dealer_payload`], from an allow-list).
 //!
 //! Batches wait in the store's durable outbox under an idempotency key; the sender posts
-//! them oldest first over HTTPS (TLS 1.2 or newer, through a proxy where one is set),
-//! deletes each only when the endpoint accepts it, and backs off while the endpoint is
-//! down. A restart resumes from the outbox.
+//! them oldest first over HTTPS (TLS 1.2 or newer, through a proxy where one is set), has
+//! ingest (the store's one writer) delete each only when the endpoint accepts it, and backs
+//! off while the endpoint is down. A restart resumes from the outbox.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use agent_core::model::{Meter, Reading};
 use kameo::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::forecast::Forecast;
-use crate::store::{DeviceRecord, Store};
+use crate::ingest::{BatchDelivered, Ingestor};
+use crate::store::StoreReader;
 
 /// The dealer endpoint's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,71 +64,9 @@ pub enum DealerError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
-}
-
-fn meter_json(m: &Meter, at: &str) -> Value {
-    json!({ "name": m.name, "value": m.value, "read_at": at })
-}
-
-/// One printer as the dealer sees it, or `Value::Null` when it has no serial.
-pub fn device_entry(
-    device: &DeviceRecord,
-    latest: Option<&Reading>,
-    meters: Option<&(String, Vec<Meter>)>,
-    forecasts: &BTreeMap<String, Forecast>,
-) -> Value {
-    let Some(serial) = device.identity.serial.as_deref().filter(|s| !s.is_empty()) else {
-        return Value::Null;
-    };
-    let supplies: Vec<Value> = latest
-        .map(|r| {
-            r.supplies
-                .iter()
-                .map(|s| {
-                    let at = crate::alerts::supply_position(s);
-                    let (days_left, pages_left) = match forecasts.get(&at) {
-                        Some(Forecast::Estimate {
-                            days_left,
-                            pages_left,
-                            ..
-                        }) => (json!((days_left * 10.0).round() / 10.0), json!(pages_left)),
-                        _ => (Value::Null, Value::Null),
-                    };
-                    json!({
-                        "description": s.description,
-                        "kind": s.kind,
-                        "color": s.color,
-                        "part_number": s.part_number,
-                        "level": s.level,
-                        "max_capacity": s.max_capacity,
-                        "percent": s.percent,
-                        "days_left": days_left,
-                        "pages_left": pages_left,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    json!({
-        "serial": serial,
-        "model": device.identity.model,
-        "read_at": latest.map(|r| r.polled_at.clone()),
-        "meters": meters.map(|(at, ms)| ms.iter().map(|m| meter_json(m, at)).collect::<Vec<_>>()).unwrap_or_default(),
-        "supplies": supplies,
-    })
-}
-
-/// A batch's body: its key, why it was sent, when, and the printers (those without a
-/// serial left out).
-pub fn batch_body(key: &str, reason: &str, printers: Vec<Value>) -> Value {
-    let printers: Vec<Value> = printers.into_iter().filter(|p| !p.is_null()).collect();
-    json!({
-        "batch": key,
-        "reason": reason,
-        "created_at": agent_core::poll::now_rfc3339(),
-        "agent": concat!("printwatch/", env!("CARGO_PKG_VERSION")),
-        "printers": printers,
-    })
+    /// Ingest could not delete a delivered batch.
+    #[error("deleting a delivered batch: {0}")]
+    Delete(String),
 }
 
 /// Builds the HTTP client: TLS 1.2 or newer, https only, the proxy and CA configured.
@@ -171,7 +102,8 @@ pub fn client(c: &DealerConfig) -> Result<reqwest::Client, DealerError> {
 
 /// The sender: a kameo actor that owns the HTTP client and the retry state.
 pub struct DealerUplink {
-    store: Store,
+    store: StoreReader,
+    ingest: ActorRef<Ingestor>,
     client: reqwest::Client,
     url: String,
     backoff: Duration,
@@ -182,7 +114,9 @@ pub struct DealerUplink {
 /// What the sender starts with.
 pub struct DealerArgs {
     /// Where batches wait.
-    pub store: Store,
+    pub store: StoreReader,
+    /// Who deletes a batch once it is delivered.
+    pub ingest: ActorRef<Ingestor>,
     /// The endpoint's settings.
     pub config: DealerConfig,
     /// The client from [`client`].
@@ -198,6 +132,7 @@ impl Actor for DealerUplink {
         let _ = me.tell(Deliver).try_send();
         Ok(DealerUplink {
             store: a.store,
+            ingest: a.ingest,
             client: a.client,
             url: a.config.url,
             backoff: Duration::from_secs(1),
@@ -250,7 +185,8 @@ impl Message<Deliver> for DealerUplink {
         for b in batches {
             match self.post(&b.key, &b.body).await {
                 Ok(()) => {
-                    if let Err(e) = self.store.batch_delivered(&b.key).await {
+                    if let Err(e) = self.ingest.ask(BatchDelivered(b.key.clone())).await {
+                        let e = DealerError::Delete(e.to_string());
                         eprintln!("printwatch-coordinator: dealer uplink: {e}");
                         return;
                     }
@@ -280,76 +216,6 @@ impl Message<Deliver> for DealerUplink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agent_core::model::{Identity, Supply, SupplyClass, SupplyState};
-
-    #[test]
-    fn only_allowed_fields_leave_and_printers_without_serial_stay() {
-        let identity = Identity {
-            address: "10.1.2.3".into(),
-            sys_object_id: Some("1.3.6.1.4.1.11.2.3.9.1".into()),
-            sys_descr: Some("HP LaserJet at desk-42.corp.example".into()),
-            vendor: Some("HP".into()),
-            model: Some("M404".into()),
-            serial: Some("PHB123".into()),
-            firmware: Some("2409".into()),
-            mac: Some("aa:bb:cc:dd:ee:ff".into()),
-        };
-        let device = DeviceRecord {
-            id: "sn:PHB123".into(),
-            site: "hq-building-7".into(),
-            addresses: vec!["10.1.2.3".into()],
-            identity: identity.clone(),
-            first_seen: "t".into(),
-            last_seen: "t".into(),
-            last_meter_read: None,
-        };
-        let reading = Reading {
-            identity,
-            supplies: vec![Supply {
-                device_index: 1,
-                index: 1,
-                description: "Black Cartridge HP 59A".into(),
-                part_number: Some("CF259A".into()),
-                kind: "toner".into(),
-                class: SupplyClass::Consumed,
-                color: Some("black".into()),
-                unit: None,
-                level: 40,
-                max_capacity: 100,
-                percent: Some(40),
-                percent_source: None,
-                state: SupplyState::Ok,
-            }],
-            polled_at: "2026-11-21T10:00:00Z".into(),
-            ..Reading::default()
-        };
-        let e = device_entry(&device, Some(&reading), None, &BTreeMap::new());
-        let text = batch_body("pw-1", "scheduled", vec![e.clone()]).to_string();
-        for secret in [
-            "10.1.2.3",
-            "desk-42",
-            "aa:bb",
-            "hq-building-7",
-            "2409",
-            "1.3.6.1",
-        ] {
-            assert!(!text.contains(secret), "{secret} leaked: {text}");
-        }
-        assert!(text.contains("PHB123") && text.contains("CF259A"));
-        let mut no_serial = device.clone();
-        no_serial.identity.serial = None;
-        let body = batch_body(
-            "pw-2",
-            "scheduled",
-            vec![device_entry(
-                &no_serial,
-                Some(&reading),
-                None,
-                &BTreeMap::new(),
-            )],
-        );
-        assert_eq!(body["printers"].as_array().map(Vec::len), Some(0));
-    }
 
     #[test]
     fn a_plain_http_url_is_refused() {

@@ -6,9 +6,13 @@ use std::collections::BTreeMap;
 
 use printwatch_proto::v1 as p;
 
-use crate::store::{Store, StoreError};
+use crate::policy::forecast;
+use crate::store::devices::DeviceRecord;
+use crate::store::levels::supply_position;
+use crate::store::{StoreError, StoreReader};
+use crate::timestamp::Timestamp;
 
-fn row(d: &crate::store::DeviceRecord, record: &str, name: &str) -> p::ExportRow {
+fn row(d: &DeviceRecord, record: &str, name: &str) -> p::ExportRow {
     p::ExportRow {
         device_id: d.id.clone(),
         site: d.site.clone(),
@@ -20,9 +24,13 @@ fn row(d: &crate::store::DeviceRecord, record: &str, name: &str) -> p::ExportRow
     }
 }
 
-/// The rows for every printer since `since` (RFC 3339; empty: all retained history).
-pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError> {
-    let since_s = crate::store::seconds(since).unwrap_or(i64::MIN);
+/// The rows for every printer since `since` (`None`: all retained history).
+pub fn rows(
+    store: &StoreReader,
+    since: Option<Timestamp>,
+) -> Result<Vec<p::ExportRow>, StoreError> {
+    let since_s = since.map_or(i64::MIN, Timestamp::unix_seconds);
+    let now = Timestamp::now();
     let alerts = store.alerts(true)?;
     let mut out = Vec::new();
     for d in store.devices()? {
@@ -52,7 +60,7 @@ pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError>
         // Supplies: points used (drops summed, replacements not counted) and the forecast.
         if let Some(latest) = store.latest(&d.id)? {
             for s in &latest.supplies {
-                let at = crate::alerts::supply_position(s);
+                let at = supply_position(s);
                 let points: Vec<_> = store
                     .levels(&d.id, &at)?
                     .into_iter()
@@ -65,11 +73,7 @@ pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError>
                     .windows(2)
                     .map(|w| (i64::from(w[0].percent) - i64::from(w[1].percent)).max(0))
                     .sum();
-                let time = |t: i64| {
-                    time::OffsetDateTime::from_unix_timestamp(t)
-                        .map(crate::schedule::rfc3339)
-                        .unwrap_or_default()
-                };
+                let time = |t: i64| Timestamp::from_unix_seconds(t).rfc3339();
                 out.push(p::ExportRow {
                     from: time(first.at),
                     to: time(last.at),
@@ -79,31 +83,31 @@ pub fn rows(store: &Store, since: &str) -> Result<Vec<p::ExportRow>, StoreError>
                     detail: format!(
                         "{}; forecast: {}",
                         s.part_number.as_deref().unwrap_or("no part number"),
-                        store.forecast(&d.id, &at)?.describe()
+                        forecast::of(store, &d.id, &at, now)?.describe()
                     ),
                     ..row(&d, "supply", &s.description)
                 });
             }
         }
-        for r in store.replacements(&d.id)? {
-            if r.at.as_str() < since {
+        for r in store.replacements(Some(&d.id))? {
+            if since.is_some_and(|s| r.at < s) {
                 continue;
             }
             out.push(p::ExportRow {
-                from: r.at.clone(),
-                to: r.at.clone(),
+                from: r.at.rfc3339(),
+                to: r.at.rfc3339(),
                 start_value: format!("{} %", r.from),
                 end_value: format!("{} %", r.to),
                 ..row(&d, "replaced", &r.description)
             });
         }
         for a in alerts.iter().filter(|a| a.device_id == d.id) {
-            if a.closed_at.as_deref().is_some_and(|c| c < since) {
+            if a.closed_at.is_some_and(|c| since.is_some_and(|s| c < s)) {
                 continue;
             }
             out.push(p::ExportRow {
-                from: a.opened_at.clone(),
-                to: a.closed_at.clone().unwrap_or_default(),
+                from: a.opened_at.rfc3339(),
+                to: a.closed_at.map(Timestamp::rfc3339).unwrap_or_default(),
                 detail: a.detail.clone(),
                 ..row(&d, "alert", a.kind.name())
             });

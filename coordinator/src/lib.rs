@@ -8,20 +8,19 @@
 /// allocator that was four tenths of the store's time, with mimalloc far less.
 pub use mimalloc::MiMalloc as Allocator;
 
-pub mod alerts;
 pub mod config;
 pub mod dealer;
 pub mod export;
-pub mod forecast;
 pub mod ingest;
 pub mod mail;
 pub mod metrics;
+pub mod policy;
 pub mod queries;
 pub mod registry;
 pub mod schedule;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod timestamp;
 pub mod watchdog;
 pub mod wire_reading;
-pub mod working_set;

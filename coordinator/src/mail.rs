@@ -3,8 +3,9 @@
 //!
 //! Mails wait in the store's durable outbox, queued in the same write as the alert, so a
 //! crash between an alert and its mail loses neither. The mailer (a kameo actor owning the
-//! SMTP transport) sends them oldest first and deletes each once the server accepted it;
-//! while the server is down it backs off and tries again.
+//! SMTP transport) sends them oldest first and, once the server accepted one, asks ingest
+//! (the store's one writer) to delete it; while the server is down it backs off and tries
+//! again.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -17,7 +18,11 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{AlertRecord, MailJob, Store};
+use crate::ingest::{Ingestor, MailSent};
+use crate::policy::Policy;
+use crate::store::alerts::AlertRecord;
+use crate::store::outboxes::MailJob;
+use crate::store::StoreReader;
 
 /// How the connection to the SMTP server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,11 +145,11 @@ pub fn alert_mail(job: &MailJob) -> (String, String) {
         ));
         body.push_str(&format!(
             "Days left: {}\n",
-            crate::forecast::days_text(a.days_left)
+            crate::policy::forecast::days_text(a.days_left)
         ));
     }
     body.push_str(&format!("Opened:    {}\n", a.opened_at));
-    if let Some(c) = &a.closed_at {
+    if let Some(c) = a.closed_at {
         body.push_str(&format!("Closed:    {c}\n"));
     }
     (subject, body)
@@ -184,11 +189,12 @@ pub fn digest_mail(site: &str, open: &[AlertRecord], low: &[(String, String)]) -
 
 /// The mailer: owns the transport and the contacts; sends what the outbox holds.
 pub struct Mailer {
-    store: Store,
+    store: StoreReader,
+    ingest: ActorRef<Ingestor>,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     contacts: BTreeMap<String, Vec<String>>,
-    policy: crate::store::Policy,
+    policy: Policy,
     backoff: Duration,
     retry_pending: bool,
 }
@@ -196,13 +202,15 @@ pub struct Mailer {
 /// What the mailer starts with.
 pub struct MailerArgs {
     /// Where mails wait.
-    pub store: Store,
+    pub store: StoreReader,
+    /// Who deletes a mail once it is sent.
+    pub ingest: ActorRef<Ingestor>,
     /// The server and sender.
     pub config: MailConfig,
     /// Each site's contacts.
     pub contacts: BTreeMap<String, Vec<String>>,
     /// The reorder points, for the digest's low supplies.
-    pub policy: crate::store::Policy,
+    pub policy: Policy,
 }
 
 impl Actor for Mailer {
@@ -219,6 +227,7 @@ impl Actor for Mailer {
         let _ = me.tell(SendPending).try_send();
         Ok(Mailer {
             store: a.store,
+            ingest: a.ingest,
             transport,
             from,
             contacts: a.contacts,
@@ -280,11 +289,12 @@ impl Message<SendPending> for Mailer {
                 return;
             }
         };
-        for (key, job) in jobs {
+        for job in jobs {
+            let key = job.key();
             let (subject, body) = alert_mail(&job);
             match self.send(&job.alert.site, subject, body).await {
                 Ok(()) => {
-                    if let Err(e) = self.store.mail_sent(&key).await {
+                    if let Err(e) = self.ingest.ask(MailSent(key)).await {
                         eprintln!("printwatch-coordinator: mail: {e}");
                         return;
                     }
@@ -293,7 +303,7 @@ impl Message<SendPending> for Mailer {
                 Err(MailError::Compose(e)) => {
                     // A bad contact address never gets better: drop the mail, say why.
                     eprintln!("printwatch-coordinator: mail {key} dropped: {e}");
-                    let _ = self.store.mail_sent(&key).await;
+                    let _ = self.ingest.ask(MailSent(key)).await;
                 }
                 Err(e) => {
                     eprintln!(
@@ -340,7 +350,8 @@ impl Message<SendDigest> for Mailer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertKind, SupplyRef};
+    use crate::store::alerts::{AlertKind, SupplyRef};
+    use crate::timestamp::Timestamp;
 
     #[test]
     fn an_alert_mail_names_printer_site_supply_level_part_and_days_left() {
@@ -363,7 +374,7 @@ mod tests {
                     percent: Some(14),
                 }),
                 days_left: Some(6.4),
-                opened_at: "2026-11-21T10:00:00Z".into(),
+                opened_at: Timestamp::parse("2026-11-21T10:00:00Z").expect("a time"),
                 closed_at: None,
             },
         };

@@ -7,12 +7,13 @@ use agent_core::model::Reading;
 use opentelemetry::metrics::{Counter, Gauge, Histogram, Meter};
 use opentelemetry::KeyValue;
 
-use crate::store::Store;
+use crate::store::{StoreError, StoreReader};
 
 /// The coordinator's instruments. Cloning shares them.
 #[derive(Clone)]
 pub struct CoordinatorMetrics {
     envelopes: Counter<u64>,
+    refused: Counter<u64>,
     level: Gauge<f64>,
     batch: Histogram<u64>,
 }
@@ -41,7 +42,7 @@ pub enum Outcome {
 
 impl CoordinatorMetrics {
     /// Makes the instruments on `meter`; the gauges of what waits read `store` on demand.
-    pub fn new(meter: &Meter, store: Store) -> Self {
+    pub fn new(meter: &Meter, store: StoreReader) -> Self {
         let s = store.clone();
         meter
             .u64_observable_gauge("printwatch_devices")
@@ -76,6 +77,12 @@ impl CoordinatorMetrics {
                     "Envelopes from collectors, by site and outcome (stored, duplicate, poll_failed).",
                 )
                 .build(),
+            refused: meter
+                .u64_counter("printwatch_envelopes_refused")
+                .with_description(
+                    "Envelopes from collectors refused before storing, by site and reason (malformed, unparseable_time, time_too_early, time_ahead, bad_sequence).",
+                )
+                .build(),
             level: meter
                 .f64_gauge("printwatch_supply_level_percent")
                 .with_description("Each supply's level as last reported, in percent of its capacity.")
@@ -103,6 +110,18 @@ impl CoordinatorMetrics {
             &[
                 KeyValue::new("site", site.to_string()),
                 KeyValue::new("outcome", outcome),
+            ],
+        );
+    }
+
+    /// An envelope from `site` was refused for `reason` (a word, see
+    /// [`crate::wire_reading::BadReading::reason`]).
+    pub fn refused(&self, site: &str, reason: &'static str) {
+        self.refused.add(
+            1,
+            &[
+                KeyValue::new("site", site.to_string()),
+                KeyValue::new("reason", reason),
             ],
         );
     }
@@ -144,7 +163,7 @@ impl CoordinatorMetrics {
 
     /// Every device's last levels, from the store: what a restarted coordinator reports
     /// before its collectors send anything new.
-    pub fn seed(&self, store: &Store) -> Result<usize, crate::store::StoreError> {
+    pub fn seed(&self, store: &StoreReader) -> Result<usize, StoreError> {
         let mut n = 0;
         for d in store.devices()? {
             if let Some(r) = store.latest(&d.id)? {

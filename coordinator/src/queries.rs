@@ -5,8 +5,13 @@
 use kameo::prelude::*;
 use printwatch_proto::v1 as p;
 
-use crate::forecast::Forecast;
-use crate::store::{AlertRecord, DeviceRecord, Policy, Store, StoreError};
+use crate::policy::forecast::{self, Forecast};
+use crate::policy::Policy;
+use crate::store::alerts::AlertRecord;
+use crate::store::devices::DeviceRecord;
+use crate::store::levels::supply_position;
+use crate::store::{StoreError, StoreReader};
+use crate::timestamp::Timestamp;
 
 /// Why a question has no answer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -26,16 +31,16 @@ fn store_err(e: impl std::fmt::Display) -> QueryError {
 /// The query actor's state: a handle on the store, and the reorder points (which decide
 /// what "low" means at each site).
 pub struct Queries {
-    store: Store,
+    store: StoreReader,
     policy: Policy,
 }
 
 impl Actor for Queries {
-    type Args = (Store, Policy);
+    type Args = (StoreReader, Policy);
     type Error = kameo::error::Infallible;
 
     async fn on_start(
-        (store, policy): (Store, Policy),
+        (store, policy): (StoreReader, Policy),
         _: ActorRef<Self>,
     ) -> Result<Self, Self::Error> {
         Ok(Queries { store, policy })
@@ -64,13 +69,14 @@ pub struct SupplyView {
 /// Every supply (of one site, or at or under its reorder point), lowest first, with its
 /// forecast.
 pub fn supply_rows(
-    store: &Store,
+    store: &StoreReader,
     policy: &Policy,
     low_only: bool,
     site: &str,
 ) -> Result<Vec<SupplyView>, StoreError> {
     use agent_core::model::{SupplyClass, SupplyState};
     let mut rows = Vec::new();
+    let now = Timestamp::now();
     for d in store.devices()? {
         if !site.is_empty() && d.site != site {
             continue;
@@ -79,9 +85,7 @@ pub fn supply_rows(
             continue;
         };
         for s in r.supplies {
-            let point = policy
-                .rules
-                .reorder_point(policy.sites.get(&d.site), &s.kind);
+            let point = policy.reorder_point(&d.site, &s.kind);
             let low = match s.percent {
                 Some(p) => p <= point,
                 None => matches!(s.state, SupplyState::Low | SupplyState::Empty),
@@ -89,7 +93,7 @@ pub fn supply_rows(
             if low_only && !low {
                 continue;
             }
-            let forecast = store.forecast(&d.id, &crate::alerts::supply_position(&s))?;
+            let forecast = forecast::of(store, &d.id, &supply_position(&s), now)?;
             let level = s.percent.map_or_else(
                 || format!("{:?}", s.state).to_lowercase(),
                 |p| format!("{p} %"),
@@ -105,7 +109,7 @@ pub fn supply_rows(
                 forecast.describe()
             );
             rows.push(SupplyView {
-                printer: crate::store::printer_name(&d.identity),
+                printer: d.identity.printer_name(),
                 site: d.site.clone(),
                 device: d.clone(),
                 supply: s,
@@ -127,8 +131,8 @@ pub fn alert_message(a: AlertRecord) -> p::FleetAlert {
         site: a.site,
         kind: a.kind.name().into(),
         detail: a.detail,
-        opened_at: a.opened_at,
-        closed_at: a.closed_at,
+        opened_at: a.opened_at.rfc3339(),
+        closed_at: a.closed_at.map(Timestamp::rfc3339),
         printer: a.printer,
         supply: a
             .supply
@@ -150,8 +154,8 @@ impl Queries {
             addresses: d.addresses,
             identity: Some(d.identity.into()),
             latest,
-            first_seen: d.first_seen,
-            last_seen: d.last_seen,
+            first_seen: d.first_seen.rfc3339(),
+            last_seen: d.last_seen.rfc3339(),
         })
     }
 
@@ -259,23 +263,23 @@ impl Message<ListAlerts> for Queries {
 
 /// Per printer, its usage and problems since a time (see [`crate::export`]).
 pub struct Export {
-    /// From when (RFC 3339; empty: everything retained).
-    pub since: String,
+    /// From when (`None`: everything retained).
+    pub since: Option<Timestamp>,
 }
 
 impl Message<Export> for Queries {
     type Reply = Result<Vec<p::ExportRow>, QueryError>;
     async fn handle(&mut self, q: Export, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        crate::export::rows(&self.store, &q.since).map_err(store_err)
+        crate::export::rows(&self.store, q.since).map_err(store_err)
     }
 }
 
-/// A device's readings since a time (RFC 3339; empty for all).
+/// A device's readings since a time.
 pub struct History {
     /// The device.
     pub device_id: String,
-    /// From when.
-    pub since: String,
+    /// From when (`None`: all).
+    pub since: Option<Timestamp>,
 }
 
 impl Message<History> for Queries {
@@ -283,7 +287,7 @@ impl Message<History> for Queries {
     async fn handle(&mut self, q: History, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
         Ok(self
             .store
-            .history(&q.device_id, &q.since)
+            .history(&q.device_id, q.since)
             .map_err(store_err)?
             .into_iter()
             .map(Into::into)

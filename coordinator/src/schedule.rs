@@ -100,12 +100,6 @@ pub fn last_daily(now: OffsetDateTime, at: Time) -> OffsetDateTime {
     }
 }
 
-/// RFC 3339, as everything in the store is written.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

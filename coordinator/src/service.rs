@@ -1,88 +1,224 @@
-//! A whole coordinator, started from its configuration: what `printwatch-coordinator` runs,
-//! and what the fleet benchmark runs in a process of its own.
+//! A whole coordinator, started from its configuration: what `printwatch-coordinator`
+//! runs, what the demo and the tests start in their own process, and what the fleet
+//! benchmark runs in a process of its own. Every actor is spawned here and nowhere else,
+//! so this is the one place that shows who holds what:
+//!
+//! - the [`Ingestor`] owns the store's one writer; everything else gets a reader;
+//! - the mailer and the dealer uplink send what the outboxes hold and ask ingest to delete
+//!   what was accepted; ingest wakes them (so ingest is prepared first, to hand its
+//!   reference to them before it starts);
+//! - the [`Queries`] actor answers the fleet service from a reader;
+//! - the [`Registry`] owns each connected collector's outbound stream;
+//! - the [`Watchdog`] reads, decides on the clock, and asks ingest to write;
+//! - the pruner asks ingest to prune history in small steps, every hour.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use kameo::actor::{ActorRef, Spawn};
 
 use crate::config::CoordinatorConfig;
-use crate::ingest::Notifiers;
-use crate::server::{serve_with, Alerting, ServerConfig};
-use crate::store::Store;
-use crate::watchdog::WatchdogConfig;
-use crate::{dealer, mail, schedule};
+use crate::dealer::{self, DealerArgs, DealerUplink};
+use crate::ingest::{Ingestor, IngestorArgs, Notifiers, Prune};
+use crate::mail::{self, Mailer, MailerArgs};
+use crate::metrics::CoordinatorMetrics;
+use crate::queries::Queries;
+use crate::registry::Registry;
+use crate::schedule;
+use crate::server::collector_stream::CollectorService;
+use crate::server::fleet_service::FleetService;
+use crate::server::{self, ServerConfig};
+use crate::store::{Store, StoreReader};
+use crate::timestamp::Timestamp;
+use crate::watchdog::{self, Watchdog, WatchdogArgs, WatchdogConfig};
+
+/// A coordinator serving. Dropping it stops the server, as [`Running::stop`] does, but
+/// without waiting and leaving its actors to end as the runtime does.
+pub struct Running {
+    /// Reads what it holds (the demo shows it, tests check it).
+    pub store: StoreReader,
+    /// Where it listens (the port the system chose when the configuration gave 0).
+    pub listen: SocketAddr,
+    /// Where its Prometheus scrape endpoint listens, when it has one.
+    pub metrics: Option<SocketAddr>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    actors: Actors,
+    instruments: Instruments,
+}
+
+/// The actors and tasks of a running coordinator, to stop them in order.
+struct Actors {
+    ingest: ActorRef<Ingestor>,
+    ingest_done: tokio::task::JoinHandle<
+        Result<(Ingestor, kameo::error::ActorStopReason), kameo::error::PanicError>,
+    >,
+    watchdog: ActorRef<Watchdog>,
+    queries: ActorRef<Queries>,
+    registry: ActorRef<Registry>,
+    mailer: Option<ActorRef<Mailer>>,
+    dealer: Option<ActorRef<DealerUplink>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// A process's instruments: its meter provider (one per process), what the coordinator
+/// records into it, and where they are scraped.
+struct Instruments {
+    /// Held, not read: dropping the last handle shuts the provider down.
+    _telemetry: Arc<printwatch_telemetry::Telemetry>,
+    metrics: CoordinatorMetrics,
+    scrape: Option<SocketAddr>,
+}
+
+/// What a stopped coordinator hands back: its store's writer and its instruments, so the
+/// same process can start a coordinator on them again ([`restart`]), as a test does to stop
+/// a coordinator mid-run and bring it back.
+pub struct Stopped {
+    store: Store,
+    instruments: Instruments,
+}
+
+impl Running {
+    /// Stops the coordinator and waits until it has: the server (collector streams end,
+    /// operators' calls finish), the clock-driven tasks, every actor, ingest last (its
+    /// writes already flushed or failed). Returns what a [`restart`] takes.
+    pub async fn stop(self) -> Result<Stopped> {
+        let _ = self.stop.send(());
+        let served = self.served.await;
+        let a = self.actors;
+        for t in &a.tasks {
+            t.abort();
+        }
+        halt(&a.watchdog).await;
+        if let Some(m) = &a.mailer {
+            halt(m).await;
+        }
+        if let Some(d) = &a.dealer {
+            halt(d).await;
+        }
+        halt(&a.queries).await;
+        halt(&a.registry).await;
+        halt(&a.ingest).await;
+        let (ingestor, _) = a
+            .ingest_done
+            .await
+            .context("the ingest task")?
+            .map_err(|e| anyhow::anyhow!("the ingest actor panicked: {e}"))?;
+        served
+            .context("the server task")?
+            .with_context(|| format!("serving on {}", self.listen))?;
+        Ok(Stopped {
+            store: ingestor.into_store(),
+            instruments: self.instruments,
+        })
+    }
+
+    /// Serves until `shutdown` completes, then stops.
+    pub async fn until(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        shutdown.await;
+        self.stop().await.map(|_| ())
+    }
+}
+
+/// Stops an actor once it has handled what it was sent, and waits for it.
+async fn halt<A: kameo::Actor>(a: &ActorRef<A>) {
+    let _ = a.stop_gracefully().await;
+    a.wait_for_shutdown().await;
+}
 
 fn read(path: &std::path::Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
 }
 
-/// Runs a coordinator with `c` until `shutdown` completes: the store, history pruning,
-/// metrics, the alerting side (mail, dealer, watchdog) and the gRPC server. Every setting is
-/// checked before anything is served.
+/// Runs a coordinator with `c` until `shutdown` completes.
 pub async fn run(
     c: CoordinatorConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
+    let data = c.data_dir.clone();
+    let running = start(c).await?;
+    eprintln!(
+        "printwatch-coordinator: listening on {} (data in {})",
+        running.listen,
+        data.display()
+    );
+    running.until(shutdown).await
+}
+
+/// Starts a coordinator with `c`: the store, metrics, every actor, history pruning and
+/// the gRPC server. Every setting is checked before anything is served; it returns once
+/// the server listens.
+pub async fn start(c: CoordinatorConfig) -> Result<Running> {
     let store = Store::open(&c.data_dir, c.cache_mb << 20).with_context(|| {
         format!(
             "opening the database in {} (is another coordinator using it?)",
             c.data_dir.display()
         )
     })?;
-    let server = ServerConfig {
-        listen: c.listen,
+    // Metrics: the instruments ingest records into, seeded with every supply's last level,
+    // on a scrape endpoint and pushed by OTLP as configured.
+    let telemetry = Arc::new(
+        printwatch_telemetry::Telemetry::start("printwatch-coordinator", &c.metrics)
+            .context("configuration: metrics")?,
+    );
+    let metrics = CoordinatorMetrics::new(&telemetry.meter(), store.reader());
+    metrics
+        .seed(&store.reader())
+        .context("reading the last supply levels")?;
+    let scrape = telemetry
+        .expose(&c.metrics, std::future::pending())
+        .await
+        .context("configuration: metrics.prometheus_listen")?;
+    if let Some(addr) = scrape {
+        eprintln!("printwatch-coordinator: metrics on http://{addr}/metrics");
+    }
+    let instruments = Instruments {
+        _telemetry: telemetry,
+        metrics,
+        scrape,
+    };
+    serve_on(c, store, instruments).await
+}
+
+/// Starts a coordinator with `c` on what a stopped one left: its store and instruments.
+pub async fn restart(c: CoordinatorConfig, from: Stopped) -> Result<Running> {
+    serve_on(c, from.store, from.instruments).await
+}
+
+/// Every actor, pruning and the server, on an open store.
+async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) -> Result<Running> {
+    let reader = store.reader();
+    let tls = ServerConfig {
         ca_pem: read(&c.tls.ca, "fleet CA certificate")?,
         cert_pem: read(&c.tls.cert, "coordinator certificate")?,
         key_pem: read(&c.tls.key, "coordinator key")?,
         max_message_bytes: c.max_message_kb * 1024,
     };
-    // History is kept `history_days`: pruned at start and every hour.
-    let (pruner, keep) = (
-        store.clone(),
-        time::Duration::days(i64::from(c.history_days)),
-    );
-    tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(3_600));
-        loop {
-            every.tick().await;
-            let cutoff = time::OffsetDateTime::now_utc() - keep;
-            let Ok(before) = cutoff.format(&time::format_description::well_known::Rfc3339) else {
-                continue;
-            };
-            let s = pruner.clone();
-            match tokio::task::spawn_blocking(move || s.prune_history(&before)).await {
-                Ok(Ok(n)) if n > 0 => eprintln!(
-                    "printwatch-coordinator: pruned {n} readings older than {} days",
-                    keep.whole_days()
-                ),
-                Ok(Err(e)) => eprintln!("printwatch-coordinator: pruning history: {e}"),
-                _ => {}
-            }
-        }
-    });
-    eprintln!(
-        "printwatch-coordinator: listening on {} (data in {})",
-        c.listen,
-        c.data_dir.display()
-    );
-    // Alerts, mail and the dealer uplink: every setting checked before anything starts.
     c.meter_reads.validate()?;
     let digest_at = schedule::time_of_day("mail.digest_at", &c.mail.digest_at)?;
     let policy = c.policy();
+    let metrics = instruments.metrics.clone();
+
+    // Ingest first, prepared: the senders need its reference, and it needs theirs.
+    let ingest_actor = Ingestor::prepare();
+    let ingest = ingest_actor.actor_ref().clone();
     let mut notify = Notifiers::default();
     if c.mail.enabled {
-        use kameo::actor::Spawn;
         mail::transport(&c.mail)?;
-        notify.mailer = Some(mail::Mailer::spawn(mail::MailerArgs {
-            store: store.clone(),
+        notify.mailer = Some(Mailer::spawn(MailerArgs {
+            store: reader.clone(),
+            ingest: ingest.clone(),
             config: c.mail.clone(),
             contacts: c.contacts(),
             policy: policy.clone(),
         }));
     }
     if c.dealer.enabled {
-        use kameo::actor::Spawn;
         let client = dealer::client(&c.dealer)?;
-        notify.dealer = Some(dealer::DealerUplink::spawn(dealer::DealerArgs {
-            store: store.clone(),
+        notify.dealer = Some(DealerUplink::spawn(DealerArgs {
+            store: reader.clone(),
+            ingest: ingest.clone(),
             config: c.dealer.clone(),
             client,
         }));
@@ -97,39 +233,117 @@ pub async fn run(
             }
         );
     }
-    // Metrics: the instruments ingest records into, seeded with every supply's last level,
-    // on a scrape endpoint and pushed by OTLP as configured.
-    let telemetry = std::sync::Arc::new(
-        printwatch_telemetry::Telemetry::start("printwatch-coordinator", &c.metrics)
-            .context("configuration: metrics")?,
-    );
-    let metrics = crate::metrics::CoordinatorMetrics::new(&telemetry.meter(), store.clone());
-    metrics
-        .seed(&store)
-        .context("reading the last supply levels")?;
-    if let Some(addr) = telemetry
-        .expose(&c.metrics, std::future::pending())
-        .await
-        .context("configuration: metrics.prometheus_listen")?
-    {
-        eprintln!("printwatch-coordinator: metrics on http://{addr}/metrics");
-    }
-    let alerting = Alerting {
-        metrics,
-        watchdog: Some((
-            WatchdogConfig {
-                policy: policy.clone(),
-                batches_per_day: c.dealer.batches_per_day,
-                meter_reads: c.meter_reads.clone(),
-                digest_at: c.mail.enabled.then_some(digest_at),
-            },
+    let ingest_done = ingest_actor.spawn(IngestorArgs {
+        store,
+        policy: policy.clone(),
+        notify: notify.clone(),
+        metrics: metrics.clone(),
+    });
+    let registry = Registry::spawn(());
+    let queries = Queries::spawn((reader.clone(), policy.clone()));
+    let watchdog = Watchdog::spawn(WatchdogArgs {
+        store: reader.clone(),
+        ingest: ingest.clone(),
+        config: WatchdogConfig {
+            policy,
+            batches_per_day: c.dealer.batches_per_day,
+            meter_reads: c.meter_reads.clone(),
+            digest_at: c.mail.enabled.then_some(digest_at),
+        },
+        registry: registry.clone(),
+        notify: notify.clone(),
+    });
+    let tasks = vec![
+        watchdog::tick(
+            watchdog.clone(),
             std::time::Duration::from_secs(c.alerts.check_seconds.max(1)),
-        )),
-        policy,
-        notify,
-    };
-    serve_with(server, store, alerting, shutdown)
+        ),
+        prune_every_hour(ingest.clone(), c.history_days),
+    ];
+
+    let listener = tokio::net::TcpListener::bind(c.listen)
         .await
-        .with_context(|| format!("serving on {}", c.listen))?;
-    Ok(())
+        .with_context(|| format!("listening on {}", c.listen))?;
+    let listen = listener.local_addr()?;
+    let (events, _) = tokio::sync::broadcast::channel(1024);
+    let (stop_streams, stopping) = tokio::sync::watch::channel(false);
+    let collectors = CollectorService::new(
+        stopping,
+        ingest.clone(),
+        queries.clone(),
+        registry.clone(),
+        events.clone(),
+        metrics,
+    );
+    let fleet = FleetService::new(queries.clone(), registry.clone(), events);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        server::serve(listener, &tls, collectors, fleet, stop_streams, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok(Running {
+        store: reader,
+        listen,
+        metrics: instruments.scrape,
+        stop,
+        served,
+        actors: Actors {
+            ingest,
+            ingest_done,
+            watchdog,
+            queries,
+            registry,
+            mailer: notify.mailer,
+            dealer: notify.dealer,
+            tasks,
+        },
+        instruments,
+    })
+}
+
+/// How many readings one step of pruning looks at: a few milliseconds of ingest's time.
+const PRUNE_STEP: usize = 5_000;
+
+/// Keeps history `days` long: at start and every hour, ingest prunes it in small steps,
+/// taking collectors' batches between them.
+fn prune_every_hour(ingest: ActorRef<Ingestor>, days: u32) -> tokio::task::JoinHandle<()> {
+    let keep = time::Duration::days(i64::from(days));
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3_600));
+        loop {
+            every.tick().await;
+            let before = Timestamp::now().plus(-keep);
+            let (mut removed, mut from) = (0, None);
+            loop {
+                let step = Prune {
+                    before,
+                    from: from.take(),
+                    limit: PRUNE_STEP,
+                };
+                match ingest.ask(step).await {
+                    Ok(p) => {
+                        removed += p.removed;
+                        match p.next {
+                            Some(next) => from = Some(next),
+                            None => break,
+                        }
+                    }
+                    Err(kameo::error::SendError::HandlerError(e)) => {
+                        eprintln!("printwatch-coordinator: pruning history: {e}");
+                        break;
+                    }
+                    // Ingest is gone: the coordinator is stopping.
+                    Err(_) => return,
+                }
+            }
+            if removed > 0 {
+                eprintln!(
+                    "printwatch-coordinator: pruned {removed} readings older than {} days",
+                    keep.whole_days()
+                );
+            }
+        }
+    })
 }

@@ -3,20 +3,24 @@
 //! scheduled batches, the billing meter read when it is due, and the daily digest.
 //!
 //! It is a kameo actor checked on a timer; each check takes the time as an argument, so the
-//! rules are tested with any clock. What it last did is kept in the store, so a restart
-//! neither repeats a scheduled send nor skips one that fell due while it was down.
+//! rules are tested with any clock. It reads the store and decides; what it decided is
+//! written by ingest, the store's one writer ([`Apply`]), in one durable write. What it
+//! last did is kept in the store's marks, so a restart neither repeats a scheduled send
+//! nor skips one that fell due while it was down.
 
 use std::collections::HashMap;
 
 use kameo::prelude::*;
 use time::{Duration, OffsetDateTime};
 
-use crate::alerts::{self, AlertKind};
-use crate::ingest::Notifiers;
+use crate::ingest::{Apply, ClockChanges, Ingestor, NewAlert, Notifiers, SetMark, Subject};
 use crate::mail::SendDigest;
+use crate::policy::{dealer_payload, Policy};
 use crate::registry::{Registry, Sites};
-use crate::schedule::{self, rfc3339, MeterReadSchedule};
-use crate::store::{DeviceRecord, NewAlert, Policy, Store, StoreError};
+use crate::schedule::{self, MeterReadSchedule};
+use crate::store::alerts::{device_key, site_key, AlertKind};
+use crate::store::{StoreError, StoreReader};
+use crate::timestamp::Timestamp;
 
 /// What the watchdog is told to look after.
 #[derive(Debug, Clone)]
@@ -33,7 +37,8 @@ pub struct WatchdogConfig {
 
 /// The watchdog's state.
 pub struct Watchdog {
-    store: Store,
+    store: StoreReader,
+    ingest: ActorRef<Ingestor>,
     config: WatchdogConfig,
     registry: ActorRef<Registry>,
     notify: Notifiers,
@@ -44,13 +49,15 @@ pub struct Watchdog {
 
 /// What the watchdog starts with.
 pub struct WatchdogArgs {
-    /// The store.
-    pub store: Store,
+    /// What it reads.
+    pub store: StoreReader,
+    /// Who writes what it decides.
+    pub ingest: ActorRef<Ingestor>,
     /// Its settings.
     pub config: WatchdogConfig,
     /// Who is connected.
     pub registry: ActorRef<Registry>,
-    /// The senders.
+    /// The senders (the mailer sends the digest).
     pub notify: Notifiers,
 }
 
@@ -61,6 +68,7 @@ impl Actor for Watchdog {
     async fn on_start(a: WatchdogArgs, _: ActorRef<Self>) -> Result<Self, Self::Error> {
         Ok(Watchdog {
             store: a.store,
+            ingest: a.ingest,
             config: a.config,
             registry: a.registry,
             notify: a.notify,
@@ -90,40 +98,40 @@ pub struct Checked {
     pub digest: bool,
 }
 
-fn site_record(site: &str) -> DeviceRecord {
-    DeviceRecord {
-        id: String::new(),
-        site: site.into(),
-        addresses: Vec::new(),
-        identity: agent_core::model::Identity {
-            model: Some(format!("the collector of {site}")),
-            ..Default::default()
-        },
-        first_seen: String::new(),
-        last_seen: String::new(),
-        last_meter_read: None,
-    }
+/// Why a check did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    /// Reading the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Ingest could not write what the check decided.
+    #[error("writing the check's changes: {0}")]
+    Write(String),
 }
 
 impl Watchdog {
-    async fn check(&mut self, now: OffsetDateTime) -> Result<Checked, StoreError> {
-        let mut done = Checked::default();
-        let at = rfc3339(now);
-        let policy = self.config.policy.clone();
+    /// What the clock changes now: alerts to open and close, batches and marks.
+    async fn decide(&mut self, now: OffsetDateTime) -> Result<ClockChanges, StoreError> {
+        let at = Timestamp::from_datetime(now);
+        let mut c = ClockChanges {
+            at: Some(at),
+            ..ClockChanges::default()
+        };
+        let policy = &self.config.policy;
         let rules = &policy.rules;
 
         // Silent collectors: a known site with no connected collector for too long.
         let connected = self.registry.ask(Sites).await.unwrap_or_default();
-        let mut known = self.store.collectors()?;
+        let mut known = self.store.sites()?;
         known.extend(connected.iter().cloned());
         known.sort();
         known.dedup();
         for site in known {
-            let key = alerts::site_key(&site);
+            let key = site_key(&site);
             if connected.contains(&site) {
                 self.last_connected.insert(site.clone(), now);
-                if let Some(a) = self.store.close_alert(&key, &at, &policy)? {
-                    done.closed.push(a.id);
+                if self.store.is_open(&key)? {
+                    c.close.push(key);
                 }
                 continue;
             }
@@ -135,47 +143,34 @@ impl Watchdog {
             if silent > Duration::minutes(rules.collector_silent_minutes as i64)
                 && !self.store.is_open(&key)?
             {
-                let a = self.store.open_alert(
-                    NewAlert::about_printer(
-                        key,
-                        AlertKind::CollectorSilent,
-                        format!(
-                            "no collector connected for site {site} for {} minutes",
-                            silent.whole_minutes()
-                        ),
+                let alert = NewAlert::about_printer(
+                    key,
+                    AlertKind::CollectorSilent,
+                    format!(
+                        "no collector connected for site {site} for {} minutes",
+                        silent.whole_minutes()
                     ),
-                    &site_record(&site),
-                    &at,
-                    &policy,
-                )?;
-                done.opened.push(a.id);
+                );
+                c.open.push((alert, Subject::site(&site)));
             }
         }
 
         // Missed meter reads: no reading with meters for longer than the setting.
         let max_age = Duration::days(rules.meter_read_max_days as i64);
         let devices = self.store.devices()?;
+        let mut missing = std::collections::BTreeSet::new();
         for d in &devices {
-            let last = d.last_meter_read.as_deref().unwrap_or(&d.first_seen);
-            let Some(last) = crate::store::seconds(last) else {
-                continue;
-            };
-            let key = alerts::device_key(&d.id, AlertKind::MeterReadMissing);
-            if now.unix_timestamp() - last > max_age.whole_seconds() && !self.store.is_open(&key)? {
-                let a = self.store.open_alert(
-                    NewAlert::about_printer(
-                        key,
-                        AlertKind::MeterReadMissing,
-                        format!(
-                            "no meter read since {}",
-                            d.last_meter_read.as_deref().unwrap_or("it was first seen")
-                        ),
-                    ),
-                    d,
-                    &at,
-                    &policy,
-                )?;
-                done.opened.push(a.id);
+            let last = d.last_meter_read.unwrap_or(d.first_seen);
+            let key = device_key(&d.id, AlertKind::MeterReadMissing);
+            if at.since(last) > max_age && !self.store.is_open(&key)? {
+                missing.insert(key.clone());
+                let detail = format!(
+                    "no meter read since {}",
+                    d.last_meter_read
+                        .map_or_else(|| "it was first seen".to_string(), Timestamp::rfc3339)
+                );
+                let alert = NewAlert::about_printer(key, AlertKind::MeterReadMissing, detail);
+                c.open.push((alert, Subject::of(d)));
             }
         }
 
@@ -183,81 +178,90 @@ impl Watchdog {
         // an alert for each printer whose read is missing.
         if self.config.meter_reads.enabled {
             if let Ok(due) = self.config.meter_reads.last_due(now) {
-                let due_s = rfc3339(due);
-                if self.store.mark("meter_read")?.is_none_or(|m| m < due_s) {
-                    let oldest_ok = due - max_age;
+                let due_at = Timestamp::from_datetime(due);
+                if self.store.mark("meter_read")?.is_none_or(|m| m < due_at) {
+                    let oldest_ok = Timestamp::from_datetime(due - max_age);
                     let mut entries = Vec::new();
                     for d in &devices {
-                        let fresh = d
-                            .last_meter_read
-                            .as_deref()
-                            .and_then(crate::store::seconds)
-                            .is_some_and(|t| t >= oldest_ok.unix_timestamp());
-                        if fresh {
-                            entries.push(self.store.dealer_entry(d)?);
+                        if d.last_meter_read.is_some_and(|t| t >= oldest_ok) {
+                            entries.push(dealer_payload::entry(&self.store, d, at)?);
                             continue;
                         }
-                        let key = alerts::device_key(&d.id, AlertKind::MeterReadMissing);
-                        if !self.store.is_open(&key)? {
-                            let a = self.store.open_alert(
-                                NewAlert::about_printer(
-                                    key,
-                                    AlertKind::MeterReadMissing,
-                                    format!("no meter read for the billing read due {due_s}"),
-                                ),
-                                d,
-                                &at,
-                                &policy,
-                            )?;
-                            done.opened.push(a.id);
+                        let key = device_key(&d.id, AlertKind::MeterReadMissing);
+                        if !missing.contains(&key) && !self.store.is_open(&key)? {
+                            missing.insert(key.clone());
+                            let alert = NewAlert::about_printer(
+                                key,
+                                AlertKind::MeterReadMissing,
+                                format!("no meter read for the billing read due {due_at}"),
+                            );
+                            c.open.push((alert, Subject::of(d)));
                         }
                     }
                     if policy.uploads {
-                        done.batches
-                            .push(self.store.queue_batch("meter_read", entries)?);
+                        c.batches.push(("meter_read".into(), entries));
                     }
-                    self.store.set_mark("meter_read", &due_s).await?;
+                    c.marks.push(("meter_read".into(), due_at));
                 }
             }
         }
 
         // The dealer's scheduled batches.
         if policy.uploads && self.config.batches_per_day > 0 {
-            let every = 86_400 / i64::from(self.config.batches_per_day.min(86_400));
-            let last = self
-                .store
-                .mark("dealer_batch")?
-                .as_deref()
-                .and_then(crate::store::seconds);
-            if last.is_none_or(|l| now.unix_timestamp() - l >= every) {
+            let every =
+                Duration::seconds(86_400 / i64::from(self.config.batches_per_day.min(86_400)));
+            let last = self.store.mark("dealer_batch")?;
+            if last.is_none_or(|l| at.since(l) >= every) {
                 let entries = devices
                     .iter()
-                    .map(|d| self.store.dealer_entry(d))
+                    .map(|d| dealer_payload::entry(&self.store, d, at))
                     .collect::<Result<Vec<_>, _>>()?;
-                done.batches
-                    .push(self.store.queue_batch("scheduled", entries)?);
-                self.store.set_mark("dealer_batch", &at).await?;
+                c.batches.push(("scheduled".into(), entries));
+                c.marks.push(("dealer_batch".into(), at));
             }
         }
-        self.store.sync().await?;
+        Ok(c)
+    }
+
+    async fn check(&mut self, now: OffsetDateTime) -> Result<Checked, CheckError> {
+        let changes = self.decide(now).await?;
+        let applied = self
+            .ingest
+            .ask(Apply(changes))
+            .await
+            .map_err(|e| CheckError::Write(e.to_string()))?;
+        let mut done = Checked {
+            opened: applied.opened.into_iter().map(|a| a.id).collect(),
+            closed: applied.closed.into_iter().map(|a| a.id).collect(),
+            batches: applied.batches,
+            digest: false,
+        };
 
         // The daily digest.
         if let (Some(digest_at), Some(mailer)) = (self.config.digest_at, &self.notify.mailer) {
-            let due = rfc3339(schedule::last_daily(now, digest_at));
+            let due = Timestamp::from_datetime(schedule::last_daily(now, digest_at));
+            let mark = |at| SetMark {
+                name: "digest".into(),
+                at,
+            };
             match self.store.mark("digest")? {
                 // A first start sends none: the next one is tomorrow's.
-                None => self.store.set_mark("digest", &due).await?,
+                None => self
+                    .ingest
+                    .ask(mark(due))
+                    .await
+                    .map_err(|e| CheckError::Write(e.to_string()))?,
                 Some(m) if m < due => {
                     if mailer.ask(SendDigest).await.is_ok() {
-                        self.store.set_mark("digest", &due).await?;
+                        self.ingest
+                            .ask(mark(due))
+                            .await
+                            .map_err(|e| CheckError::Write(e.to_string()))?;
                         done.digest = true;
                     }
                 }
                 Some(_) => {}
             }
-        }
-        if !done.opened.is_empty() || !done.closed.is_empty() || !done.batches.is_empty() {
-            self.notify.wake().await;
         }
         Ok(done)
     }
@@ -270,8 +274,11 @@ impl Message<Check> for Watchdog {
     }
 }
 
-/// Checks every `every` until the actor stops.
-pub fn tick(watchdog: ActorRef<Watchdog>, every: std::time::Duration) {
+/// Checks every `every` until the actor stops (or the task is aborted).
+pub fn tick(
+    watchdog: ActorRef<Watchdog>,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut t = tokio::time::interval(every);
         loop {
@@ -289,15 +296,21 @@ pub fn tick(watchdog: ActorRef<Watchdog>, every: std::time::Duration) {
                 Err(_) => return,
             }
         }
-    });
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::{
+        Answer, Incoming, IngestBatch, Ingested, Ingestor, IngestorArgs, PollFailure,
+    };
+    use crate::store::alerts::AlertRecord;
+    use crate::store::Store;
+    use crate::wire_reading::WireReading;
     use agent_core::model::{Identity, Meter, Reading};
 
-    fn reading(serial: &str, at: &str, meters: bool) -> Reading {
+    fn reading(serial: &str, at: OffsetDateTime, meters: bool) -> Reading {
         Reading {
             identity: Identity {
                 address: "10.0.0.5".into(),
@@ -314,50 +327,81 @@ mod tests {
             } else {
                 Vec::new()
             },
-            polled_at: at.into(),
+            polled_at: Timestamp::from_datetime(at).rfc3339(),
             ..Reading::default()
         }
     }
 
-    fn failure(consecutive: u32, now: OffsetDateTime) -> crate::store::PollFailure {
-        crate::store::PollFailure {
+    /// Sends one item to ingest as hq's collector would, and returns its answer.
+    async fn send(ingest: &ActorRef<Ingestor>, seq: u64, item: Incoming) -> Answer {
+        let answers = ingest
+            .ask(IngestBatch {
+                site: "hq".into(),
+                items: vec![(seq, item)],
+                follows: None,
+            })
+            .await
+            .unwrap();
+        answers.into_iter().next().unwrap().unwrap()
+    }
+
+    fn read(r: Reading) -> Incoming {
+        Incoming::Reading(Box::new(WireReading::new(r).unwrap()))
+    }
+
+    /// A failed poll of the printer at 10.0.0.5; what unreachable alert it opened.
+    async fn failed(
+        ingest: &ActorRef<Ingestor>,
+        seq: u64,
+        consecutive: u32,
+        now: OffsetDateTime,
+    ) -> Option<Box<AlertRecord>> {
+        let f = PollFailure {
             address: "10.0.0.5".into(),
             consecutive,
             error: "timeout".into(),
-            at: rfc3339(now),
+            at: Timestamp::from_datetime(now),
+        };
+        match send(ingest, seq, Incoming::PollFailed(f)).await {
+            Answer::PollFailed(opened) => opened,
+            other => panic!("{other:?}"),
         }
     }
 
     #[tokio::test]
     async fn silent_collectors_missed_reads_unreachable_printers_and_the_billing_read() {
-        let dir = std::env::temp_dir().join(format!("printwatch-watchdog-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = crate::store::testing::dir("watchdog");
         let store = Store::open(&dir, 8 << 20).unwrap();
+        let reader = store.reader();
         let policy = Policy {
             uploads: true,
             ..Policy::default()
         };
+        let ingest = Ingestor::spawn(IngestorArgs {
+            store,
+            policy: policy.clone(),
+            notify: Notifiers::default(),
+            metrics: Default::default(),
+        });
         // Two printers at site hq: one read with meters long ago, one just now.
         let now = OffsetDateTime::now_utc();
-        let long_ago = rfc3339(now - Duration::days(10));
-        store
-            .ingest_with("hq", "hq", 1, &reading("OLD", &long_ago, true), &policy)
-            .await
-            .unwrap();
-        store
-            .ingest_with("hq", "hq", 2, &reading("NEW", &rfc3339(now), true), &policy)
-            .await
-            .unwrap();
-        let registry = Registry::spawn(());
+        send(
+            &ingest,
+            1,
+            read(reading("OLD", now - Duration::days(10), true)),
+        )
+        .await;
+        send(&ingest, 2, read(reading("NEW", now, true))).await;
         let w = Watchdog::spawn(WatchdogArgs {
-            store: store.clone(),
+            store: reader.clone(),
+            ingest: ingest.clone(),
             config: WatchdogConfig {
                 policy: policy.clone(),
                 batches_per_day: 6,
                 meter_reads: MeterReadSchedule::default(),
                 digest_at: None,
             },
-            registry,
+            registry: Registry::spawn(()),
             notify: Notifiers::default(),
         });
         // At once: the read of OLD is missing (rolling check and billing read), one
@@ -365,7 +409,7 @@ mod tests {
         let first = w.ask(Check { now }).await.unwrap();
         assert_eq!(first.opened.len(), 1, "{first:?}");
         assert_eq!(first.batches.len(), 2, "{first:?}");
-        let open = store.alerts(false).unwrap();
+        let open = reader.alerts(false).unwrap();
         assert_eq!(open[0].kind, AlertKind::MeterReadMissing);
         assert_eq!(open[0].device_id, "sn:OLD");
         // Nothing repeats a minute later.
@@ -384,47 +428,24 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(later.opened.len(), 1, "{later:?}");
-        assert!(store.is_open(&alerts::site_key("hq")).unwrap());
+        assert!(reader.is_open(&site_key("hq")).unwrap());
         // A reading with meters closes the missing read.
-        store
-            .ingest_with("hq", "hq", 3, &reading("OLD", &rfc3339(now), true), &policy)
-            .await
-            .unwrap();
-        assert!(!store
-            .is_open(&alerts::device_key("sn:OLD", AlertKind::MeterReadMissing))
+        send(&ingest, 3, read(reading("OLD", now, true))).await;
+        assert!(!reader
+            .is_open(&device_key("sn:OLD", AlertKind::MeterReadMissing))
             .unwrap());
-        // Polls of NEW fail: the third in a row makes it unreachable; an answer closes it.
-        for (seq, n) in [(4, 1), (5, 2)] {
-            let a = store
-                .poll_failed("hq", "hq", seq, &failure(n, now), &policy)
-                .await
-                .unwrap();
-            assert!(a.is_none());
-        }
-        let a = store
-            .poll_failed("hq", "hq", 6, &failure(3, now), &policy)
-            .await
-            .unwrap()
-            .unwrap();
+        // Polls of the printer at 10.0.0.5 fail: the third in a row makes it unreachable;
+        // an answer closes it.
+        assert!(failed(&ingest, 4, 1, now).await.is_none());
+        assert!(failed(&ingest, 5, 2, now).await.is_none());
+        let a = failed(&ingest, 6, 3, now).await.expect("unreachable");
         assert_eq!(a.kind, AlertKind::Unreachable);
         // A replay of that failure opens nothing more.
-        assert!(store
-            .poll_failed("hq", "hq", 6, &failure(3, now), &policy)
-            .await
-            .unwrap()
-            .is_none());
-        store
-            .ingest_with(
-                "hq",
-                "hq",
-                7,
-                &reading("OLD", &rfc3339(now), false),
-                &policy,
-            )
-            .await
-            .unwrap();
-        assert!(!store.is_open(&a.key).unwrap());
-        assert_eq!(store.batches_queued().unwrap(), 2);
+        assert!(failed(&ingest, 6, 3, now).await.is_none());
+        let answer = send(&ingest, 7, read(reading("OLD", now, false))).await;
+        assert!(matches!(answer, Answer::Reading(Ingested::Stored { .. })));
+        assert!(!reader.is_open(&a.key).unwrap());
+        assert_eq!(reader.batches_queued().unwrap(), 2);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -9,7 +9,9 @@
 //!
 //! Ingest needs a reading twice over: as the model, which the alert rules and the level
 //! history read, and as bytes, which history stores. A [`WireReading`] carries both, so
-//! the bytes are encoded once, from the message as it came off the wire.
+//! the bytes are encoded once, from the message as it came off the wire; and it carries
+//! the reading's time, checked ([`crate::timestamp::reading_time`]), so no reading with a
+//! bogus time is ever keyed into history.
 //!
 //! [shape]: WireReading::shape
 
@@ -18,49 +20,79 @@ use printwatch_proto::convert::ConvertError;
 use printwatch_proto::v1 as p;
 use prost::Message;
 
-/// The first byte of a reading stored whole as protobuf (earlier versions). Protobuf is a
-/// third the size of JSON, which never starts with 0 or 1, so readings stored as JSON by
-/// still earlier versions read too.
-const PROTOBUF: u8 = 0;
+use crate::timestamp::{reading_time, BadTime, Timestamp};
 
-/// The first byte of a reading stored as its shape's number (four bytes, big-endian) and
-/// the protobuf of the rest.
+/// The first byte of a stored reading: its shape's number (four bytes, big-endian) and
+/// the protobuf of the rest follow. A byte of its own leaves room for another layout.
 const SHAPED: u8 = 1;
 
-/// A reading and its stored encoding, made together.
+/// A reading, its time and its stored encoding, made together.
 #[derive(Debug, Clone)]
 pub struct WireReading {
     reading: Reading,
+    at: Timestamp,
     shape: p::Reading,
     rest: Vec<u8>,
 }
 
+/// Why a collector's reading is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BadReading {
+    /// A message that breaks the model's rules.
+    #[error("{0}")]
+    Model(#[from] ConvertError),
+    /// Its `polled_at` cannot be a reading's time.
+    #[error("polled_at: {0}")]
+    Time(#[from] BadTime),
+}
+
+impl BadReading {
+    /// A word for metrics: why it was refused.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            BadReading::Model(_) => "malformed",
+            BadReading::Time(t) => t.reason(),
+        }
+    }
+}
+
 impl WireReading {
-    /// A reading as a collector sent it: split and encoded as it is, then converted. An
-    /// error when the message breaks the model's rules (see [`ConvertError`]).
-    pub fn from_wire(wire: p::Reading) -> Result<WireReading, ConvertError> {
+    /// A reading as a collector sent it, checked against the coordinator's clock `now`:
+    /// split and encoded as it is, then converted. An error when the message breaks the
+    /// model's rules (see [`ConvertError`]) or its time is not plausible (see
+    /// [`reading_time`]).
+    pub fn from_wire(wire: p::Reading, now: Timestamp) -> Result<WireReading, BadReading> {
+        let at = reading_time(&wire.polled_at, now)?;
         let (shape, rest) = split(&wire);
         Ok(WireReading {
             reading: Reading::try_from(wire)?,
+            at,
             shape,
             rest,
         })
     }
 
-    /// A reading made here (tests, benches, tools): it goes through the message once to
-    /// be encoded.
-    pub fn new(reading: Reading) -> WireReading {
+    /// A reading made here (tests, benches, tools), checked as a collector's is: it goes
+    /// through the message once to be encoded.
+    pub fn new(reading: Reading) -> Result<WireReading, BadReading> {
+        let at = reading_time(&reading.polled_at, Timestamp::now())?;
         let (shape, rest) = split(&p::Reading::from(reading.clone()));
-        WireReading {
+        Ok(WireReading {
             reading,
+            at,
             shape,
             rest,
-        }
+        })
     }
 
     /// The reading.
     pub fn reading(&self) -> &Reading {
         &self.reading
+    }
+
+    /// When it was taken (its `polled_at`, checked).
+    pub fn at(&self) -> Timestamp {
+        self.at
     }
 
     /// What stays put from poll to poll: the identity, and each supply without its level,
@@ -135,7 +167,7 @@ impl std::ops::Deref for WireReading {
 /// Why stored bytes are not a reading.
 #[derive(Debug, thiserror::Error)]
 pub enum UnreadableReading {
-    /// Neither protobuf nor JSON.
+    /// Not a stored reading's encoding.
     #[error("not a reading's encoding: {0}")]
     Encoding(String),
     /// A shaped reading whose shape is not the one it was stored with.
@@ -149,21 +181,6 @@ pub enum UnreadableReading {
     /// A message that breaks the model's rules.
     #[error("{0}")]
     Model(#[from] ConvertError),
-}
-
-/// How a reading was stored.
-#[derive(Debug)]
-pub enum Stored<'a> {
-    /// Whole: the reading.
-    Whole(Box<Reading>),
-    /// As the number of its device's shape, and the rest, which [`reshaped`] makes the
-    /// reading.
-    Shaped {
-        /// The shape's number.
-        shape: u32,
-        /// The protobuf of the rest.
-        rest: &'a [u8],
-    },
 }
 
 /// The reading, from the rest of it and `shape` (the bytes of the shape it names).
@@ -187,25 +204,20 @@ fn encoding(e: prost::DecodeError) -> UnreadableReading {
     UnreadableReading::Encoding(e.to_string())
 }
 
-/// What stored bytes hold: [`SHAPED`], else protobuf after [`PROTOBUF`], else JSON (the
-/// last two from earlier versions).
-pub fn read_stored(b: &[u8]) -> Result<Stored<'_>, UnreadableReading> {
+/// What stored bytes hold: the number of the shape they name, and the rest of the
+/// reading, which [`reshaped`] makes whole again with that shape.
+pub fn read_stored(b: &[u8]) -> Result<(u32, &[u8]), UnreadableReading> {
     match b.split_first() {
         Some((&SHAPED, rest)) => match rest.split_first_chunk::<4>() {
-            Some((n, rest)) => Ok(Stored::Shaped {
-                shape: u32::from_be_bytes(*n),
-                rest,
-            }),
+            Some((n, rest)) => Ok((u32::from_be_bytes(*n), rest)),
             None => Err(UnreadableReading::Encoding(
                 "a shaped reading cut short".into(),
             )),
         },
-        Some((&PROTOBUF, wire)) => Ok(Stored::Whole(Box::new(Reading::try_from(
-            p::Reading::decode(wire).map_err(encoding)?,
-        )?))),
-        _ => serde_json::from_slice(b)
-            .map(|r| Stored::Whole(Box::new(r)))
-            .map_err(|e| UnreadableReading::Encoding(e.to_string())),
+        Some((first, _)) => Err(UnreadableReading::Encoding(format!(
+            "unknown layout {first}"
+        ))),
+        None => Err(UnreadableReading::Encoding("empty".into())),
     }
 }
 
@@ -215,13 +227,13 @@ mod tests {
 
     fn reading() -> Reading {
         let device = agent_core::sim::synthetic::printer(3, 17);
-        agent_core::decode::reading(&device.view, "127.0.0.9:161")
+        let mut r = agent_core::decode::reading(&device.view, "127.0.0.9:161");
+        r.polled_at = "2026-11-21T10:00:00.25Z".into();
+        r
     }
 
-    fn whole(r: &Reading) -> Vec<u8> {
-        let mut b = vec![PROTOBUF];
-        b.extend(p::Reading::from(r.clone()).encode_to_vec());
-        b
+    fn new(r: Reading) -> WireReading {
+        WireReading::new(r).expect("a valid reading")
     }
 
     #[test]
@@ -229,25 +241,27 @@ mod tests {
         // A steady reading: page meters are read once a day, supply levels every poll.
         let mut r = reading();
         r.meters.clear();
-        let made_here = WireReading::new(r.clone());
-        let from_wire = WireReading::from_wire(p::Reading::from(r.clone())).expect("valid");
+        let made_here = new(r.clone());
+        let from_wire =
+            WireReading::from_wire(p::Reading::from(r.clone()), Timestamp::now()).expect("valid");
         assert_eq!(made_here.stored(3), from_wire.stored(3));
         assert_eq!(made_here.shape(), from_wire.shape());
         assert_eq!(from_wire.reading(), &r);
+        assert_eq!(Some(from_wire.at()), Timestamp::parse(&r.polled_at));
         let stored = from_wire.stored(3);
-        let Stored::Shaped { shape: 3, rest } = read_stored(&stored).expect("reads") else {
-            panic!("not shaped as number 3");
+        let (3, rest) = read_stored(&stored).expect("reads") else {
+            panic!("not shape number 3");
         };
         assert_eq!(
             reshaped(rest, &from_wire.shape_bytes()).expect("whole again"),
             r
         );
         // The point of the split: what history keeps per reading is a fraction of it.
+        let whole = p::Reading::from(r.clone()).encode_to_vec().len();
         assert!(
-            stored.len() * 3 < whole(&r).len(),
-            "{} of {} bytes",
-            stored.len(),
-            whole(&r).len()
+            stored.len() * 3 < whole,
+            "{} of {whole} bytes",
+            stored.len()
         );
     }
 
@@ -260,35 +274,25 @@ mod tests {
             s.percent = s.percent.map(|p| p / 2);
         }
         drained.polled_at = "2026-11-22T10:00:00Z".into();
-        let a = WireReading::new(r.clone());
-        let b = WireReading::new(drained.clone());
+        let a = new(r.clone());
+        let b = new(drained.clone());
         assert_eq!(a.shape(), b.shape());
         assert_ne!(a.stored(0), b.stored(0));
         let stored = b.stored(0);
-        let Ok(Stored::Shaped { rest, .. }) = read_stored(&stored) else {
-            panic!("not shaped");
-        };
+        let (_, rest) = read_stored(&stored).expect("reads");
         assert_eq!(reshaped(rest, &a.shape_bytes()).expect("reads"), drained);
         let mut updated = r;
         updated.identity.firmware = Some("2.0".into());
-        assert_ne!(WireReading::new(updated).shape(), a.shape());
+        assert_ne!(new(updated).shape(), a.shape());
     }
 
     #[test]
-    fn earlier_versions_read_and_garbage_is_an_error() {
+    fn garbage_is_an_error() {
         let r = reading();
-        let json = serde_json::to_vec(&r).expect("json");
-        for b in [json, whole(&r)] {
-            match read_stored(&b) {
-                Ok(Stored::Whole(back)) => assert_eq!(*back, r),
-                other => panic!("{other:?}"),
-            }
-        }
-        assert!(read_stored(&[PROTOBUF, 0xff, 0xff]).is_err());
         assert!(read_stored(&[SHAPED, 0, 0]).is_err());
         assert!(read_stored(b"").is_err());
-        assert!(read_stored(b"{\"no\":1}").is_err());
-        let shape = WireReading::new(r.clone()).shape_bytes();
+        assert!(read_stored(b"{\"no\":1}").is_err(), "another layout");
+        let shape = new(r.clone()).shape_bytes();
         assert!(reshaped(&[0xff, 0xff], &shape).is_err());
         assert!(reshaped(&[], &[0xff]).is_err());
     }
@@ -298,18 +302,28 @@ mod tests {
         let r = reading();
         let mut fewer = r.clone();
         fewer.supplies.pop();
-        let stored = WireReading::new(r).stored(0);
-        let Ok(Stored::Shaped { rest, .. }) = read_stored(&stored) else {
-            panic!("not shaped");
-        };
-        let e = reshaped(rest, &WireReading::new(fewer).shape_bytes()).expect_err("misshaped");
+        let stored = new(r).stored(0);
+        let (_, rest) = read_stored(&stored).expect("reads");
+        let e = reshaped(rest, &new(fewer).shape_bytes()).expect_err("misshaped");
         assert!(matches!(e, UnreadableReading::Misshaped { .. }), "{e}");
     }
 
     #[test]
-    fn a_message_that_breaks_the_model_is_refused() {
+    fn a_message_that_breaks_the_model_or_has_a_bogus_time_is_refused() {
         let mut wire = p::Reading::from(reading());
         wire.status = None;
-        assert!(WireReading::from_wire(wire).is_err());
+        let e = WireReading::from_wire(wire, Timestamp::now()).expect_err("no status");
+        assert_eq!(e.reason(), "malformed");
+        for (at, reason) in [
+            ("", "unparseable_time"),
+            ("zzzz", "unparseable_time"),
+            ("1999-01-01T00:00:00Z", "time_too_early"),
+            ("2099-01-01T00:00:00Z", "time_ahead"),
+        ] {
+            let mut wire = p::Reading::from(reading());
+            wire.polled_at = at.into();
+            let e = WireReading::from_wire(wire, Timestamp::now()).expect_err(at);
+            assert_eq!(e.reason(), reason, "{at:?}");
+        }
     }
 }

@@ -1,12 +1,10 @@
 //! The coordinator over mutual TLS: collectors stream readings and get acks; operators
 //! query; everyone else is refused, and a bad message does not hurt the others.
 
-use std::net::SocketAddr;
 use std::path::Path;
-use std::time::Duration;
 
-use printwatch_coordinator::server::{serve, ServerConfig};
-use printwatch_coordinator::store::Store;
+use printwatch_coordinator::config::CoordinatorConfig;
+use printwatch_coordinator::service::{self, Running};
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
@@ -14,31 +12,21 @@ use printwatch_proto::v1::fleet_client::FleetClient;
 use printwatch_tests::grpc::{channel, envelope, hello, reading, session};
 use printwatch_tests::tempdir;
 
-async fn start(dir: &Path) -> (SocketAddr, Store, tokio::sync::oneshot::Sender<()>) {
+/// A coordinator in this process for a fleet with sites hq and branch, taking messages of
+/// at most 64 KiB; it has started listening when this returns.
+async fn start(dir: &Path) -> Running {
     certs::init(dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
-    let listen = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let store = Store::open(&dir.join("db"), 16 << 20).unwrap();
-    let config = ServerConfig::from_pki(dir, listen, 64 * 1024).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let s = store.clone();
-    tokio::spawn(async move {
-        serve(config, s, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap()
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    (listen, store, tx)
+    let mut c = CoordinatorConfig::with_pki(dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
+    c.max_message_kb = 64;
+    c.cache_mb = 16;
+    service::start(c).await.unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn collectors_stream_operators_query_and_strangers_are_refused() {
     let dir = tempdir("main");
-    let (addr, store, _stop) = start(&dir).await;
+    let coordinator = start(&dir).await;
+    let (addr, store) = (coordinator.listen, coordinator.store.clone());
     let ca = dir.join("ca.pem");
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let admin = certs::paths(&dir, Role::Operator, "admin");
@@ -62,7 +50,7 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
         "everything is acknowledged: {acks:?}"
     );
     assert_eq!(store.last_sequence("hq").unwrap(), 2);
-    assert_eq!(store.history("sn:SN2", "").unwrap().len(), 1);
+    assert_eq!(store.history("sn:SN2", None).unwrap().len(), 1);
 
     // It may not claim another site, nor use the operator service.
     let err = session(
@@ -171,7 +159,8 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
 async fn operator_commands_reach_the_connected_collector_of_their_site() {
     use printwatch_proto::v1::collector_client::CollectorClient;
     let dir = tempdir("commands");
-    let (addr, _store, _stop) = start(&dir).await;
+    let coordinator = start(&dir).await;
+    let addr = coordinator.listen;
     let ca = dir.join("ca.pem");
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let admin = certs::paths(&dir, Role::Operator, "admin");
@@ -261,7 +250,8 @@ async fn operator_commands_reach_the_connected_collector_of_their_site() {
 #[tokio::test(flavor = "multi_thread")]
 async fn watchers_see_readings_as_they_are_stored_and_alerts_list_what_printers_report() {
     let dir = tempdir("watch");
-    let (addr, _store, _stop) = start(&dir).await;
+    let coordinator = start(&dir).await;
+    let addr = coordinator.listen;
     let ca = dir.join("ca.pem");
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let admin = certs::paths(&dir, Role::Operator, "admin");
@@ -328,5 +318,73 @@ async fn watchers_see_readings_as_they_are_stored_and_alerts_list_what_printers_
                 .iter()
                 .all(|a| a.site == "hq" && a.device_id == "sn:SNW")
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn readings_with_bogus_times_are_refused_clearly_counted_and_never_stored() {
+    let dir = tempdir("times");
+    certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
+    let mut c = CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
+    c.metrics.prometheus_listen = Some("127.0.0.1:0".parse().unwrap());
+    let coordinator = service::start(c).await.unwrap();
+    let (addr, store) = (coordinator.listen, coordinator.store.clone());
+    let ca = dir.join("ca.pem");
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
+
+    let ahead = time::OffsetDateTime::now_utc() + time::Duration::minutes(30);
+    let ahead = ahead
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let cases = [
+        ("zzzz", "not an RFC 3339 time"),
+        ("", "not an RFC 3339 time"),
+        ("1999-12-31T23:59:59Z", "before 2000"),
+        ("2099-01-01T00:00:00Z", "ahead of the coordinator's clock"),
+        (ahead.as_str(), "ahead of the coordinator's clock"),
+    ];
+    for (at, says) in cases {
+        let mut r = reading("BOGUS");
+        r.polled_at = at.into();
+        let status = session(ch.clone(), vec![hello("hq"), envelope(1, r)])
+            .await
+            .expect_err(at);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{at:?}");
+        assert!(
+            status.message().contains("polled_at") && status.message().contains(says),
+            "{at:?}: {}",
+            status.message()
+        );
+    }
+    assert_eq!(
+        store.last_sequence("hq").unwrap(),
+        0,
+        "nothing acknowledged"
+    );
+    assert!(
+        store.device("sn:BOGUS").unwrap().is_none(),
+        "nothing stored"
+    );
+    // The collector's next good reading under the same number goes through.
+    let acks = session(ch, vec![hello("hq"), envelope(1, reading("GOOD"))])
+        .await
+        .unwrap();
+    assert_eq!(acks.last(), Some(&1));
+    let text = printwatch_telemetry::scrape(coordinator.metrics.expect("metrics"))
+        .await
+        .unwrap();
+    let refused = |reason: &str| {
+        printwatch_telemetry::sum(
+            &text,
+            &[
+                "printwatch_envelopes_refused",
+                &format!("reason=\"{reason}\""),
+            ],
+        )
+    };
+    assert_eq!(refused("unparseable_time"), 2.0, "{text}");
+    assert_eq!(refused("time_too_early"), 1.0);
+    assert_eq!(refused("time_ahead"), 2.0);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,19 +1,23 @@
 //! Any bytes on a collector's stream: the message decodes or not; a reading converts to the
-//! model or is refused; what converts is stored by the coordinator's ingest (alerts, levels,
-//! forecasts and all) without a panic, and a replay of it is a duplicate.
+//! model (its time checked) or is refused; what converts is stored by the coordinator's
+//! writer (alerts, levels, forecasts and all) without a panic, and a replay of it is a
+//! duplicate.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use printwatch_coordinator::store::{Answer, Incoming, Ingested, Policy, PollFailure, Store};
+use printwatch_coordinator::ingest::{Answer, Incoming, Ingested, PollFailure, Writer};
+use printwatch_coordinator::policy::Policy;
+use printwatch_coordinator::store::Store;
+use printwatch_coordinator::timestamp::{reading_time, Timestamp};
 use printwatch_coordinator::wire_reading::WireReading;
 use printwatch_proto::v1 as p;
 use prost::Message;
 
 struct State {
     rt: tokio::runtime::Runtime,
-    store: Store,
+    writer: std::sync::Mutex<Writer>,
     seq: std::sync::atomic::AtomicU64,
 }
 
@@ -33,7 +37,10 @@ fn state() -> &'static State {
                 .enable_all()
                 .build()
                 .expect("a runtime"),
-            store: Store::open(&dir, 16 << 20).expect("a store"),
+            writer: std::sync::Mutex::new(Writer::new(
+                Store::open(&dir, 16 << 20).expect("a store"),
+                Policy::default(),
+            )),
             seq: std::sync::atomic::AtomicU64::new(0),
         }
     })
@@ -46,30 +53,30 @@ fuzz_target!(|data: &[u8]| {
     let Some(p::collector_message::Body::Envelope(env)) = msg.body else {
         return;
     };
+    let now = Timestamp::now();
     let item = match env.body {
-        Some(p::envelope::Body::Reading(r)) => match WireReading::from_wire(r) {
+        Some(p::envelope::Body::Reading(r)) => match WireReading::from_wire(r, now) {
             Ok(r) => Incoming::Reading(Box::new(r)),
             Err(_) => return,
         },
-        Some(p::envelope::Body::PollFailed(f)) => Incoming::PollFailed(PollFailure {
-            address: f.address,
-            consecutive: f.consecutive,
-            error: f.error,
-            at: f.at,
-        }),
+        Some(p::envelope::Body::PollFailed(f)) => match reading_time(&f.at, now) {
+            Ok(at) => Incoming::PollFailed(PollFailure {
+                address: f.address,
+                consecutive: f.consecutive,
+                error: f.error,
+                at,
+            }),
+            Err(_) => return,
+        },
         _ => return,
     };
     let s = state();
     let seq = s.seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let batch = vec![(seq, item)];
-    let policy = Policy::default();
-    let answers = s
-        .rt
-        .block_on(s.store.ingest_batch("fuzz", "fuzz", &batch, &policy));
+    let mut writer = s.writer.lock().unwrap_or_else(|p| p.into_inner());
+    let answers = s.rt.block_on(writer.ingest_batch("fuzz", &batch));
     if let [Ok(Answer::Reading(Ingested::Stored { .. }))] = answers.as_slice() {
-        let again = s
-            .rt
-            .block_on(s.store.ingest_batch("fuzz", "fuzz", &batch, &policy));
+        let again = s.rt.block_on(writer.ingest_batch("fuzz", &batch));
         assert!(
             matches!(again.as_slice(), [Ok(Answer::Reading(Ingested::Duplicate))]),
             "a replay is a duplicate: {again:?}"

@@ -125,13 +125,17 @@ impl Telemetry {
             return Ok(None);
         };
         let listener = Self::bind(addr).await?;
+        // The address bound: the port the system chose when the configuration gave 0.
+        let bound = listener
+            .local_addr()
+            .map_err(|e| TelemetryError::Bind(addr, e))?;
         let telemetry = self.clone();
         tokio::spawn(async move {
             if let Err(e) = telemetry.serve(listener, shutdown).await {
                 eprintln!("{}: the metrics endpoint failed: {e}", telemetry.service);
             }
         });
-        Ok(Some(addr))
+        Ok(Some(bound))
     }
 
     /// Serves `GET /metrics` on `listener` until `shutdown` completes.

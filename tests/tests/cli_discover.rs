@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::config::{CollectorConfig, CoordinatorLink, TlsFiles};
-use printwatch_coordinator::server::{serve, ServerConfig};
-use printwatch_coordinator::store::Store;
+
+mod common;
 use printwatch_pki::{self as certs, Role};
 
 fn printwatch(pki: &Path, url: &str, args: &[&str]) -> (bool, String, String) {
@@ -57,13 +57,8 @@ async fn printwatch_discover_reaches_the_site_and_printwatch_devices_shows_what_
         std::env::temp_dir().join(format!("printwatch-cli-discover-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
-    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
-    tokio::spawn(async move { serve(config, store, std::future::pending()).await });
+    let running = common::coordinator(&dir).await;
+    let listen = running.listen;
     let printers: Vec<_> = (10..14u8)
         .map(|d| {
             (

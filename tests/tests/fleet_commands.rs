@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
-use printwatch_coordinator::server::{serve, ServerConfig};
-use printwatch_coordinator::store::Store;
+
+mod common;
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
@@ -41,14 +41,8 @@ async fn discover_add_and_remove_through_the_coordinator() {
     let dir = std::env::temp_dir().join(format!("printwatch-commands-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
-    let s = store.clone();
-    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
-    tokio::spawn(async move { serve(config, s, std::future::pending()).await });
+    let running = common::coordinator(&dir).await;
+    let listen = running.listen;
 
     // Five printers in the range to sweep, one more to add by hand later.
     let at = |d: u8| SocketAddr::from((Ipv4Addr::new(127, 104, 0, d), 16161));
@@ -199,14 +193,8 @@ async fn a_collector_with_discovery_ranges_finds_its_printers_by_itself() {
     let dir = std::env::temp_dir().join(format!("printwatch-sched-sweep-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
-    let s = store.clone();
-    let config = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
-    tokio::spawn(async move { serve(config, s, std::future::pending()).await });
+    let running = common::coordinator(&dir).await;
+    let (listen, store) = (running.listen, running.store.clone());
     let printers: Vec<_> = (2..6u8)
         .map(|d| {
             (

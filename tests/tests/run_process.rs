@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::outbox::Outbox;
-use printwatch_coordinator::server::{serve, ServerConfig};
-use printwatch_coordinator::store::Store;
+use printwatch_coordinator::config::CoordinatorConfig;
+use printwatch_coordinator::service;
+use printwatch_coordinator::store::StoreReader;
 use printwatch_pki::{self as certs, Role};
 
 /// Starts the collector, its stderr appended to `collector.log` beside the config, and
@@ -98,12 +99,12 @@ async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
     }
 }
 
-fn stored(store: &Store) -> usize {
+fn stored(store: &StoreReader) -> usize {
     store
         .devices()
         .unwrap()
         .iter()
-        .map(|d| store.history(&d.id, "").unwrap().len())
+        .map(|d| store.history_len(&d.id))
         .sum()
 }
 
@@ -124,26 +125,30 @@ fn sigint(child: &mut Child, log: &Path) {
     }
 }
 
-/// A fresh directory with the fleet's certificates (a collector for site hq), a free
-/// loopback address for the coordinator and its store.
-fn coordinator_dir(tag: &str) -> (std::path::PathBuf, std::net::SocketAddr, Store) {
+/// A fresh directory with the fleet's certificates (a collector for site hq), and the
+/// configuration of a coordinator for it on loopback, with a metrics endpoint.
+fn coordinator_config(tag: &str) -> (PathBuf, CoordinatorConfig) {
     let dir = std::env::temp_dir().join(format!("printwatch-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
-    let listen = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
-    (dir, listen, store)
+    let mut c = CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
+    c.cache_mb = 8;
+    c.metrics.prometheus_listen = Some("127.0.0.1:0".parse().unwrap());
+    (dir, c)
+}
+
+/// A coordinator in this process, listening when this returns.
+async fn coordinator(c: &CoordinatorConfig) -> service::Running {
+    service::start(c.clone())
+        .await
+        .expect("the coordinator starts")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
-    let (dir, listen, store) = coordinator_dir("run");
-    let server = ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap();
-    let s = store.clone();
-    tokio::spawn(async move { serve(server, s, std::future::pending()).await });
+    let (dir, config) = coordinator_config("run");
+    let running = coordinator(&config).await;
+    let (listen, store) = (running.listen, running.store.clone());
 
     let printers: Vec<_> = (1..=6u8)
         .map(|i| {
@@ -269,32 +274,13 @@ fn rss_kib(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_soak_with_faults_loses_nothing() {
     use agent_core::sim::Faults;
-    use printwatch_coordinator::metrics::CoordinatorMetrics;
-    use printwatch_coordinator::server::{serve_with, Alerting};
-
-    let (dir, listen, store) = coordinator_dir("soak");
-    // One set of instruments across both runs of the coordinator: what it stored in all.
-    let telemetry = printwatch_telemetry::Telemetry::start("soak", &Default::default()).unwrap();
-    let metrics = CoordinatorMetrics::new(&telemetry.meter(), store.clone());
-    let coordinator = |stop: tokio::sync::oneshot::Receiver<()>| {
-        let (server, s, m) = (
-            ServerConfig::from_pki(&dir, listen, 1 << 20).unwrap(),
-            store.clone(),
-            metrics.clone(),
-        );
-        tokio::spawn(async move {
-            let alerting = Alerting {
-                metrics: m,
-                ..Alerting::default()
-            };
-            serve_with(server, s, alerting, async {
-                let _ = stop.await;
-            })
-            .await
-        })
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let first_run = coordinator(stopped);
+    let (dir, mut coordinator_conf) = coordinator_config("soak");
+    let first = coordinator(&coordinator_conf).await;
+    // Restarted on the same port and store, with the same instruments: what it stored in
+    // all is counted across both runs.
+    coordinator_conf.listen = first.listen;
+    let listen = first.listen;
+    let scrape = first.metrics.expect("a metrics endpoint");
 
     let printers: Vec<_> = (1..=30u8)
         .map(|i| {
@@ -327,11 +313,12 @@ async fn a_soak_with_faults_loses_nothing() {
         sim.vanish(d, true);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let _ = stop.send(());
-    first_run.await.unwrap().unwrap();
+    let stopped = first.stop().await.expect("the coordinator stops");
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let (stop, stopped) = tokio::sync::oneshot::channel();
-    let second_run = coordinator(stopped);
+    let second = service::restart(coordinator_conf, stopped)
+        .await
+        .expect("the coordinator starts again");
+    let store = second.store.clone();
     tokio::time::sleep(Duration::from_secs(3)).await;
     for d in 10..15 {
         sim.vanish(d, false);
@@ -352,7 +339,7 @@ async fn a_soak_with_faults_loses_nothing() {
     .await;
     sigint(&mut c, &config.with_extension("log"));
 
-    let text = telemetry.render();
+    let text = printwatch_telemetry::scrape(scrape).await.unwrap();
     let count = |outcome: &str| {
         printwatch_telemetry::sum(
             &text,
@@ -379,7 +366,6 @@ async fn a_soak_with_faults_loses_nothing() {
         late <= early * 3 / 2 + 4_096,
         "the collector grew from {early} KiB to {late} KiB"
     );
-    let _ = stop.send(());
-    let _ = second_run.await;
+    second.stop().await.expect("the coordinator stops");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use printwatch_collector::outbox::Outbox;
 use printwatch_collector::uplink::{run, UplinkConfig};
-use printwatch_coordinator::server::{serve, ServerConfig};
-use printwatch_coordinator::store::Store;
+use printwatch_coordinator::config::CoordinatorConfig;
+use printwatch_coordinator::service::{self, Running};
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 
@@ -32,12 +32,10 @@ fn reading(i: u32) -> p::envelope::Body {
     )
 }
 
-fn start_coordinator(dir: &Path, store: &Store, listen: SocketAddr) -> tokio::task::JoinHandle<()> {
-    let config = ServerConfig::from_pki(dir, listen, 1 << 20).unwrap();
-    let store = store.clone();
-    tokio::spawn(async move {
-        let _ = serve(config, store, std::future::pending()).await;
-    })
+async fn start_coordinator(dir: &Path, listen: SocketAddr) -> Running {
+    let mut c = CoordinatorConfig::with_pki(dir, dir.join("db"), listen);
+    c.cache_mb = 8;
+    service::start(c).await.expect("the coordinator starts")
 }
 
 /// A TCP relay the test can cut: the link between collector and coordinator.
@@ -112,7 +110,6 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     let (listen, relay) = (free(), free());
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let outbox = Outbox::open(&dir.join("outbox")).unwrap();
-    let store = Store::open(&dir.join("db"), 8 << 20).unwrap();
 
     // Ten readings while no coordinator is there.
     for i in 1..=10 {
@@ -140,7 +137,8 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     );
 
     // The coordinator and the link come up: everything arrives and is acknowledged.
-    let _server = start_coordinator(&dir, &store, listen);
+    let server = start_coordinator(&dir, listen).await;
+    let store = server.store.clone();
     let link = Link::up(relay, listen).await;
     until("the outbox is empty", || outbox.depth() == 0).await;
     assert_eq!(store.last_sequence("hq").unwrap(), 10);
@@ -164,11 +162,7 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     assert_eq!(store.last_sequence("hq").unwrap(), 15);
     assert_eq!(store.devices().unwrap().len(), 15);
     for i in 1..=15 {
-        assert_eq!(
-            store.history(&format!("sn:SN{i}"), "").unwrap().len(),
-            1,
-            "SN{i}"
-        );
+        assert_eq!(store.history_len(&format!("sn:SN{i}")), 1, "SN{i}");
     }
     let _ = stop_tx.send(());
     uplink.await.unwrap();

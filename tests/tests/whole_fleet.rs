@@ -1,11 +1,10 @@
-//! The whole fleet as processes: a coordinator (this test binary re-run in a coordinator
-//! role, so it can be SIGKILLed), two collector processes for two sites, and simulated
-//! printers. The coordinator is killed while readings stream and restarted; afterwards
+//! The whole fleet as processes: a coordinator (`printwatch-coordinator`, so it can be
+//! SIGKILLed), two collector processes for two sites, and simulated printers. The coordinator is killed while readings stream and restarted; afterwards
 //! every reading either collector took is stored exactly once. A printer both sites reach
 //! is one device, and so is a printer that moved to another address.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,32 +15,6 @@ use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-const ROLE: &str = "PRINTWATCH_TEST_COORDINATOR_DIR";
-const LISTEN: &str = "PRINTWATCH_TEST_COORDINATOR_LISTEN";
-
-/// Not a test of its own: the coordinator role, run in a child process by the test below.
-#[test]
-#[ignore = "the coordinator role of the whole-fleet test, run by it in a child process"]
-fn coordinator_role() {
-    let (Ok(dir), Ok(listen)) = (std::env::var(ROLE), std::env::var(LISTEN)) else {
-        return;
-    };
-    let dir = PathBuf::from(dir);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let store = printwatch_coordinator::store::Store::open(&dir.join("db"), 8 << 20).unwrap();
-        let config = printwatch_coordinator::server::ServerConfig::from_pki(
-            &dir,
-            listen.parse().unwrap(),
-            1 << 20,
-        )
-        .unwrap();
-        printwatch_coordinator::server::serve(config, store, std::future::pending())
-            .await
-            .unwrap();
-    });
-}
-
 struct Kill(Child);
 impl Drop for Kill {
     fn drop(&mut self) {
@@ -51,17 +24,21 @@ impl Drop for Kill {
 }
 
 fn coordinator(dir: &Path, listen: SocketAddr) -> Kill {
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "coordinator_role",
-            "--include-ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(ROLE, dir)
-        .env(LISTEN, listen.to_string())
+    let config = dir.join("coordinator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{listen}\"\ndata_dir = \"{}\"\ncache_mb = 8\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+            dir.join("db").display(),
+            dir.join("ca.pem").display(),
+            dir.join("coordinator.pem").display(),
+            dir.join("coordinator.key").display()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(printwatch_tests::binary("printwatch-coordinator"))
+        .arg("--config")
+        .arg(&config)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -154,9 +131,6 @@ async fn stored(dir: &Path, listen: SocketAddr) -> (usize, Vec<p::Device>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
-    if std::env::var(ROLE).is_ok() {
-        return;
-    }
     let dir = std::env::temp_dir().join(format!("printwatch-whole-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     certs::init(&dir, &[], &["north".into(), "south".into()], "admin").unwrap();

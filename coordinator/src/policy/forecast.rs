@@ -12,23 +12,16 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::store::levels::LevelPoint;
+use crate::store::{StoreError, StoreReader};
+use crate::timestamp::Timestamp;
+
 /// A rise of more than this many percentage points is a cartridge replaced or refilled.
 pub const REFILL_JUMP: i32 = 10;
 /// Crossings (changes of reported level) needed before a rate is trusted.
 pub const MIN_CROSSINGS: usize = 3;
 /// The crossings must span at least this long.
 pub const MIN_SPAN_HOURS: f64 = 1.0;
-
-/// One observation of a supply: when, the percent reported, and the page counter then.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LevelPoint {
-    /// Seconds since the Unix epoch.
-    pub at: i64,
-    /// The percent the printer reported.
-    pub percent: u8,
-    /// The printer's total page count then, if it reports one.
-    pub pages: Option<u64>,
-}
 
 /// What the history says about a supply's future.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +153,16 @@ pub fn forecast(points: &[LevelPoint], now: i64) -> Forecast {
         percent_per_day: rate,
         pages_left,
     }
+}
+
+/// A supply's forecast at `now`, from its level history in the store.
+pub fn of(
+    store: &StoreReader,
+    device: &str,
+    supply: &str,
+    now: Timestamp,
+) -> Result<Forecast, StoreError> {
+    Ok(forecast(&store.levels(device, supply)?, now.unix_seconds()))
 }
 
 #[cfg(test)]

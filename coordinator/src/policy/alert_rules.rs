@@ -6,66 +6,22 @@
 //! changes nothing. A low supply opens at the reorder point and closes only once the level
 //! is [`AlertRules::hysteresis`] points above it, so a level that wobbles around the
 //! threshold (or a printer that reports 15, 16, 15) does not flap. Everything here is a pure
-//! function of its inputs; the store makes the result durable.
+//! function of its inputs; ingest makes the result durable.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use agent_core::model::{Reading, Supply, SupplyClass, SupplyState};
 use serde::{Deserialize, Serialize};
 
-/// What an alert is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// A supply at or under its reorder point.
-    SupplyLow,
-    /// A supply with nothing left.
-    SupplyEmpty,
-    /// A waste receptacle with no space left.
-    WasteFull,
-    /// A paper jam.
-    Jam,
-    /// A door or cover open.
-    DoorOpen,
-    /// No paper.
-    NoPaper,
-    /// The printer asks for service.
-    ServiceRequested,
-    /// The printer is offline.
-    Offline,
-    /// The printer stopped answering the collector.
-    Unreachable,
-    /// A site's collector stopped reporting.
-    CollectorSilent,
-    /// No meter read from a printer for too long.
-    MeterReadMissing,
-}
+use crate::store::alerts::{device_key, supply_key, AlertKind, SupplyRef};
+use crate::store::levels::supply_position;
 
-impl AlertKind {
-    /// The name used in listings, mail and exports.
-    pub fn name(self) -> &'static str {
-        match self {
-            AlertKind::SupplyLow => "supply_low",
-            AlertKind::SupplyEmpty => "supply_empty",
-            AlertKind::WasteFull => "waste_full",
-            AlertKind::Jam => "jam",
-            AlertKind::DoorOpen => "door_open",
-            AlertKind::NoPaper => "no_paper",
-            AlertKind::ServiceRequested => "service_requested",
-            AlertKind::Offline => "offline",
-            AlertKind::Unreachable => "unreachable",
-            AlertKind::CollectorSilent => "collector_silent",
-            AlertKind::MeterReadMissing => "meter_read_missing",
-        }
-    }
-
-    /// True for the kinds a reading decides by itself (present or absent in each reading).
-    fn decided_by_reading(self) -> bool {
-        !matches!(
-            self,
-            AlertKind::Unreachable | AlertKind::CollectorSilent | AlertKind::MeterReadMissing
-        )
-    }
+/// True for the kinds a reading decides by itself (present or absent in each reading).
+fn decided_by_reading(kind: AlertKind) -> bool {
+    !matches!(
+        kind,
+        AlertKind::Unreachable | AlertKind::CollectorSilent | AlertKind::MeterReadMissing
+    )
 }
 
 /// Reorder points and thresholds: defaults, then per supply kind, then per site.
@@ -137,55 +93,16 @@ pub struct Condition {
     pub supply: Option<SupplyRef>,
 }
 
-/// The supply an alert is about, as the mail and the uplink name it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SupplyRef {
-    /// `device_index.index`.
-    pub at: String,
-    /// The printer's own description.
-    pub description: String,
-    /// Its part number, where the printer gives one.
-    pub part_number: Option<String>,
-    /// Its kind (toner, opc, ...).
-    pub kind: String,
-    /// Its colour.
-    pub color: Option<String>,
-    /// Its level in percent, where known.
-    pub percent: Option<u8>,
-}
-
-impl SupplyRef {
-    fn of(s: &Supply) -> SupplyRef {
-        SupplyRef {
-            at: supply_position(s),
-            description: s.description.clone(),
-            part_number: s.part_number.clone(),
-            kind: s.kind.clone(),
-            color: s.color.clone(),
-            percent: s.percent,
-        }
+/// The supply a condition is about, as its alert names it.
+fn supply_ref(s: &Supply) -> SupplyRef {
+    SupplyRef {
+        at: supply_position(s),
+        description: s.description.clone(),
+        part_number: s.part_number.clone(),
+        kind: s.kind.clone(),
+        color: s.color.clone(),
+        percent: s.percent,
     }
-}
-
-/// Where a supply sits in the printer (`device_index.index`): how alerts, level history,
-/// forecasts and uploads name it.
-pub fn supply_position(s: &Supply) -> String {
-    format!("{}.{}", s.device_index, s.index)
-}
-
-/// The key of a supply condition.
-pub fn supply_key(device: &str, at: &str, kind: AlertKind) -> String {
-    format!("{device}/supply/{at}/{}", kind.name())
-}
-
-/// The key of a printer-wide condition.
-pub fn device_key(device: &str, kind: AlertKind) -> String {
-    format!("{device}/printer/{}", kind.name())
-}
-
-/// The key of a site's silent collector.
-pub fn site_key(site: &str) -> String {
-    format!("site:{site}/{}", AlertKind::CollectorSilent.name())
 }
 
 /// The printer errors a reading shows, from hrPrinterDetectedErrorState bits and
@@ -254,7 +171,7 @@ pub fn conditions(
                         key: key(AlertKind::WasteFull),
                         kind: AlertKind::WasteFull,
                         detail: format!("{} is full: replace it", name()),
-                        supply: Some(SupplyRef::of(s)),
+                        supply: Some(supply_ref(s)),
                     });
                 }
             }
@@ -265,7 +182,7 @@ pub fn conditions(
                         key: key(AlertKind::SupplyEmpty),
                         kind: AlertKind::SupplyEmpty,
                         detail: format!("{} is empty", name()),
-                        supply: Some(SupplyRef::of(s)),
+                        supply: Some(supply_ref(s)),
                     });
                 }
                 let point = rules.reorder_point(site, &s.kind);
@@ -286,7 +203,7 @@ pub fn conditions(
                         key: key(AlertKind::SupplyLow),
                         kind: AlertKind::SupplyLow,
                         detail: format!("{} at {level} (reorder at {point} %)", name()),
-                        supply: Some(SupplyRef::of(s)),
+                        supply: Some(supply_ref(s)),
                     });
                 }
             }
@@ -327,7 +244,7 @@ pub fn transitions(
             AlertKind::Unreachable => true,
             AlertKind::MeterReadMissing => !reading.meters.is_empty(),
             AlertKind::CollectorSilent => false,
-            k if k.decided_by_reading() => !holding.contains(key.as_str()),
+            k if decided_by_reading(**k) => !holding.contains(key.as_str()),
             _ => false,
         })
         .map(|(k, _)| k.clone())
@@ -342,6 +259,7 @@ pub fn transitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::alerts::site_key;
     use agent_core::model::{Alert, Meter};
 
     fn toner(percent: u8) -> Supply {

@@ -1,0 +1,245 @@
+//! The fleet service, for operators (the interceptor lets only operator certificates
+//! in): listings and history through the query side, commands to a site's collector
+//! through the registry, and the live event stream.
+
+use std::pin::Pin;
+
+use kameo::actor::ActorRef;
+use kameo::error::SendError;
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::fleet_server::Fleet;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status};
+
+use super::Events;
+use crate::queries::{self, Queries, QueryError};
+use crate::registry::{Deliver, Registry};
+use crate::timestamp::Timestamp;
+
+/// An actor's answer as a gRPC status.
+fn from_query<M>(e: SendError<M, QueryError>) -> Status {
+    match e {
+        SendError::HandlerError(QueryError::NotFound(id)) => {
+            Status::not_found(format!("no device {id:?}"))
+        }
+        SendError::HandlerError(other) => Status::internal(other.to_string()),
+        other => Status::internal(format!("the query actor: {other}")),
+    }
+}
+
+/// The fleet service, for operators.
+pub struct FleetService {
+    queries: ActorRef<Queries>,
+    registry: ActorRef<Registry>,
+    events: Events,
+}
+
+/// An operator's `since`: empty for all, else an RFC 3339 time.
+fn since(text: &str) -> Result<Option<Timestamp>, Status> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Timestamp::parse(text).map(Some).ok_or_else(|| {
+        Status::invalid_argument(format!(
+            "since: {text:?} is not an RFC 3339 time (2026-11-01T00:00:00Z)"
+        ))
+    })
+}
+
+impl FleetService {
+    /// The service, answering through these actors.
+    pub fn new(
+        queries: ActorRef<Queries>,
+        registry: ActorRef<Registry>,
+        events: Events,
+    ) -> FleetService {
+        FleetService {
+            queries,
+            registry,
+            events,
+        }
+    }
+
+    async fn deliver(
+        &self,
+        site: String,
+        body: p::command::Body,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        let id = self
+            .registry
+            .ask(Deliver {
+                site: site.clone(),
+                body,
+            })
+            .await
+            .map_err(|e| match e {
+                SendError::HandlerError(msg) => Status::failed_precondition(msg),
+                other => Status::internal(other.to_string()),
+            })?;
+        Ok(Response::new(p::CommandAccepted {
+            command_id: id,
+            site,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl Fleet for FleetService {
+    async fn list_devices(
+        &self,
+        req: Request<p::ListDevicesRequest>,
+    ) -> Result<Response<p::ListDevicesResponse>, Status> {
+        let devices = self
+            .queries
+            .ask(queries::ListDevices(req.into_inner().site))
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::ListDevicesResponse { devices }))
+    }
+
+    async fn get_device(
+        &self,
+        req: Request<p::GetDeviceRequest>,
+    ) -> Result<Response<p::Device>, Status> {
+        let device = self
+            .queries
+            .ask(queries::GetDevice(req.into_inner().id))
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(device))
+    }
+
+    async fn list_supplies(
+        &self,
+        req: Request<p::ListSuppliesRequest>,
+    ) -> Result<Response<p::ListSuppliesResponse>, Status> {
+        let q = req.into_inner();
+        let supplies = self
+            .queries
+            .ask(queries::ListSupplies {
+                low_only: q.low_only,
+                site: q.site,
+            })
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::ListSuppliesResponse { supplies }))
+    }
+
+    async fn list_alerts(
+        &self,
+        req: Request<p::ListAlertsRequest>,
+    ) -> Result<Response<p::ListAlertsResponse>, Status> {
+        let include_closed = req.into_inner().include_closed;
+        let alerts = self
+            .queries
+            .ask(queries::ListAlerts { include_closed })
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::ListAlertsResponse { alerts }))
+    }
+
+    async fn history(
+        &self,
+        req: Request<p::HistoryRequest>,
+    ) -> Result<Response<p::HistoryResponse>, Status> {
+        let q = req.into_inner();
+        let readings = self
+            .queries
+            .ask(queries::History {
+                since: since(&q.since)?,
+                device_id: q.device_id,
+            })
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::HistoryResponse { readings }))
+    }
+
+    async fn add_printer(
+        &self,
+        req: Request<p::AddPrinterRequest>,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        let q = req.into_inner();
+        if q.host.trim().is_empty() {
+            return Err(Status::invalid_argument(
+                "give the printer's address or host name",
+            ));
+        }
+        self.deliver(
+            q.site,
+            p::command::Body::AddTarget(p::Target {
+                host: q.host,
+                community: q.community,
+            }),
+        )
+        .await
+    }
+
+    async fn remove_printer(
+        &self,
+        req: Request<p::RemovePrinterRequest>,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        let d = self
+            .queries
+            .ask(queries::GetRecord(req.into_inner().device_id))
+            .await
+            .map_err(from_query)?;
+        let host = d.addresses.last().cloned().ok_or_else(|| {
+            Status::failed_precondition(format!("device {:?} has no address", d.id))
+        })?;
+        self.deliver(
+            d.site,
+            p::command::Body::RemoveTarget(p::Target {
+                host,
+                community: String::new(),
+            }),
+        )
+        .await
+    }
+
+    async fn discover(
+        &self,
+        req: Request<p::DiscoverRequest>,
+    ) -> Result<Response<p::CommandAccepted>, Status> {
+        let q = req.into_inner();
+        if q.ranges.is_empty() {
+            return Err(Status::invalid_argument("give at least one range to sweep"));
+        }
+        for r in q.ranges.iter().chain(&q.exclude) {
+            r.parse::<agent_core::range::Range>()
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        }
+        let sweep = p::Sweep {
+            ranges: q.ranges,
+            exclude: q.exclude,
+            communities: q.communities,
+            rate: q.rate,
+            port: q.port,
+        };
+        self.deliver(q.site, p::command::Body::Sweep(sweep)).await
+    }
+
+    type WatchStream = Pin<Box<dyn Stream<Item = Result<p::FleetEvent, Status>> + Send>>;
+
+    async fn export(
+        &self,
+        req: Request<p::ExportRequest>,
+    ) -> Result<Response<p::ExportResponse>, Status> {
+        let since = since(&req.into_inner().since)?;
+        let rows = self
+            .queries
+            .ask(queries::Export { since })
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::ExportResponse { rows }))
+    }
+
+    async fn watch(
+        &self,
+        _: Request<p::WatchRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let rx = self.events.subscribe();
+        let stream =
+            tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|e| e.ok().map(Ok));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}

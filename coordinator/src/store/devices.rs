@@ -1,0 +1,118 @@
+//! Devices: one record per printer, and the identity index that names the device behind
+//! each key a reading can be matched by (`sn:`, `mac:`, `at:`, and each site's addresses).
+//! Which key wins, and when two readings are one printer, is ingest's to decide
+//! ([`crate::ingest::dedupe`]); here they are only kept.
+
+use std::sync::atomic::Ordering;
+
+use agent_core::model::Identity;
+use serde::{Deserialize, Serialize};
+
+use super::{decode, encode, Store, StoreError, StoreReader};
+use crate::timestamp::Timestamp;
+
+/// A printer as the coordinator knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceRecord {
+    /// Stable id: `sn:SERIAL`, `mac:MAC` or `at:SITE/VENDOR/MODEL/ADDRESS`.
+    pub id: String,
+    /// The site whose collector reported it last.
+    pub site: String,
+    /// Every address it was seen at, most recent last.
+    pub addresses: Vec<String>,
+    /// Its identity from the latest reading that changed it.
+    pub identity: Identity,
+    /// When it was first seen (the reading's time).
+    pub first_seen: Timestamp,
+    /// When it was last seen. Ingest does not rewrite the record for each reading: read
+    /// through [`StoreReader::device`], it is the newest reading's time.
+    pub last_seen: Timestamp,
+    /// When a reading last carried its page meters (None: never); as `last_seen`, exact
+    /// when read through [`StoreReader::device`].
+    pub last_meter_read: Option<Timestamp>,
+}
+
+/// The index key of an address at a site: which device a site's collector polls there.
+pub fn address_key(site: &str, address: &str) -> String {
+    format!("addr:{site}/{address}")
+}
+
+impl Store {
+    /// Writes a device's record (counted when it is new).
+    pub fn put_device(&mut self, d: &DeviceRecord) -> Result<(), StoreError> {
+        if self.t.devices.insert(d.id.as_bytes(), encode(d))?.is_none() {
+            self.device_total.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Says that index `key` names `device`.
+    pub fn put_index(&mut self, key: &str, device: &str) -> Result<(), StoreError> {
+        self.t.index.insert(key.as_bytes(), device.as_bytes())?;
+        Ok(())
+    }
+}
+
+impl StoreReader {
+    /// A device's record as written (its `last_seen` and `last_meter_read` as of the last
+    /// write of the record, see [`DeviceRecord`]).
+    pub fn device_record(&self, id: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        self.t
+            .devices
+            .get(id.as_bytes())?
+            .map(|b| decode(&b))
+            .transpose()
+    }
+
+    /// One device by id, with when it was last seen and last had its meters read.
+    pub fn device(&self, id: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        self.device_record(id)?
+            .map(|d| self.with_seen(d))
+            .transpose()
+    }
+
+    /// Every device, as [`StoreReader::device`] gives each.
+    pub fn devices(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        self.t
+            .devices
+            .iter()
+            .values()
+            .map(|v| self.with_seen(decode(&v?)?))
+            .collect()
+    }
+
+    /// The device an index key names.
+    pub fn device_for_key(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .t
+            .index
+            .get(key.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// The device last seen at an address of a site.
+    pub fn device_at(&self, site: &str, address: &str) -> Result<Option<DeviceRecord>, StoreError> {
+        match self.device_for_key(&address_key(site, address))? {
+            Some(id) => self.device(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// How many devices there are.
+    pub fn device_count(&self) -> usize {
+        self.device_total.load(Ordering::Relaxed)
+    }
+
+    /// A record with when it was last seen and last had its meters read, which ingest
+    /// does not rewrite the record for: from its newest reading.
+    fn with_seen(&self, mut d: DeviceRecord) -> Result<DeviceRecord, StoreError> {
+        let latest = self.latest(&d.id)?;
+        if let Some(r) = &latest {
+            d.last_seen = super::history::reading_time(r)?;
+        }
+        if let Some((at, _)) = self.meter_read_after(&d.id, latest)? {
+            d.last_meter_read = Some(at);
+        }
+        Ok(d)
+    }
+}

@@ -1,0 +1,176 @@
+//! Supply levels over time: a point each time a supply's percent moved (the input of the
+//! forecast), each device's newest point per supply in one record (so a device met first
+//! after a restart costs one read, not a seek per supply), and replacements (a level that
+//! jumped up). When a point is worth keeping is ingest's decision.
+
+use std::collections::BTreeMap;
+
+use agent_core::model::Supply;
+use serde::{Deserialize, Serialize};
+
+use super::{decode, device_prefix, encode, Store, StoreError, StoreReader};
+use crate::timestamp::Timestamp;
+
+/// One observation of a supply: when, the percent reported, and the page counter then.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct LevelPoint {
+    /// Seconds since the Unix epoch.
+    pub at: i64,
+    /// The percent the printer reported.
+    pub percent: u8,
+    /// The printer's total page count then, if it reports one.
+    pub pages: Option<u64>,
+}
+
+/// A device's supplies' newest level points, by supply position.
+pub type LevelHeads = BTreeMap<String, LevelPoint>;
+
+/// A supply replaced: its level jumped up (see [`crate::policy::forecast::REFILL_JUMP`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Replacement {
+    /// The printer.
+    pub device_id: String,
+    /// Its site.
+    pub site: String,
+    /// The supply (`device_index.index`).
+    pub supply: String,
+    /// Its description.
+    pub description: String,
+    /// The level before, in percent.
+    pub from: u8,
+    /// The level after.
+    pub to: u8,
+    /// When it was seen.
+    pub at: Timestamp,
+}
+
+/// Where a supply sits in the printer (`device_index.index`): how alerts, level history,
+/// forecasts and uploads name it.
+pub fn supply_position(s: &Supply) -> String {
+    format!("{}.{}", s.device_index, s.index)
+}
+
+fn level_prefix(device: &str, supply: &str) -> Vec<u8> {
+    let mut k = device_prefix(device);
+    k.extend_from_slice(supply.as_bytes());
+    k.push(0);
+    k
+}
+
+/// Where a supply's point taken at `at` is kept: after the supply's prefix, newest first.
+fn level_key(device: &str, supply: &str, at: i64) -> Vec<u8> {
+    let mut k = level_prefix(device, supply);
+    k.extend_from_slice(&(!(at as u64)).to_be_bytes());
+    k
+}
+
+impl Store {
+    /// Writes a supply's level point.
+    pub fn put_level_point(
+        &mut self,
+        device: &str,
+        supply: &str,
+        point: &LevelPoint,
+    ) -> Result<(), StoreError> {
+        self.t
+            .levels
+            .insert(level_key(device, supply, point.at), encode(point))?;
+        Ok(())
+    }
+
+    /// Writes a device's newest level points.
+    pub fn put_level_heads(&mut self, device: &str, heads: &LevelHeads) -> Result<(), StoreError> {
+        self.t
+            .level_heads
+            .insert(device.as_bytes(), encode(heads))?;
+        Ok(())
+    }
+
+    /// Writes a replacement.
+    pub fn put_replacement(&mut self, r: &Replacement) -> Result<(), StoreError> {
+        let mut k = device_prefix(&r.device_id);
+        k.extend_from_slice(&r.at.key());
+        k.extend_from_slice(r.supply.as_bytes());
+        self.t.events.insert(k, encode(r))?;
+        Ok(())
+    }
+}
+
+impl StoreReader {
+    /// A device's newest level point per supply (empty before its first).
+    pub fn level_heads(&self, device: &str) -> Result<LevelHeads, StoreError> {
+        match self.t.level_heads.get(device.as_bytes())? {
+            Some(b) => decode(&b),
+            None => Ok(LevelHeads::new()),
+        }
+    }
+
+    /// A supply's level points, oldest first.
+    pub fn levels(&self, device: &str, supply: &str) -> Result<Vec<LevelPoint>, StoreError> {
+        let mut points = self
+            .t
+            .levels
+            .scan_prefix(level_prefix(device, supply))
+            .values()
+            .map(|v| decode(&v?))
+            .collect::<Result<Vec<LevelPoint>, StoreError>>()?;
+        points.reverse();
+        Ok(points)
+    }
+
+    /// Supplies replaced, of one device or of all (`None`), oldest first per device.
+    pub fn replacements(&self, device: Option<&str>) -> Result<Vec<Replacement>, StoreError> {
+        let prefix = device.map(device_prefix).unwrap_or_default();
+        self.t
+            .events
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{dir, reopen};
+    use super::*;
+
+    #[test]
+    fn points_read_oldest_first_and_heads_survive_a_restart() {
+        let d = dir("levels");
+        {
+            let mut s = reopen(&d);
+            for (at, percent) in [(3_000, 60), (1_000, 80), (2_000, 70)] {
+                let p = LevelPoint {
+                    at,
+                    percent,
+                    pages: None,
+                };
+                s.put_level_point("sn:A", "1.1", &p).unwrap();
+            }
+            let head = LevelPoint {
+                at: 3_000,
+                percent: 60,
+                pages: Some(9),
+            };
+            s.put_level_heads("sn:A", &[("1.1".to_string(), head)].into())
+                .unwrap();
+        }
+        let s = reopen(&d);
+        let points: Vec<(i64, u8)> = s
+            .levels("sn:A", "1.1")
+            .unwrap()
+            .iter()
+            .map(|p| (p.at, p.percent))
+            .collect();
+        assert_eq!(points, [(1_000, 80), (2_000, 70), (3_000, 60)]);
+        assert_eq!(s.level_heads("sn:A").unwrap()["1.1"].pages, Some(9));
+        assert!(s.level_heads("sn:B").unwrap().is_empty());
+        assert!(
+            s.levels("sn:A", "1.2").unwrap().is_empty(),
+            "another supply"
+        );
+        drop(s);
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
