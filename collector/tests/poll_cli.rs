@@ -3,7 +3,7 @@
 use std::process::Command;
 
 use agent_core::sim::serve;
-use printwatch_tests::{expected, loopback, recordings, sim_device};
+use printwatch_tests::{check_reading, expected, fixture, loopback, sim_device};
 
 fn collector() -> Command {
     Command::new(env!("CARGO_BIN_EXE_printwatch-collector"))
@@ -11,10 +11,7 @@ fn collector() -> Command {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn json_lines_one_reading_per_target_and_failures_on_stderr() {
-    let recs: Vec<_> = recordings("printers")
-        .into_iter()
-        .filter(|(n, _)| n == "xerox" || n == "ricoh_mpc3002")
-        .collect();
+    let recs = [fixture("special_levels"), fixture("ricoh_near_end")];
     let sim = serve(
         recs.iter()
             .map(|(n, p)| (loopback(), sim_device(n, p)))
@@ -47,8 +44,13 @@ async fn json_lines_one_reading_per_target_and_failures_on_stderr() {
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))
         .collect();
     assert_eq!(lines.len(), 2, "the two printers still print: {stdout}");
-    for ((_, path), line) in recs.iter().zip(&lines) {
+    for ((name, path), line) in recs.iter().zip(&lines) {
         let want = expected(path);
+        // What a pipe gets is the reading contract, and it reads exactly as the fixture says.
+        let reading: agent_core::model::Reading =
+            serde_json::from_value(line.clone()).expect("a reading");
+        let wrong = check_reading(name, &reading, &want);
+        assert!(wrong.is_empty(), "{wrong:#?}");
         assert_eq!(line["identity"]["sys_descr"], want["sys_descr"]);
         assert_eq!(
             line["supplies"].as_array().unwrap().len(),
@@ -83,11 +85,12 @@ async fn json_lines_one_reading_per_target_and_failures_on_stderr() {
             assert!(s.get(key).is_some(), "supply lacks {key}");
         }
     }
-    let xerox = lines
+    let acme = lines
         .iter()
-        .find(|l| l["identity"]["model"] == "AltaLink C8045")
-        .expect("xerox read");
-    assert_eq!(xerox["supplies"][0]["part_number"], "006R01509");
+        .find(|l| l["identity"]["model"] == "Acme Laser 3000")
+        .expect("the generic printer read");
+    assert_eq!(acme["supplies"][0]["part_number"], "ACM-0042");
+    assert_eq!(acme["supplies"][0]["description"], "Black Toner");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(
         stderr.contains("no answer from") && stderr.contains("wrong community"),
@@ -101,10 +104,7 @@ async fn json_lines_one_reading_per_target_and_failures_on_stderr() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn table_output_and_usage_errors() {
-    let (n, p) = recordings("printers")
-        .into_iter()
-        .find(|(n, _)| n == "jetdirect_m252dw")
-        .unwrap();
+    let (n, p) = fixture("hp_hex");
     let sim = serve(vec![(loopback(), sim_device(&n, &p))]).await.unwrap();
     let addr = sim.addrs()[0].to_string();
     let out =
@@ -114,9 +114,9 @@ async fn table_output_and_usage_errors() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("Cyan Cartridge HP CF401X")
-            && text.contains("CF401X")
-            && text.contains("63%"),
+        text.contains("Cyan Cartridge HP W2031A")
+            && text.contains("W2031A")
+            && text.contains("12%"),
         "{text}"
     );
 

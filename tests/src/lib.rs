@@ -3,7 +3,10 @@
 //! are killed when a test ends, waiting with a deadline, the built binaries, and a
 //! collector's side of a gRPC session (see [`grpc`]).
 
+pub mod expect;
 pub mod grpc;
+
+pub use expect::check_reading;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -12,24 +15,42 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use agent_core::model::Reading;
 use agent_core::sim::SimDevice;
 
-/// The corpus directory: `$PRINTWATCH_CORPUS`, or `../shared/corpus` beside the checkout.
-/// Panics with a clear message when it is missing: the tests are meaningless without it.
-pub fn corpus_dir() -> PathBuf {
+/// Where the shared printer corpus is, if it is anywhere: `$PRINTWATCH_CORPUS`, or
+/// `../shared/corpus` beside the checkout. A clone of the repository alone has none; the
+/// tests that need it are compiled as ignored then (see `build.rs`, `cfg(corpus)`), and
+/// the project's own fixtures stand in.
+pub fn corpus_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("PRINTWATCH_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
-    assert!(
-        dir.join("printers").is_dir(),
-        "printer corpus not found at {} (set PRINTWATCH_CORPUS)",
-        dir.display()
-    );
-    dir
+    dir.join("printers").is_dir().then_some(dir)
 }
 
-/// Every recording in a corpus subdirectory (`printers` or `others`), by name, sorted.
-pub fn recordings(sub: &str) -> Vec<(String, PathBuf)> {
-    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(corpus_dir().join(sub))
-        .expect("corpus directory readable")
+/// Why a corpus test is ignored: the line a run without the corpus shows for each.
+pub const NO_CORPUS: &str = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)";
+
+/// The project's own fixtures (`tests/fixtures`): printers written for printwatch's tests,
+/// always there.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// Every recording in a subdirectory (`printers` or `others`) of the project's fixtures,
+/// by name, sorted.
+pub fn fixtures(sub: &str) -> Vec<(String, PathBuf)> {
+    recordings_in(&fixtures_dir().join(sub))
+}
+
+/// Every recording in a subdirectory (`printers` or `others`) of the shared corpus, by
+/// name, sorted. Only tests compiled with `cfg(corpus)` call this.
+pub fn corpus(sub: &str) -> Vec<(String, PathBuf)> {
+    let dir = corpus_dir().unwrap_or_else(|| panic!("{NO_CORPUS}"));
+    recordings_in(&dir.join(sub))
+}
+
+fn recordings_in(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "snmprec"))
@@ -47,6 +68,14 @@ pub fn recordings(sub: &str) -> Vec<(String, PathBuf)> {
     out
 }
 
+/// One recording by name, from the fixtures.
+pub fn fixture(name: &str) -> (String, PathBuf) {
+    fixtures("printers")
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no fixture {name}"))
+}
+
 /// A simulated device serving one recording.
 pub fn sim_device(name: &str, path: &Path) -> SimDevice {
     let text = std::fs::read_to_string(path).expect("recording readable");
@@ -62,7 +91,7 @@ pub fn sim_device(name: &str, path: &Path) -> SimDevice {
     device
 }
 
-/// The expected values of a printer recording.
+/// The expected values of a printer recording (`NAME.expected.json` beside it).
 pub fn expected(path: &Path) -> serde_json::Value {
     let p = path.with_extension("expected.json");
     serde_json::from_str(&std::fs::read_to_string(&p).expect("expected.json readable"))

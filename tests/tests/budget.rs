@@ -5,21 +5,39 @@ use agent_core::message::Value;
 use agent_core::mib;
 use agent_core::poll::{first_poll, steady_poll, Due};
 use agent_core::session::Session;
+use agent_core::sim::SimDevice;
 use agent_core::sim::{alert_row, serve};
 use agent_core::transport::{Target, Transport};
-use printwatch_tests::{loopback, recordings, sim_device};
+use printwatch_tests::{fixture, loopback, sim_device};
 
-fn m252dw() -> agent_core::sim::SimDevice {
-    let (n, p) = recordings("printers")
-        .into_iter()
-        .find(|(n, _)| n == "jetdirect_m252dw")
-        .expect("recording");
+/// A plain colour laser with four toners, from the project's own fixtures.
+fn four_supplies() -> SimDevice {
+    let (n, p) = fixture("lexmark_four");
     sim_device(&n, &p)
 }
 
 #[tokio::test]
 async fn steady_state_poll_of_a_four_supply_printer_fits_the_budget() {
-    let sim = serve(vec![(loopback(), m252dw())]).await.unwrap();
+    fits_the_budget(four_supplies()).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)"
+)]
+async fn steady_state_poll_of_a_real_four_supply_printer_fits_the_budget() {
+    let (n, p) = printwatch_tests::corpus("printers")
+        .into_iter()
+        .find(|(n, _)| n == "jetdirect_m252dw")
+        .expect("the HP M252dw recording");
+    fits_the_budget(sim_device(&n, &p)).await;
+}
+
+/// Three steady polls of `printer` each take at most 2 round trips and 1,500 bytes, and
+/// read what the first read did.
+async fn fits_the_budget(printer: SimDevice) {
+    let sim = serve(vec![(loopback(), printer)]).await.unwrap();
     let t = Transport::bind_default().await.unwrap();
     let target = Target::new(sim.addrs()[0]);
     let (first, mut plan) = first_poll(&mut Session::new(t.clone(), target.clone()))
@@ -58,15 +76,21 @@ async fn steady_state_poll_of_a_four_supply_printer_fits_the_budget() {
 
 #[tokio::test]
 async fn steady_state_poll_notices_new_alerts_and_changed_levels() {
-    let before = m252dw();
+    let before = four_supplies();
     let mut after = before.clone();
+    // Cyan at 7 % of its capacity.
+    let max = match before.view.get(&mib::supply_max_capacity().child(&[1, 2])) {
+        Some(Value::Integer(m)) => *m,
+        other => panic!("cyan's capacity: {other:?}"),
+    };
     // a cover (group 6) open (code 3), critical (3)
     after
         .view
         .extend(alert_row([1, 4], 3, 6, 3, "Front door open"));
-    after
-        .view
-        .insert(mib::supply_level().child(&[1, 2]), Value::Integer(7));
+    after.view.insert(
+        mib::supply_level().child(&[1, 2]),
+        Value::Integer(max * 7 / 100),
+    );
     let sim = serve(vec![(loopback(), before), (loopback(), after)])
         .await
         .unwrap();
@@ -93,7 +117,7 @@ async fn steady_state_poll_notices_new_alerts_and_changed_levels() {
 
 #[tokio::test]
 async fn steady_state_poll_rereads_a_supply_table_that_changed_shape() {
-    let before = m252dw();
+    let before = four_supplies();
     let mut after = before.clone();
     let row = [1u32, 5];
     after

@@ -1,167 +1,23 @@
-//! Every recording in the corpus, served by the simulator and read through the real
-//! transport, gives the values a correct reading must find.
+//! Every recording, served by the simulator and read through the real transport, gives the
+//! values a correct reading must find: the project's own fixtures always, and the shared
+//! corpus's real printers when it is there (compiled as ignored when it is not).
+
+use std::path::PathBuf;
 
 use agent_core::classify::{probe, DeviceClass};
-use agent_core::model::{PercentSource, Reading, SupplyState};
+use agent_core::model::{PercentSource, SupplyState};
 use agent_core::poll::first_poll;
 use agent_core::session::Session;
 use agent_core::sim::serve;
 use agent_core::transport::{Target, Transport};
-use printwatch_tests::{expected, loopback, recordings, sim_device};
-use serde_json::Value as J;
+use printwatch_tests::{check_reading, expected, fixtures, loopback, sim_device};
 
-fn check(name: &str, r: &Reading, want: &J) -> Vec<String> {
-    let mut bad = Vec::new();
-    let s = |v: &J| v.as_str().map(str::to_string);
-    if let Some(serial) = s(&want["serial"]) {
-        if r.identity.serial.as_deref() != Some(serial.as_str()) {
-            bad.push(format!(
-                "{name}: serial {:?}, want {serial:?}",
-                r.identity.serial
-            ));
-        }
-    }
-    if let Some(model) = s(&want["model"]) {
-        let ok = r
-            .identity
-            .model
-            .as_deref()
-            .is_some_and(|m| m.to_lowercase().contains(&model.to_lowercase()));
-        if !ok {
-            bad.push(format!(
-                "{name}: model {:?}, want one containing {model:?}",
-                r.identity.model
-            ));
-        }
-    }
-    if let Some(oid) = s(&want["sys_object_id"]) {
-        if r.identity.sys_object_id.as_deref() != Some(oid.trim_start_matches('.')) {
-            bad.push(format!(
-                "{name}: sysObjectID {:?}",
-                r.identity.sys_object_id
-            ));
-        }
-    }
-    let supplies = want["supplies"].as_array().cloned().unwrap_or_default();
-    // LibreNMS leaves out rows whose level is unknown (-2); a reading keeps them, with a
-    // null percent, so an operator sees the supply exists. Any other extra row is a bug.
-    for extra in r.supplies.iter().filter(|x| {
-        !supplies.iter().any(|w| {
-            w["device_index"].as_u64() == Some(u64::from(x.device_index))
-                && w["index"].as_u64() == Some(u64::from(x.index))
-        })
-    }) {
-        if extra.level != -2 || extra.percent.is_some() {
-            bad.push(format!(
-                "{name}: unexpected supply {}.{} {:?}",
-                extra.device_index, extra.index, extra.description
-            ));
-        }
-    }
-    for w in &supplies {
-        let (dev, idx) = (
-            w["device_index"].as_u64().unwrap_or(0) as u32,
-            w["index"].as_u64().unwrap_or(0) as u32,
-        );
-        let Some(got) = r
-            .supplies
-            .iter()
-            .find(|x| x.device_index == dev && x.index == idx)
-        else {
-            bad.push(format!("{name}: supply {dev}.{idx} missing"));
-            continue;
-        };
-        let at = format!("{name} supply {dev}.{idx}");
-        if Some(got.description.as_str()) != w["description"].as_str() {
-            bad.push(format!(
-                "{at}: description {:?}, want {:?}",
-                got.description, w["description"]
-            ));
-        }
-        if let Some(t) = w["type"].as_str() {
-            if got.kind != t {
-                bad.push(format!("{at}: kind {:?}, want {t:?}", got.kind));
-            }
-        }
-        let (level, max) = (
-            w["level"].as_i64().unwrap_or(i64::MIN),
-            w["max_capacity"].as_i64().unwrap_or(i64::MIN),
-        );
-        if got.level != level || got.max_capacity != max {
-            bad.push(format!(
-                "{at}: level {}/{}, want {level}/{max}",
-                got.level, got.max_capacity
-            ));
-        }
-        let reference = w["reference_percent"].as_i64();
-        match w["percent_rule"].as_str() {
-            Some("standard") => {
-                if got.percent.map(i64::from) != reference
-                    || got.percent_source != Some(PercentSource::LevelOfMax)
-                {
-                    bad.push(format!(
-                        "{at}: percent {:?} ({:?}), want {reference:?}",
-                        got.percent, got.percent_source
-                    ));
-                }
-            }
-            Some("special") => {
-                let state = match level {
-                    -1 => SupplyState::Unrestricted,
-                    -2 => SupplyState::Unknown,
-                    _ => SupplyState::SomeRemaining,
-                };
-                if got.percent.is_some() || got.state != state {
-                    bad.push(format!(
-                        "{at}: special level gave {:?} {:?}, want null and {state:?}",
-                        got.percent, got.state
-                    ));
-                }
-            }
-            Some("vendor") => {
-                let vendor_rule = matches!(
-                    got.percent_source,
-                    Some(
-                        PercentSource::VendorPercentUnit
-                            | PercentSource::VendorLevelCode
-                            | PercentSource::VendorPrivateLevel
-                    )
-                );
-                let ok = match got.percent {
-                    Some(p) => vendor_rule && Some(i64::from(p)) == reference,
-                    None => got.percent_source.is_none(),
-                };
-                if !ok {
-                    bad.push(format!("{at}: vendor row gave {:?} from {:?}, want {reference:?} from a vendor rule or null", got.percent, got.percent_source));
-                }
-            }
-            other => bad.push(format!("{at}: unknown rule {other:?}")),
-        }
-    }
-    for c in want["page_counters"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        let oid = c["oid"].as_str().unwrap_or("").trim_start_matches('.');
-        let value = c["value"].as_u64();
-        if !r
-            .meters
-            .iter()
-            .any(|m| m.source == oid && Some(m.value) == value)
-        {
-            bad.push(format!("{name}: page counter {oid} = {value:?} missing"));
-        }
-    }
-    bad
-}
-
-#[tokio::test]
-async fn every_printer_recording_reads_correctly_through_the_transport() {
-    let recs = recordings("printers");
+/// Reads every printer recording through the simulator and the transport and checks it
+/// against its expected values; `at_least` guards against a directory read short.
+async fn printers_read_correctly(recs: Vec<(String, PathBuf)>, at_least: usize) {
     assert!(
-        recs.len() >= 12,
-        "expected the whole printer corpus, found {}",
+        recs.len() >= at_least,
+        "expected at least {at_least} printer recordings, found {}",
         recs.len()
     );
     let devices: Vec<_> = recs
@@ -197,7 +53,7 @@ async fn every_printer_recording_reads_correctly_through_the_transport() {
             "{name}: packed {} B, loose {loose} B",
             packed.size()
         );
-        failures.extend(check(name, &reading, &expected(path)));
+        failures.extend(check_reading(name, &reading, &expected(path)));
         assert!(reading.round_trips > 0 && reading.bytes_received > 0);
         readings += 1;
     }
@@ -210,10 +66,10 @@ async fn every_printer_recording_reads_correctly_through_the_transport() {
     );
 }
 
-#[tokio::test]
-async fn every_other_recording_is_an_snmp_device_but_not_a_printer() {
-    let recs = recordings("others");
-    assert!(recs.len() >= 4);
+/// Every recording of a device that is not a printer is classified as an SNMP device
+/// that is not one.
+async fn others_are_not_printers(recs: Vec<(String, PathBuf)>, at_least: usize) {
+    assert!(recs.len() >= at_least);
     let devices: Vec<_> = recs
         .iter()
         .map(|(n, p)| (loopback(), sim_device(n, p)))
@@ -234,11 +90,131 @@ async fn every_other_recording_is_an_snmp_device_but_not_a_printer() {
 }
 
 #[tokio::test]
+async fn every_fixture_printer_reads_correctly_through_the_transport() {
+    printers_read_correctly(fixtures("printers"), 6).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)"
+)]
+async fn every_corpus_printer_reads_correctly_through_the_transport() {
+    printers_read_correctly(printwatch_tests::corpus("printers"), 12).await;
+}
+
+#[tokio::test]
+async fn every_other_fixture_is_an_snmp_device_but_not_a_printer() {
+    others_are_not_printers(fixtures("others"), 2).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)"
+)]
+async fn every_other_corpus_recording_is_an_snmp_device_but_not_a_printer() {
+    others_are_not_printers(printwatch_tests::corpus("others"), 4).await;
+}
+
+/// Short GETBULK replies: an agent that answers fewer repetitions than asked, and one
+/// whose replies are cut to a small message, mid-table. The readings are the same as from
+/// an agent that answers in full: columns stay open until their table ends.
+#[tokio::test]
+async fn short_getbulk_replies_give_the_same_readings() {
+    use agent_core::sim::Faults;
+    let recs = fixtures("printers");
+    let read_all = async |shorten: &dyn Fn(&mut agent_core::sim::SimDevice)| {
+        let devices: Vec<_> = recs
+            .iter()
+            .map(|(n, p)| {
+                let mut d = sim_device(n, p);
+                shorten(&mut d);
+                (loopback(), d)
+            })
+            .collect();
+        let sim = serve(devices).await.unwrap();
+        let t = Transport::bind_default().await.unwrap();
+        let mut out = Vec::new();
+        for addr in sim.addrs() {
+            let mut session = Session::new(t.clone(), Target::new(*addr));
+            let (r, _) = first_poll(&mut session).await.unwrap();
+            out.push(r);
+        }
+        out
+    };
+    let full = read_all(&|_| {}).await;
+    let capped = read_all(&|d| {
+        d.faults = Faults {
+            max_repetitions: Some(2),
+            ..Faults::default()
+        }
+    })
+    .await;
+    let small = read_all(&|d| d.max_message = 484).await;
+    for (((name, path), f), (c, s)) in recs.iter().zip(&full).zip(capped.iter().zip(&small)) {
+        assert!(check_reading(name, f, &expected(path)).is_empty(), "{name}");
+        let same = |r: &agent_core::model::Reading| printwatch_tests::essence(r.clone());
+        assert_eq!(same(c), same(f), "{name}: two repetitions a reply");
+        assert_eq!(same(s), same(f), "{name}: replies of 484 bytes");
+        assert!(
+            c.round_trips > f.round_trips && s.round_trips > f.round_trips,
+            "{name}: the short replies took more round trips ({} and {}, against {})",
+            c.round_trips,
+            s.round_trips,
+            f.round_trips
+        );
+    }
+}
+
+/// A steady poll reads Ricoh's private table as the first read did: the -100 rows keep their
+/// percents from it.
+#[tokio::test]
+async fn ricoh_private_levels_hold_from_the_first_read_to_steady_polls() {
+    use agent_core::poll::{steady_poll, Due};
+    let (n, p) = printwatch_tests::fixture("ricoh_near_end");
+    let sim = serve(vec![(loopback(), sim_device(&n, &p))]).await.unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let target = Target::new(sim.addrs()[0]);
+    let (first, mut plan) = first_poll(&mut Session::new(t.clone(), target.clone()))
+        .await
+        .unwrap();
+    let steady = steady_poll(
+        &mut Session::new(t.clone(), target),
+        &mut plan,
+        Due { meters: false },
+    )
+    .await
+    .unwrap();
+    for r in [&first, &steady] {
+        let cyan = r.supplies.iter().find(|s| s.index == 2).unwrap();
+        assert_eq!(
+            (cyan.level, cyan.percent, cyan.percent_source, cyan.state),
+            (
+                -100,
+                Some(10),
+                Some(PercentSource::VendorPrivateLevel),
+                SupplyState::Low
+            )
+        );
+        let black = r.supplies.iter().find(|s| s.index == 1).unwrap();
+        assert_eq!(
+            (black.percent, black.percent_source),
+            (Some(40), Some(PercentSource::LevelOfMax))
+        );
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)"
+)]
 async fn ricoh_private_level_table_is_read_through_the_transport() {
     use agent_core::message::Value;
     use agent_core::poll::{steady_poll, Due};
     use agent_core::Oid;
-    let (n, p) = recordings("printers")
+    let (n, p) = printwatch_tests::corpus("printers")
         .into_iter()
         .find(|(n, _)| n == "ricoh_mpc3002")
         .unwrap();

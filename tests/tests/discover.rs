@@ -1,5 +1,6 @@
-//! Discovery on a simulated site: a /16 on loopback with several hundred printers (corpus
-//! recordings and synthetic ones), other SNMP devices, and silence everywhere else.
+//! Discovery on a simulated site: a /16 on loopback with several hundred printers
+//! (recordings, the project's own and the shared corpus's when it is there, and synthetic
+//! ones), other SNMP devices, and silence everywhere else.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,7 +13,7 @@ use agent_core::message::Version;
 use agent_core::range::{Range, Span};
 use agent_core::sim::{serve, synthetic, SimDevice};
 use agent_core::transport::{Transport, TransportConfig};
-use printwatch_tests::{expected, recordings, sim_device};
+use printwatch_tests::{expected, fixture, fixtures, sim_device};
 
 const PORT: u16 = 16161;
 
@@ -64,9 +65,28 @@ enum Want {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slash_16_site_finds_every_printer_once_and_classifies_the_rest() {
-    let printers = recordings("printers");
-    let others = recordings("others");
-    let site = span("127.91.0.0/16");
+    a_slash_16_site(fixtures("printers"), fixtures("others"), "127.91.0.0/16").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(
+    not(corpus),
+    ignore = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)"
+)]
+async fn a_slash_16_site_of_real_printers_finds_every_printer_once_and_classifies_the_rest() {
+    use printwatch_tests::corpus;
+    a_slash_16_site(corpus("printers"), corpus("others"), "127.95.0.0/16").await;
+}
+
+/// A /16 with ten of each printer recording, 200 synthetic printers and five of each other
+/// device, spread over it: each is found once, printers read, the rest classified, with
+/// one probe per address.
+async fn a_slash_16_site(
+    printers: Vec<(String, std::path::PathBuf)>,
+    others: Vec<(String, std::path::PathBuf)>,
+    net: &str,
+) {
+    let site = span(net);
     let mut devices: Vec<(SocketAddr, SimDevice)> = Vec::new();
     let mut want: HashMap<Ipv4Addr, Want> = HashMap::new();
     let mut next = 0u32;
@@ -162,8 +182,8 @@ async fn a_slash_16_site_finds_every_printer_once_and_classifies_the_rest() {
         }
     }
     assert_eq!(seen.len(), want.len(), "every device found");
-    assert_eq!(summary.printers, 320);
-    assert_eq!(summary.others, 20);
+    assert_eq!(summary.printers, 10 * printers.len() as u64 + 200);
+    assert_eq!(summary.others, 5 * others.len() as u64);
     // Each device got exactly one probe; printers then the requests of their first reading.
     let by_addr: HashMap<SocketAddr, &Found> = found
         .iter()
@@ -178,10 +198,7 @@ async fn a_slash_16_site_finds_every_printer_once_and_classifies_the_rest() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_community_is_tried_only_where_the_first_got_no_answer() {
-    let (n, p) = recordings("printers")
-        .into_iter()
-        .find(|(n, _)| n == "canonprinter_tm")
-        .unwrap();
+    let (n, p) = fixture("cjk_kyocera");
     let site = span("127.92.0.0/28"); // 14 addresses
     let mut devices = Vec::new();
     for (i, community) in ["public", "public", "public", "site2", "site2", "site2"]

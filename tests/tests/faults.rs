@@ -10,13 +10,11 @@ use agent_core::session::Session;
 use agent_core::sim::{serve, Faults, SimDevice};
 use agent_core::transport::{Counters, SnmpError, Target, Transport};
 use agent_core::Oid;
-use printwatch_tests::{essence, loopback, recordings, sim_device};
+use printwatch_tests::{essence, fixture, fixtures, loopback, sim_device};
 
+/// One of the project's own printers (`tests/fixtures`).
 fn device(name: &str) -> SimDevice {
-    let (n, p) = recordings("printers")
-        .into_iter()
-        .find(|(n, _)| n == name)
-        .expect("recording in corpus");
+    let (n, p) = fixture(name);
     sim_device(&n, &p)
 }
 
@@ -41,13 +39,13 @@ async fn read(t: &Transport, target: Target) -> Result<Reading, SnmpError> {
 
 #[tokio::test]
 async fn silent_target_and_wrong_community_time_out_with_a_clear_error() {
-    let mut wrong = device("jetdirect_m252dw");
+    let mut wrong = device("lexmark_four");
     wrong.community = b"secret".to_vec();
     let sim = serve(vec![
         (
             loopback(),
             with_faults(
-                "jetdirect_m252dw",
+                "lexmark_four",
                 Faults {
                     silent: true,
                     ..Faults::default()
@@ -79,7 +77,7 @@ async fn a_late_reply_is_dropped_and_does_not_poison_the_next_request() {
         delay_count: Some(1),
         ..Faults::default()
     };
-    let sim = serve(vec![(loopback(), with_faults("xerox", faults))])
+    let sim = serve(vec![(loopback(), with_faults("hp_hex", faults))])
         .await
         .unwrap();
     let t = Transport::bind_default().await.unwrap();
@@ -130,8 +128,8 @@ async fn a_reply_delayed_past_the_timeout_is_taken_by_the_retry() {
         ..Faults::default()
     };
     let sim = serve(vec![
-        (loopback(), with_faults("canonprinter_tm", faults)),
-        (loopback(), device("canonprinter_tm")),
+        (loopback(), with_faults("cjk_kyocera", faults)),
+        (loopback(), device("cjk_kyocera")),
     ])
     .await
     .unwrap();
@@ -151,14 +149,14 @@ async fn duplicated_replies_change_nothing() {
         (
             loopback(),
             with_faults(
-                "jetdirect_m880",
+                "special_levels",
                 Faults {
                     duplicates: 3,
                     ..Faults::default()
                 },
             ),
         ),
-        (loopback(), device("jetdirect_m880")),
+        (loopback(), device("special_levels")),
     ])
     .await
     .unwrap();
@@ -177,7 +175,7 @@ async fn garbage_replies_give_a_malformed_error() {
     let sim = serve(vec![(
         loopback(),
         with_faults(
-            "epson",
+            "brother_codes",
             Faults {
                 garbage: 1.0,
                 ..Faults::default()
@@ -195,13 +193,13 @@ async fn garbage_replies_give_a_malformed_error() {
 
 #[tokio::test]
 async fn too_big_is_handled_by_asking_for_less() {
-    let mut small = device("sharp");
+    let mut small = device("sharp_percent");
     small.max_message = 484; // the smallest message size RFC 3417 lets an agent have
     let sim = serve(vec![
         (
             loopback(),
             with_faults(
-                "sharp",
+                "sharp_percent",
                 Faults {
                     max_varbinds: Some(5),
                     ..Faults::default()
@@ -209,7 +207,7 @@ async fn too_big_is_handled_by_asking_for_less() {
             ),
         ),
         (loopback(), small),
-        (loopback(), device("sharp")),
+        (loopback(), device("sharp_percent")),
     ])
     .await
     .unwrap();
@@ -228,14 +226,14 @@ async fn loss_is_survived_by_retries() {
         (
             loopback(),
             with_faults(
-                "konica_c250i",
+                "ricoh_near_end",
                 Faults {
                     loss: 0.2,
                     ..Faults::default()
                 },
             ),
         ),
-        (loopback(), device("konica_c250i")),
+        (loopback(), device("ricoh_near_end")),
     ])
     .await
     .unwrap();
@@ -247,7 +245,7 @@ async fn loss_is_survived_by_retries() {
 
 #[tokio::test]
 async fn snmp_v1_reads_the_same_printer_the_same_way() {
-    let sim = serve(vec![(loopback(), device("brother_hl5370dw"))])
+    let sim = serve(vec![(loopback(), device("brother_codes"))])
         .await
         .unwrap();
     let t = Transport::bind_default().await.unwrap();
@@ -270,7 +268,7 @@ async fn snmp_v1_reads_the_same_printer_the_same_way() {
 
 #[tokio::test]
 async fn many_requests_in_flight_on_one_transport() {
-    let recs = recordings("printers");
+    let recs = fixtures("printers");
     let devices: Vec<_> = (0..20)
         .map(|i| {
             (
@@ -378,7 +376,7 @@ async fn foreign_replies_are_dropped_and_the_real_one_accepted() {
 
 #[tokio::test]
 async fn the_packet_rate_budget_paces_every_send() {
-    let sim = serve(vec![(loopback(), device("xerox"))]).await.unwrap();
+    let sim = serve(vec![(loopback(), device("hp_hex"))]).await.unwrap();
     let t = Transport::bind(agent_core::transport::TransportConfig {
         max_pps: Some(100),
         ..Default::default()

@@ -11,7 +11,7 @@ use agent_core::poll::{first_poll, steady_poll, Due};
 use agent_core::session::Session;
 use agent_core::sim::{serve, SimDevice};
 use agent_core::transport::{Target, Transport};
-use printwatch_tests::{loopback, recordings, sim_device};
+use printwatch_tests::{fixtures, loopback, sim_device};
 
 /// The running snmpd and its directory (config and log), removed when the test ends.
 struct Snmpd(Child, #[allow(dead_code)] tempdir::Dir);
@@ -137,20 +137,13 @@ async fn read_until_up(t: &Transport, addr: SocketAddr) -> Reading {
     }
 }
 
-#[tokio::test]
-async fn net_snmp_serves_the_same_printers_we_read() {
+/// net-snmp's snmpd serving each recording gives the same reading as the simulator
+/// serving it, and a steady poll against snmpd keeps the budget's round trips.
+async fn snmpd_agrees_with_the_simulator(recs: Vec<(String, std::path::PathBuf)>) {
+    assert!(!recs.is_empty());
     let t = Transport::bind_default().await.unwrap();
-    for name in [
-        "jetdirect_m880",
-        "xerox",
-        "brother_hl5370dw",
-        "konica_c250i",
-    ] {
-        let (n, p) = recordings("printers")
-            .into_iter()
-            .find(|(n, _)| n == name)
-            .expect("recording");
-        let device = sim_device(&n, &p);
+    for (name, p) in recs {
+        let device = sim_device(&name, &p);
         let (snmpd, addr) = start_snmpd(&device);
         let sim = serve(vec![(loopback(), device)]).await.unwrap();
         let theirs = read_until_up(&t, addr).await;
@@ -186,4 +179,29 @@ async fn net_snmp_serves_the_same_printers_we_read() {
         );
         drop(snmpd);
     }
+}
+
+#[tokio::test]
+async fn net_snmp_serves_the_fixture_printers_as_we_read_them() {
+    snmpd_agrees_with_the_simulator(fixtures("printers")).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(corpus),
+    ignore = "the printer corpus is not at ../shared/corpus (set PRINTWATCH_CORPUS)"
+)]
+async fn net_snmp_serves_the_corpus_printers_as_we_read_them() {
+    let wanted = [
+        "jetdirect_m880",
+        "xerox",
+        "brother_hl5370dw",
+        "konica_c250i",
+    ];
+    let recs = printwatch_tests::corpus("printers")
+        .into_iter()
+        .filter(|(n, _)| wanted.contains(&n.as_str()))
+        .collect::<Vec<_>>();
+    assert_eq!(recs.len(), wanted.len());
+    snmpd_agrees_with_the_simulator(recs).await;
 }

@@ -12,10 +12,12 @@ use clap::Parser;
 /// Serve simulated printers over SNMP v1 and v2c, each on its own loopback address.
 ///
 /// Devices get consecutive addresses from --base, all on --port. Recordings are snmpsim
-/// `.snmprec` files (the corpus in ../shared/corpus); synthetic printers come from --seed
-/// and drain their supplies as they print. Faults apply to every device served.
+/// `.snmprec` files (the project's own in tests/fixtures, or the shared corpus); synthetic
+/// printers come from --seed and drain their supplies as they print. Faults apply to every
+/// device served.
 ///
 /// Examples:
+///   printwatch-sim --corpus tests/fixtures --port 16161
 ///   printwatch-sim --corpus ../shared/corpus --port 16161
 ///   printwatch-sim --synthetic 500 --base 127.80.0.1 --port 16161 --loss 0.05
 ///   printwatch-sim --snmprec brother.snmprec --community secret --delay 2s --delay-count 1
@@ -64,6 +66,9 @@ struct Args {
     /// Answer tooBig when a reply would hold more than N variables.
     #[arg(long, value_name = "N")]
     max_varbinds: Option<usize>,
+    /// Answer at most N repetitions to a GETBULK (short replies mid-table).
+    #[arg(long, value_name = "N")]
+    max_repetitions: Option<u32>,
     /// List the devices as JSON lines ({"address":..., "name":...}) instead of a table.
     #[arg(long)]
     json: bool,
@@ -105,6 +110,7 @@ async fn run() -> Result<()> {
         silent: args.silent,
         duplicates: args.duplicates,
         max_varbinds: args.max_varbinds,
+        max_repetitions: args.max_repetitions,
     };
     let mut files = args.snmprec.clone();
     if let Some(dir) = &args.corpus {

@@ -25,6 +25,10 @@ pub struct Faults {
     /// Answer tooBig to any request whose reply would carry more variables than this
     /// (an agent stricter than RFC 3416 asks).
     pub max_varbinds: Option<usize>,
+    /// Answer at most this many repetitions to a GETBULK, however many were asked for and
+    /// however much room the reply has: a short reply in the middle of a table, as some
+    /// agents send (RFC 3416 allows fewer).
+    pub max_repetitions: Option<u32>,
 }
 
 /// A simulated SNMP agent.
@@ -111,7 +115,10 @@ impl SimDevice {
             PduKind::GetNext => oids.iter().map(|o| self.next(o)).collect(),
             PduKind::GetBulk if !v1 => {
                 let n = (req.pdu.error_status as usize).min(oids.len());
-                let m = req.pdu.error_index as usize;
+                let m = match self.faults.max_repetitions {
+                    Some(cap) => req.pdu.error_index.min(cap) as usize,
+                    None => req.pdu.error_index as usize,
+                };
                 let mut out: Vec<(Oid, Value)> = oids[..n].iter().map(|o| self.next(o)).collect();
                 let mut cursors: Vec<Oid> = oids[n..].iter().map(|o| (*o).clone()).collect();
                 'rows: for _ in 0..m {
