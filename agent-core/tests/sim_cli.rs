@@ -1,35 +1,26 @@
-//! `printwatch-sim` as a process: it serves the corpus on loopback and answers like the
-//! recordings say, and it refuses nonsense with a clear message.
+//! `printwatch-sim` as a process: it serves a directory of recordings (the project's own
+//! fixtures) on loopback and answers like the recordings say, and it refuses nonsense with
+//! a clear message.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use agent_core::classify::{probe, DeviceClass};
 use agent_core::session::Session;
 use agent_core::transport::{Target, Transport};
-
-fn corpus() -> PathBuf {
-    std::env::var_os("PRINTWATCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"))
-}
-
-struct Kill(std::process::Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use printwatch_tests::{fixtures, fixtures_dir, Kill};
 
 #[tokio::test]
-async fn serves_the_corpus_and_lists_where() {
+async fn serves_a_directory_of_recordings_and_lists_where() {
+    let (printers, others) = (fixtures("printers"), fixtures("others"));
+    let all = printers.len() + others.len();
     let mut child = Kill(
         Command::new(env!("CARGO_BIN_EXE_printwatch-sim"))
             .args(["--corpus"])
-            .arg(corpus())
+            .arg(fixtures_dir())
             .args(["--base", "127.61.0.1", "--port", "0", "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -39,7 +30,7 @@ async fn serves_the_corpus_and_lists_where() {
     let stdout = child.0.stdout.take().unwrap();
     let listed: Vec<(SocketAddr, String)> = BufReader::new(stdout)
         .lines()
-        .take(16)
+        .take(all)
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(&l.unwrap()).unwrap();
             (
@@ -48,13 +39,13 @@ async fn serves_the_corpus_and_lists_where() {
             )
         })
         .collect();
-    assert_eq!(listed.len(), 16, "12 printers and 4 other devices");
+    assert_eq!(listed.len(), all, "every printer and other device");
     let t = Transport::bind_default().await.unwrap();
     for (addr, name) in &listed {
         let p = probe(&mut Session::new(t.clone(), Target::new(*addr)))
             .await
             .unwrap();
-        let want = if ["ios", "linux", "procurve", "unifi"].contains(&name.as_str()) {
+        let want = if others.iter().any(|(n, _)| n == name) {
             DeviceClass::Other
         } else {
             DeviceClass::Printer

@@ -4,6 +4,8 @@
 //! Run: `cargo bench -p printwatch-benches --bench discovery`. The target (issue 3): under
 //! 30 s on the 2-core development machine, with the simulator on the same machine.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
+
 fn main() -> std::io::Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let s = rt.block_on(printwatch_benches::discovery::measure())?;

@@ -5,6 +5,8 @@
 //! Run: `cargo bench -p printwatch-benches --bench fleet`. PRINTWATCH_FLEET_SIZES=1000,2000
 //! picks the sizes; PRINTWATCH_FLEET_POLLERS the collector's pool (default 256).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
+
 use anyhow::{Context, Result};
 use printwatch_benches::{discovery, fleet};
 

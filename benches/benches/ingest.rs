@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p printwatch-benches --bench ingest`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
+#![allow(missing_docs)] // criterion_group! makes a public function
+
 #[global_allocator]
 static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
 

@@ -1,10 +1,12 @@
 //! The cost of reading a printer: decoding a reply, assembling a reading from a recording,
 //! and a whole steady-state poll over loopback against the simulator.
 //!
-//! Run: `cargo bench -p printwatch-benches`. Set PRINTWATCH_CORPUS if ../shared/corpus is
-//! not beside the checkout.
+//! Run: `cargo bench -p printwatch-benches`. The printer is the shared corpus's 15-supply
+//! HP M880 when the corpus is there (`../shared/corpus` or `PRINTWATCH_CORPUS`), else the
+//! project's own HP fixture; the bench says which.
 
-use std::path::PathBuf;
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
+#![allow(missing_docs)] // criterion_group! makes a public function
 
 use agent_core::decode::{self, Varbinds};
 use agent_core::message::{Message, Pdu, PduKind, Version};
@@ -14,17 +16,23 @@ use agent_core::sim::{serve, SimDevice};
 use agent_core::transport::{Target, Transport};
 use criterion::{criterion_group, criterion_main, Criterion};
 
-fn corpus_file(name: &str) -> String {
-    let dir = std::env::var_os("PRINTWATCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
-    let path = dir.join("printers").join(format!("{name}.snmprec"));
-    std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (set PRINTWATCH_CORPUS)", path.display()))
+/// The recording to measure: its name and text.
+fn printer() -> (String, String) {
+    let (name, path) = match printwatch_tests::corpus_dir() {
+        Some(dir) => (
+            "jetdirect_m880".to_string(),
+            dir.join("printers/jetdirect_m880.snmprec"),
+        ),
+        None => printwatch_tests::fixture("hp_hex"),
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    eprintln!("poll benches: the printer is {name} ({})", path.display());
+    (name, text)
 }
 
 fn benches(c: &mut Criterion) {
-    let device = SimDevice::from_snmprec("jetdirect_m880", &corpus_file("jetdirect_m880")).0;
+    let (name, text) = printer();
+    let device = SimDevice::from_snmprec(&name, &text).0;
     let vars: Varbinds = device.view.clone();
     let reply = Message {
         version: Version::V2c,
@@ -45,9 +53,11 @@ fn benches(c: &mut Criterion) {
     c.bench_function("decode a 40-variable reply", |b| {
         b.iter(|| Message::decode(&reply))
     });
-    c.bench_function("assemble a reading (HP M880, 15 supplies)", |b| {
-        b.iter(|| decode::reading(&vars, "x"))
-    });
+    let supplies = decode::reading(&vars, "x").supplies.len();
+    c.bench_function(
+        &format!("assemble a reading ({name}, {supplies} supplies)"),
+        |b| b.iter(|| decode::reading(&vars, "x")),
+    );
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -67,7 +77,7 @@ fn benches(c: &mut Criterion) {
         (sim, t, plan)
     });
     let target = Target::new(sim.addrs()[0]);
-    c.bench_function("steady-state poll over loopback (HP M880)", |b| {
+    c.bench_function(&format!("steady-state poll over loopback ({name})"), |b| {
         b.iter(|| {
             rt.block_on(async {
                 let mut p = plan.clone();

@@ -1,5 +1,7 @@
 //! `printwatch certs`: a fleet CA and its certificates from the command line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::process::Command;
 
 fn printwatch() -> Command {
@@ -8,8 +10,7 @@ fn printwatch() -> Command {
 
 #[test]
 fn init_then_issue_then_refuse_to_overwrite() {
-    let dir = std::env::temp_dir().join(format!("printwatch-certs-cli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("certs-cli");
     let out = printwatch()
         .args(["certs", "init", "--collector", "hq", "--dir"])
         .arg(&dir)

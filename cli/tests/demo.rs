@@ -1,6 +1,8 @@
 //! `printwatch demo`, the README's first command: a coordinator, two collectors and
 //! simulated printers on loopback, and the fleet as the coordinator holds it.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::process::Command;
 
 #[test]

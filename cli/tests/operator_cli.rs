@@ -1,6 +1,8 @@
 //! The operator CLI against a live coordinator: devices, one device, supplies (low only),
 //! history, as tables and as JSON; and a clear error when the coordinator is not there.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::Path;
 use std::process::Command;
 
@@ -26,8 +28,7 @@ fn printwatch(pki: &Path, coordinator: &str, args: &[&str]) -> (bool, String, St
 
 #[tokio::test(flavor = "multi_thread")]
 async fn devices_supplies_history_as_tables_and_json() {
-    let dir = std::env::temp_dir().join(format!("printwatch-opcli-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("opcli");
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let mut config =
         CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());

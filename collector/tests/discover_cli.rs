@@ -1,6 +1,8 @@
 //! `printwatch-collector discover` as a user runs it: JSON Lines events, exclusions, names,
 //! the time limit and Ctrl-C, against simulated printers on loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -117,8 +119,15 @@ async fn the_time_limit_ends_the_sweep_and_says_so() {
 
 #[test]
 fn ctrl_c_stops_the_sweep_and_reports_what_was_found() {
+    use std::io::BufRead;
+    // A printer near the start of the range: the sweep is stopped once it has reported it.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let printer = SocketAddr::from(([127, 97, 0, 3], 16161));
+    let _sim = rt
+        .block_on(serve(vec![(printer, synthetic::printer(97, 3))]))
+        .unwrap();
     // With SIGINT inherited as ignored (a background job in CI): the handler must still work.
-    let child = Command::new("bash")
+    let mut child = Command::new("bash")
         .args([
             "-c",
             "trap '' INT; exec \"$0\" discover 127.97.0.0/16 --port 16161 --rate 300 --json",
@@ -128,21 +137,37 @@ fn ctrl_c_stops_the_sweep_and_reports_what_was_found() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let found = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the printer reported before the sweep is stopped");
     let killed = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let events = lines(&out.stdout);
+    let mut events = lines(found.as_bytes());
+    events.extend(rx.try_iter().flat_map(|l| lines(l.as_bytes())));
+    assert_eq!(events[0]["identity"]["address"], printer.to_string());
     let done = events.last().unwrap();
     assert_eq!(done["reason"], "cancelled");
+    assert_eq!(done["printers"], 1, "what was found is reported");
     assert!(done["probed"].as_u64().unwrap() < 65_534);
 }
 

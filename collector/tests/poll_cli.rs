@@ -1,5 +1,7 @@
 //! `printwatch-collector poll` as a user runs it: a real process against simulated printers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::process::Command;
 
 use agent_core::sim::serve;

@@ -1,6 +1,8 @@
 //! The coordinator over mutual TLS: collectors stream readings and get acks; operators
 //! query; everyone else is refused, and a bad message does not hurt the others.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::Path;
 
 use printwatch_coordinator::config::CoordinatorConfig;
@@ -10,7 +12,7 @@ use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
 use printwatch_tests::grpc::{channel, envelope, hello, reading, session};
-use printwatch_tests::tempdir;
+use printwatch_tests::{eventually, tempdir};
 
 /// A coordinator in this process for a fleet with sites hq and branch, taking messages of
 /// at most 64 KiB; it has started listening when this returns.
@@ -193,13 +195,15 @@ async fn operator_commands_reach_the_connected_collector_of_their_site() {
         .await
         .unwrap()
         .into_inner();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-
-    let accepted = FleetClient::new(op.clone())
-        .discover(discover("hq", &["10.0.0.0/24"]))
-        .await
-        .unwrap()
-        .into_inner();
+    // Once the coordinator has registered the stream, a command for hq is accepted.
+    let accepted = eventually("hq's stream to be registered", 10, async || {
+        FleetClient::new(op.clone())
+            .discover(discover("hq", &["10.0.0.0/24"]))
+            .await
+            .ok()
+    })
+    .await
+    .into_inner();
     assert_eq!(accepted.site, "hq");
     let cmd = match inbound.message().await.unwrap() {
         Some(p::CoordinatorMessage {

@@ -2,35 +2,16 @@
 //! it holds acknowledged readings, restarted: nothing acknowledged is lost, nothing
 //! replayed is stored twice. A bad configuration is a clear error naming the key.
 
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::process::Command;
 
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
 use printwatch_tests::grpc::{channel, envelope, hello, reading, session};
-use printwatch_tests::{tempdir, Kill};
-
-fn start(config: &Path, addr: SocketAddr) -> Kill {
-    let child = Command::new(env!("CARGO_BIN_EXE_printwatch-coordinator"))
-        .arg("--config")
-        .arg(config)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the coordinator did not start listening on {addr}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Kill(child)
-}
+use printwatch_tests::{tempdir, Process};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn acknowledged_readings_survive_kill_9_and_replays_are_stored_once() {
@@ -56,16 +37,16 @@ async fn acknowledged_readings_survive_kill_9_and_replays_are_stored_once() {
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let admin = certs::paths(&dir, Role::Operator, "admin");
 
-    let coordinator = start(&config, addr);
+    let coordinator = Process::coordinator(&config);
     let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
     let msgs: Vec<_> = std::iter::once(hello("hq"))
         .chain((1..=20).map(|i| envelope(i, reading(&format!("SN{i}")))))
         .collect();
     let acks = session(ch, msgs).await.unwrap();
     assert_eq!(acks.last(), Some(&20), "all 20 acknowledged: {acks:?}");
-    drop(coordinator); // SIGKILL, no chance to flush anything more
+    coordinator.kill(); // SIGKILL, no chance to flush anything more
 
-    let _coordinator = start(&config, addr);
+    let _coordinator = Process::coordinator(&config);
     let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
     // The collector did not see the last acks and replays 15..=20, then goes on with 21.
     let msgs: Vec<_> = std::iter::once(hello("hq"))

@@ -2,6 +2,8 @@
 //! coordinator process's endpoint, and a supply's level is read back through Prometheus's
 //! own query API, labelled by device, site, supply and colour, and followed as it changes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -10,6 +10,8 @@
 //! and nothing is written again. printwatch flushes with the blocking call on tokio's
 //! blocking pool instead, and never calls `flush_async`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::Path;
 
 #[test]

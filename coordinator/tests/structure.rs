@@ -3,6 +3,8 @@
 //! uses neither the policy nor ingest). The one-writer rule itself is a type: see the
 //! compile-fail examples on `printwatch_coordinator::store::Store`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::{Path, PathBuf};
 
 fn sources(dir: &Path) -> Vec<(PathBuf, String)> {

@@ -250,9 +250,7 @@ mod tests {
     use super::*;
 
     fn tempdir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("printwatch-certs-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
-        d
+        printwatch_tests::tempdir(&format!("certs-{tag}"))
     }
 
     fn der(path: &Path) -> Vec<u8> {

@@ -3,10 +3,18 @@
 //! are killed when a test ends, waiting with a deadline, the built binaries, and a
 //! collector's side of a gRPC session (see [`grpc`]).
 
+// Helpers for tests: when something a test needs is not there, panicking with what is
+// missing is how it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod expect;
 pub mod grpc;
+pub mod process;
+pub mod wait;
 
 pub use expect::check_reading;
+pub use process::{Kill, Process};
+pub use wait::{eventually, until, until_blocking, wait_port};
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -119,50 +127,12 @@ pub fn essence(mut r: Reading) -> Reading {
     r
 }
 
-/// A child process killed (SIGKILL) and reaped when dropped, so a failing test leaves no
-/// coordinator or peer running.
-pub struct Kill(pub std::process::Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A TCP port free on loopback now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port on loopback")
-}
-
-/// Waits until something listens on `addr` (a process just started).
-pub fn wait_port(addr: SocketAddr, what: &str) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{what} did not start on {addr}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// Polls `f` until it gives a value, for at most `secs`.
-pub async fn eventually<T>(what: &str, secs: u64, mut f: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
 }
 
 /// A fresh directory for one test, under the system's temporary directory.

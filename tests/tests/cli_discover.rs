@@ -1,16 +1,18 @@
 //! `printwatch discover SITE RANGE` reaches that site's collector (and not another's), and
 //! what it finds appears in `printwatch devices`: the operator's path, through the real CLI.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::config::{CollectorConfig, CoordinatorLink, TlsFiles};
 
 mod common;
 use printwatch_pki::{self as certs, Role};
+use printwatch_tests::until;
 
 fn printwatch(pki: &Path, url: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(printwatch_tests::binary("printwatch"))
@@ -53,9 +55,7 @@ fn collector_config(dir: &Path, site: &str, listen: SocketAddr) -> CollectorConf
 
 #[tokio::test(flavor = "multi_thread")]
 async fn printwatch_discover_reaches_the_site_and_printwatch_devices_shows_what_it_found() {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("printwatch-cli-discover-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("cli-discover");
     certs::init(&dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
     let running = common::coordinator(&dir).await;
     let listen = running.listen;
@@ -96,45 +96,37 @@ async fn printwatch_discover_reaches_the_site_and_printwatch_devices_shows_what_
     ]
     .map(String::from)
     .to_vec();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (ok, out, err) = run(discover.clone()).await.unwrap();
+    until("hq's collector to take the sweep", 20, async || {
+        let (ok, out, _) = run(discover.clone()).await.unwrap();
         if ok {
             assert!(out.contains("sent to site hq"), "{out}");
-            break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "hq's collector never took the sweep: {err}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (ok, out, err) = run(["devices", "--json"].map(String::from).to_vec())
-            .await
-            .unwrap();
-        assert!(ok, "{err}");
-        let devices: Vec<serde_json::Value> = out
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
-        if devices.len() == 4 {
-            assert!(
-                devices
-                    .iter()
-                    .all(|d| d["site"] == "hq"
+        ok
+    })
+    .await;
+    until(
+        "the sweep's printers to appear in `printwatch devices`",
+        30,
+        async || {
+            let (ok, out, err) = run(["devices", "--json"].map(String::from).to_vec())
+                .await
+                .unwrap();
+            assert!(ok, "{err}");
+            let devices: Vec<serde_json::Value> = out
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            if devices.len() == 4 {
+                assert!(
+                    devices.iter().all(|d| d["site"] == "hq"
                         && d["id"].as_str().unwrap().starts_with("sn:SIM108-")),
-                "{out}"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the sweep's printers did not appear: {out}"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+                    "{out}"
+                );
+            }
+            devices.len() == 4
+        },
+    )
+    .await;
     let (ok, out, _) = run(["devices", "--site", "branch", "--json"]
         .map(String::from)
         .to_vec())

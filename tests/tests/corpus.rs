@@ -2,6 +2,8 @@
 //! values a correct reading must find: the project's own fixtures always, and the shared
 //! corpus's real printers when it is there (compiled as ignored when it is not).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::path::PathBuf;
 
 use agent_core::classify::{probe, DeviceClass};

@@ -2,6 +2,8 @@
 //! (recordings, the project's own and the shared corpus's when it is there, and synthetic
 //! ones), other SNMP devices, and silence everywhere else.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

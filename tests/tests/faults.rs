@@ -1,6 +1,8 @@
 //! Agents that misbehave: silence, a wrong community, late, duplicated and garbage replies,
 //! tooBig, loss. Each gives the right reading or the right error, never a hang or a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::time::{Duration, Instant};
 
 use agent_core::message::{PduKind, Value, Version};
@@ -10,7 +12,7 @@ use agent_core::session::Session;
 use agent_core::sim::{serve, Faults, SimDevice};
 use agent_core::transport::{Counters, SnmpError, Target, Transport};
 use agent_core::Oid;
-use printwatch_tests::{essence, fixture, fixtures, loopback, sim_device};
+use printwatch_tests::{essence, fixture, fixtures, loopback, sim_device, until};
 
 /// One of the project's own printers (`tests/fixtures`).
 fn device(name: &str) -> SimDevice {
@@ -110,12 +112,13 @@ async fn a_late_reply_is_dropped_and_does_not_poison_the_next_request() {
         .unwrap();
     assert_eq!(second.varbinds[0].0, oid);
     assert!(matches!(second.varbinds[0].1, Value::ObjectId(_)));
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(
-        t.totals().unmatched >= 1,
-        "the late reply was neither seen nor dropped: {:?}",
-        t.totals()
-    );
+    // The first request's reply arrives late, finds no one waiting and is dropped.
+    until(
+        "the late reply to be dropped as unmatched",
+        10,
+        async || t.totals().unmatched >= 1,
+    )
+    .await;
     // And the session keeps working afterwards.
     assert!(read(&t, target(sim.addrs()[0], 1000, 1)).await.is_ok());
 }
@@ -166,8 +169,12 @@ async fn duplicated_replies_change_nothing() {
     let clean_rt = u64::from(clean.round_trips);
     assert_eq!(u64::from(dup.round_trips), clean_rt);
     assert_eq!(essence(dup), essence(clean));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert!(t.totals().unmatched >= 3 * clean_rt);
+    until(
+        "every duplicate to be dropped as unmatched",
+        10,
+        async || t.totals().unmatched >= 3 * clean_rt,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -359,7 +366,16 @@ async fn foreign_replies_are_dropped_and_the_real_one_accepted() {
         .send_to(&[0x30, 0x03, 0x02, 0x01], from)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Every one of them is seen and set aside before the real reply is sent.
+    until(
+        "the foreign and garbled replies to be counted",
+        10,
+        async || {
+            let totals = t.totals();
+            totals.unmatched == 3 && totals.malformed == 1
+        },
+    )
+    .await;
     agent
         .send_to(&reply(b"public", id, "the printer"), from)
         .await

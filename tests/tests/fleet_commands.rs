@@ -3,10 +3,9 @@
 //! printers found are polled from then on; a printer added by hand is read; a printer
 //! removed is no longer polled.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 
@@ -14,32 +13,12 @@ mod common;
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
-
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
-
-async fn until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use printwatch_tests::grpc::channel;
+use printwatch_tests::{until, Process};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn discover_add_and_remove_through_the_coordinator() {
-    let dir = std::env::temp_dir().join(format!("printwatch-commands-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("commands");
     certs::init(&dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
     let running = common::coordinator(&dir).await;
     let listen = running.listen;
@@ -70,38 +49,12 @@ async fn discover_add_and_remove_through_the_coordinator() {
         ),
     )
     .unwrap();
-    let _collector = Kill(
-        Command::new(printwatch_tests::binary("printwatch-collector"))
-            .args(["run", "--config"])
-            .arg(&conf)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _collector = Process::collector(&conf, &[]);
 
     let admin = certs::paths(&dir, Role::Operator, "admin");
-    let tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(read(&dir.join("ca.pem"))))
-        .identity(Identity::from_pem(read(&admin.cert), read(&admin.key)))
-        .domain_name("localhost");
-    // The coordinator task may not be listening yet.
-    let endpoint = Channel::from_shared(format!("https://{listen}"))
-        .unwrap()
-        .tls_config(tls)
+    let ch = channel(listen, &dir.join("ca.pem"), Some((&admin.cert, &admin.key)))
+        .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let ch = loop {
-        match endpoint.connect().await {
-            Ok(ch) => break ch,
-            Err(e) => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the coordinator did not start: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
     let fleet = FleetClient::new(ch);
 
     // The sweep goes to hq (once its collector is connected), not to the idle branch site.
@@ -169,7 +122,9 @@ async fn discover_add_and_remove_through_the_coordinator() {
     })
     .await;
 
-    // Removed: no more readings (one poll may have been in flight).
+    // Removed: no more readings. Another printer, still polled, is the clock: once it has
+    // been polled twice more, a poll of the removed one that was in flight has landed;
+    // after two more, the removed one has missed two turns.
     fleet
         .clone()
         .remove_printer(p::RemovePrinterRequest {
@@ -177,9 +132,15 @@ async fn discover_add_and_remove_through_the_coordinator() {
         })
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let other = devices().await[1].id.clone();
+    assert_ne!(other, id);
+    let two_more_polls = async |what: &str| {
+        let from = history(&other).await;
+        until(what, 30, async || history(&other).await >= from + 2).await;
+    };
+    two_more_polls("another printer to be polled twice after the removal").await;
     let after_removal = history(&id).await;
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    two_more_polls("another printer to be polled twice more").await;
     assert_eq!(
         history(&id).await,
         after_removal,
@@ -190,8 +151,7 @@ async fn discover_add_and_remove_through_the_coordinator() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_collector_with_discovery_ranges_finds_its_printers_by_itself() {
-    let dir = std::env::temp_dir().join(format!("printwatch-sched-sweep-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("sched-sweep");
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let running = common::coordinator(&dir).await;
     let (listen, store) = (running.listen, running.store.clone());
@@ -219,14 +179,7 @@ async fn a_collector_with_discovery_ranges_finds_its_printers_by_itself() {
         ),
     )
     .unwrap();
-    let _collector = Kill(
-        Command::new(printwatch_tests::binary("printwatch-collector"))
-            .args(["run", "--config"])
-            .arg(&conf)
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _collector = Process::collector(&conf, &[]);
     until(
         "the four printers are in the fleet, found without any command",
         30,

@@ -10,6 +10,8 @@
 //! - What reaches the dealer holds no address, host name, site, sysName, sysLocation or
 //!   contact.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,7 +28,7 @@ use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
 use printwatch_tests::grpc::channel;
-use printwatch_tests::{eventually, free_port, tempdir, wait_port, Kill};
+use printwatch_tests::{eventually, free_port, tempdir, until, wait_port, Kill, Process};
 
 mod common;
 use common::{dealer_endpoint, Received};
@@ -101,24 +103,28 @@ fn proxy(dir: &Path) -> (Kill, u16) {
     (k, port)
 }
 
+/// A coordinator's configuration, and where its metrics are scraped.
 struct Coordinator {
     config: PathBuf,
-    listen: SocketAddr,
+    metrics: SocketAddr,
 }
 
 impl Coordinator {
-    fn start(&self) -> Kill {
-        let log = std::fs::File::create(self.config.with_extension("log")).unwrap();
-        let child = Command::new(printwatch_tests::binary("printwatch-coordinator"))
-            .arg("--config")
-            .arg(&self.config)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        let k = Kill(child);
-        wait_port(self.listen, "the coordinator");
-        k
+    /// `printwatch-coordinator` with this configuration, listening when this returns.
+    fn start(&self) -> Process {
+        Process::coordinator(&self.config)
+    }
+
+    /// Mails and dealer batches queued and not yet accepted, from its metrics.
+    async fn queued(&self) -> Option<(f64, f64)> {
+        let text = printwatch_telemetry::scrape(self.metrics).await.ok()?;
+        let depth = |queue: &str| {
+            printwatch_telemetry::sample(
+                &text,
+                &["printwatch_outbox_depth", &format!("queue=\"{queue}\"")],
+            )
+        };
+        Some((depth("mail")?, depth("dealer")?))
     }
 }
 
@@ -134,6 +140,7 @@ fn coordinator_config(
     batches_per_day: u32,
 ) -> Coordinator {
     let config = dir.join("coordinator.toml");
+    let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     std::fs::write(
         &config,
         format!(
@@ -163,13 +170,15 @@ batches_per_day = {batches_per_day}
 max_backoff_seconds = 2
 [meter_reads]
 enabled = false
+[metrics]
+prometheus_listen = "{metrics}"
 "#,
             db = dir.join("db").display(),
             pki = dir.display(),
         ),
     )
     .unwrap();
-    Coordinator { config, listen }
+    Coordinator { config, metrics }
 }
 
 async fn operator(listen: SocketAddr, dir: &Path) -> FleetClient<tonic::transport::Channel> {
@@ -322,10 +331,44 @@ async fn a_draining_toner_alerts_once_mails_once_uploads_once_and_a_refill_close
         (reorder_batches(&received).len() == 1).then_some(())
     })
     .await;
-    // Several more polls at 12 and 11 %: nothing repeats.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Several more readings at 12 and 11 % reach the coordinator, and what they queued is
+    // sent: nothing repeats.
+    let stored = async |fleet: &mut FleetClient<_>| {
+        fleet
+            .history(p::HistoryRequest {
+                device_id: "sn:SIM77-00000".into(),
+                since: String::new(),
+            })
+            .await
+            .map_or(0, |h| h.into_inner().readings.len())
+    };
+    let before = stored(&mut fleet).await;
+    until("three more readings at 12 %", 30, async || {
+        stored(&mut fleet).await >= before + 3
+    })
+    .await;
     sim.set(0, level.clone(), Value::Integer(11));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    eventually("a reading at 11 %", 30, async || {
+        let rows = fleet
+            .list_supplies(p::ListSuppliesRequest::default())
+            .await
+            .ok()?
+            .into_inner()
+            .supplies;
+        rows.iter()
+            .any(|r| r.supply.as_ref().and_then(|s| s.percent) == Some(11))
+            .then_some(())
+    })
+    .await;
+    let at_11 = stored(&mut fleet).await;
+    until("two more readings at 11 %", 30, async || {
+        stored(&mut fleet).await >= at_11 + 2
+    })
+    .await;
+    until("the mail and dealer outboxes to be empty", 30, async || {
+        coord.queued().await == Some((0.0, 0.0))
+    })
+    .await;
     let low: Vec<_> = open_alerts(&mut fleet)
         .await
         .into_iter()
@@ -467,11 +510,18 @@ async fn with_the_dealer_down_every_batch_arrives_once_later_even_across_a_resta
     );
 
     let first = coord.start();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let waiting = async |n: f64| {
+        let what = format!("{n} batches waiting for the dealer");
+        until(&what, 30, async || {
+            coord.queued().await.is_some_and(|(_, d)| d >= n)
+        })
+        .await;
+    };
+    waiting(2.0).await;
     // A restart while batches wait (SIGKILL: no chance to tidy up).
-    drop(first);
+    first.kill();
     let second = coord.start();
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    waiting(4.0).await;
 
     // The dealer comes back.
     let received: Received = Arc::default();
@@ -483,8 +533,11 @@ async fn with_the_dealer_down_every_batch_arrives_once_later_even_across_a_resta
         (received.lock().unwrap().len() >= 4).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    drop(second);
+    until("the dealer outbox to be empty", 30, async || {
+        coord.queued().await.is_some_and(|(_, d)| d == 0.0)
+    })
+    .await;
+    second.kill();
 
     // Every key from the first to the last queued arrived, each once.
     let store = reopen(&dir.join("db"));

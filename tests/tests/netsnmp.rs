@@ -1,6 +1,8 @@
 //! The same reading from an agent this project did not write: net-snmp's snmpd, serving a
 //! recording's printer rows through `override` lines, must read exactly like our simulator.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

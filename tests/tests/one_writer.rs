@@ -5,6 +5,8 @@
 //! on the same counters as ingest: the first version of this test, run against that code,
 //! found 58 and 64 alerts (of 13,351) lost under ids handed out twice.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

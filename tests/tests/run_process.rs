@@ -2,10 +2,11 @@
 //! killed with SIGKILL mid-stream, restarted, stopped, drained. Every reading it took (its
 //! outbox's sequence counter) is stored exactly once.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::outbox::Outbox;
@@ -13,59 +14,7 @@ use printwatch_coordinator::config::CoordinatorConfig;
 use printwatch_coordinator::service;
 use printwatch_coordinator::store::StoreReader;
 use printwatch_pki::{self as certs, Role};
-
-/// Starts the collector, its stderr appended to `collector.log` beside the config, and
-/// waits until it has said it is running (its stop handlers are installed by then).
-fn collector(config: &Path, no_targets: bool) -> Running {
-    let log_path = config.with_extension("log");
-    let before = std::fs::read_to_string(&log_path)
-        .map_or(0, |l| l.matches("printwatch-collector: site").count());
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .unwrap();
-    let mut c = Command::new(printwatch_tests::binary("printwatch-collector"));
-    c.args(["run", "--config"])
-        .arg(config)
-        .stderr(Stdio::from(log));
-    if no_targets {
-        c.env("PRINTWATCH_TARGETS", "[]");
-    }
-    let child = c.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::fs::read_to_string(&log_path)
-        .map_or(0, |l| l.matches("printwatch-collector: site").count())
-        == before
-    {
-        assert!(Instant::now() < deadline, "the collector did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Running(child)
-}
-
-/// A collector process, killed when dropped, so a failing test leaves none running.
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use printwatch_tests::{free_port, until, until_blocking, Process};
 
 /// The collector's configuration for site hq in `dir`: polling `targets` every second,
 /// streaming to `listen`, with `extra` TOML appended. Returns its path.
@@ -91,14 +40,6 @@ fn write_config(dir: &Path, listen: SocketAddr, targets: &[String], extra: &str)
     config
 }
 
-async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn stored(store: &StoreReader) -> usize {
     store
         .devices()
@@ -108,33 +49,37 @@ fn stored(store: &StoreReader) -> usize {
         .sum()
 }
 
-fn sigint(child: &mut Child, log: &Path) {
-    let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!(
-                "the collector did not stop on SIGINT; its log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A fresh directory with the fleet's certificates (a collector for site hq), and the
 /// configuration of a coordinator for it on loopback, with a metrics endpoint.
 fn coordinator_config(tag: &str) -> (PathBuf, CoordinatorConfig) {
-    let dir = std::env::temp_dir().join(format!("printwatch-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir(tag);
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let mut c = CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
     c.cache_mb = 8;
     c.metrics.prometheus_listen = Some("127.0.0.1:0".parse().unwrap());
     (dir, c)
+}
+
+/// `printwatch-collector run` with this configuration (with no targets of its own when
+/// `drain_only`: it only streams its outbox).
+fn collector(config: &Path, drain_only: bool) -> Process {
+    let env: &[(&str, &str)] = if drain_only {
+        &[("PRINTWATCH_TARGETS", "[]")]
+    } else {
+        &[]
+    };
+    Process::collector(config, env)
+}
+
+/// The number of the last envelope the collector's outbox handed out (once it has stopped:
+/// the outbox is its process's alone while it runs).
+fn taken(dir: &Path) -> u64 {
+    let mut last = None;
+    until_blocking("the outbox to open", 10, || {
+        last = Outbox::open(&dir.join("outbox")).ok().map(|o| o.last_seq());
+        last.is_some()
+    });
+    last.unwrap_or_default()
 }
 
 /// A coordinator in this process, listening when this returns.
@@ -172,18 +117,17 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
     );
 
     // Run, then SIGKILL while readings stream.
-    let mut c = collector(&config, false);
-    until("a dozen readings are stored", 30, || {
+    let c = collector(&config, false);
+    until("a dozen readings are stored", 30, async || {
         store.last_sequence("hq").unwrap() >= 12
     })
     .await;
-    c.kill().unwrap();
-    c.wait().unwrap();
+    c.kill();
     let at_kill = store.last_sequence("hq").unwrap();
 
     // Run again: it goes on from its outbox; then stop it gracefully.
-    let mut c = collector(&config, false);
-    until("more readings after the restart", 30, || {
+    let c = collector(&config, false);
+    until("more readings after the restart", 30, async || {
         store.last_sequence("hq").unwrap() >= at_kill + 12
     })
     .await;
@@ -221,26 +165,16 @@ async fn kill_9_and_restarts_lose_nothing_and_store_nothing_twice() {
         printwatch_telemetry::sum(&text, &["printwatch_poll_duration_seconds_count{"]) >= ok,
         "{text}"
     );
-    sigint(&mut c, &config.with_extension("log"));
+    c.interrupt();
 
     // Drain whatever was left, with no printers to poll.
-    let taken = {
-        let mut o = None;
-        for _ in 0..50 {
-            if let Ok(x) = Outbox::open(&dir.join("outbox")) {
-                o = Some(x);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        o.expect("the outbox opens").last_seq()
-    };
-    let mut c = collector(&config, true);
-    until("every reading taken is stored", 30, || {
+    let taken = taken(&dir);
+    let c = collector(&config, true);
+    until("every reading taken is stored", 30, async || {
         store.last_sequence("hq").unwrap() == taken
     })
     .await;
-    sigint(&mut c, &config.with_extension("log"));
+    c.interrupt();
 
     assert_eq!(
         stored(&store),
@@ -302,42 +236,92 @@ async fn a_soak_with_faults_loses_nothing() {
         .collect();
     let targets: Vec<String> = printers.iter().map(|(a, _)| format!("\"{a}\"")).collect();
     let sim = serve_sim(printers).await.unwrap();
-    let config = write_config(&dir, listen, &targets, "");
+    let collector_metrics = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = write_config(
+        &dir,
+        listen,
+        &targets,
+        &format!("[metrics]\nprometheus_listen = \"{collector_metrics}\"\n"),
+    );
+    // What the coordinator stored, by outcome, across both of its runs.
+    let envelopes = async |outcome: &str| {
+        let text = printwatch_telemetry::scrape(scrape)
+            .await
+            .unwrap_or_default();
+        printwatch_telemetry::sum(
+            &text,
+            &[
+                "printwatch_envelopes_total{",
+                &format!("outcome=\"{outcome}\""),
+            ],
+        )
+    };
+    // What waits in the collector's outbox.
+    let backlog = async || {
+        let text = printwatch_telemetry::scrape(collector_metrics)
+            .await
+            .unwrap_or_default();
+        printwatch_telemetry::sample(&text, &["printwatch_outbox_depth"]).unwrap_or(0.0)
+    };
 
-    let mut c = collector(&config, false);
-    let pid = c.id();
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    let c = collector(&config, false);
+    let pid = c.pid();
+    // The baseline, once every printer has been read a few times.
+    until("three rounds of readings stored", 60, async || {
+        envelopes("stored").await >= 90.0
+    })
+    .await;
     let early = rss_kib(pid);
-    // Printers 11-15 vanish; the coordinator goes down and comes back; they return.
+    // Printers 11-15 vanish: their polls fail, and the failures are stored.
     for d in 10..15 {
         sim.vanish(d, true);
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    until(
+        "failed polls of the vanished printers stored",
+        60,
+        async || envelopes("poll_failed").await >= 5.0,
+    )
+    .await;
+    // The coordinator goes down: what the collector takes waits in its outbox.
+    let stored_before = first.store.last_sequence("hq").unwrap();
     let stopped = first.stop().await.expect("the coordinator stops");
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    until("a backlog in the collector's outbox", 60, async || {
+        backlog().await >= 20.0
+    })
+    .await;
+    // It comes back and the backlog reaches it.
     let second = service::restart(coordinator_conf, stopped)
         .await
         .expect("the coordinator starts again");
     let store = second.store.clone();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    until("the backlog to be stored", 60, async || {
+        store.last_sequence("hq").unwrap() >= stored_before + 20
+    })
+    .await;
+    // The vanished printers return and are read again.
     for d in 10..15 {
         sim.vanish(d, false);
     }
-    tokio::time::sleep(Duration::from_secs(8)).await;
+    let returned: Vec<String> = (11..=15).map(|i| format!("sn:SIM104-{i:05}")).collect();
+    let before: Vec<usize> = returned.iter().map(|id| store.history_len(id)).collect();
+    until("the returned printers to be read twice", 60, async || {
+        returned
+            .iter()
+            .zip(&before)
+            .all(|(id, n)| store.history_len(id) >= n + 2)
+    })
+    .await;
     let late = rss_kib(pid);
-    sigint(&mut c, &config.with_extension("log"));
-    drop(c);
+    c.interrupt();
 
     // Drain what is left with no printers to poll, as in the test above.
-    let taken = Outbox::open(&dir.join("outbox"))
-        .expect("the outbox opens")
-        .last_seq();
-    let mut c = collector(&config, true);
-    until("every envelope taken is stored", 60, || {
+    let taken = taken(&dir);
+    let c = collector(&config, true);
+    until("every envelope taken is stored", 60, async || {
         store.last_sequence("hq").unwrap() == taken
     })
     .await;
-    sigint(&mut c, &config.with_extension("log"));
+    c.interrupt();
 
     let text = printwatch_telemetry::scrape(scrape).await.unwrap();
     let count = |outcome: &str| {

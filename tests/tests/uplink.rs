@@ -2,9 +2,13 @@
 //! while the coordinator is down wait and arrive when it is up; a coordinator that dies
 //! link cut mid-stream loses nothing; nothing is stored twice.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use printwatch_collector::outbox::Outbox;
 use printwatch_collector::uplink::{run, UplinkConfig};
@@ -12,10 +16,7 @@ use printwatch_coordinator::config::CoordinatorConfig;
 use printwatch_coordinator::service::{self, Running};
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap()
-}
+use printwatch_tests::{read, until};
 
 fn reading(i: u32) -> p::envelope::Body {
     p::envelope::Body::Reading(
@@ -38,68 +39,73 @@ async fn start_coordinator(dir: &Path, listen: SocketAddr) -> Running {
     service::start(c).await.expect("the coordinator starts")
 }
 
-/// A TCP relay the test can cut: the link between collector and coordinator.
+/// The link between collector and coordinator: a TCP relay the test switches on and off.
+/// While it is off it still accepts connections, and drops them at once, counting each:
+/// the uplink's attempts to reconnect are the events that show time has passed.
 struct Link {
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    on: Arc<AtomicBool>,
+    attempts: Arc<AtomicU64>,
+    live: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    _accept: tokio::task::JoinHandle<()>,
 }
 
 impl Link {
-    async fn up(listen: SocketAddr, upstream: SocketAddr) -> Link {
+    /// A link on `listen`, to `upstream`, off.
+    async fn new(listen: SocketAddr, upstream: SocketAddr) -> Link {
         let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
-        let conns = std::sync::Arc::new(std::sync::Mutex::new(
-            Vec::<tokio::task::JoinHandle<()>>::new(),
-        ));
-        let c = conns.clone();
+        let on = Arc::new(AtomicBool::new(false));
+        let attempts = Arc::new(AtomicU64::new(0));
+        let live = Arc::new(Mutex::new(Vec::new()));
+        let (o, a, l) = (on.clone(), attempts.clone(), live.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut down, _)) = listener.accept().await {
+                if !o.load(Ordering::SeqCst) {
+                    a.fetch_add(1, Ordering::SeqCst);
+                    continue;
+                }
                 let Ok(mut up) = tokio::net::TcpStream::connect(upstream).await else {
                     continue;
                 };
                 let t = tokio::spawn(async move {
                     let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
                 });
-                c.lock().unwrap().push(t);
+                l.lock().unwrap().push(t);
             }
         });
-        let mut tasks = vec![accept];
-        // The relay's connections are cut with it.
-        let reaper = tokio::spawn(async move {
-            let _guard = Guard(conns);
-            std::future::pending::<()>().await;
-        });
-        tasks.push(reaper);
-        Link { tasks }
+        Link {
+            on,
+            attempts,
+            live,
+            _accept: accept,
+        }
     }
 
-    fn cut(self) {
-        for t in self.tasks {
+    fn up(&self) {
+        self.on.store(true, Ordering::SeqCst);
+    }
+
+    /// Off, and every connection through it cut mid-stream.
+    fn cut(&self) {
+        self.on.store(false, Ordering::SeqCst);
+        for t in self.live.lock().unwrap().drain(..) {
             t.abort();
         }
     }
-}
 
-struct Guard(std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        for t in self.0.lock().unwrap().drain(..) {
-            t.abort();
-        }
-    }
-}
-
-async fn until(what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    /// Waits until the uplink has tried `n` more times to connect while the link is off.
+    async fn tried(&self, n: u64) {
+        let from = self.attempts.load(Ordering::SeqCst);
+        let what = format!("{n} attempts to reconnect");
+        until(&what, 20, async || {
+            self.attempts.load(Ordering::SeqCst) >= from + n
+        })
+        .await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("printwatch-uplink-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("uplink");
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let free = || {
         std::net::TcpListener::bind("127.0.0.1:0")
@@ -126,10 +132,12 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     };
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (commands, _command_rx) = tokio::sync::mpsc::channel(8);
+    let link = Link::new(relay, listen).await;
     let uplink = tokio::spawn(run(config, outbox.clone(), commands, async {
         let _ = stop_rx.await;
     }));
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // It tries, and tries again: nothing is deleted before it is acknowledged.
+    link.tried(2).await;
     assert_eq!(
         outbox.depth(),
         10,
@@ -139,16 +147,17 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     // The coordinator and the link come up: everything arrives and is acknowledged.
     let server = start_coordinator(&dir, listen).await;
     let store = server.store.clone();
-    let link = Link::up(relay, listen).await;
-    until("the outbox is empty", || outbox.depth() == 0).await;
+    link.up();
+    until("the outbox is empty", 20, async || outbox.depth() == 0).await;
     assert_eq!(store.last_sequence("hq").unwrap(), 10);
 
-    // The link is cut mid-stream; readings go on being taken and wait.
+    // The link is cut mid-stream; readings go on being taken and wait, however often the
+    // uplink tries again.
     link.cut();
     for i in 11..=15 {
         outbox.push(reading(i)).await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    link.tried(2).await;
     assert_eq!(
         outbox.depth(),
         5,
@@ -157,8 +166,11 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     assert_eq!(store.last_sequence("hq").unwrap(), 10);
 
     // The link is back: the rest arrives, each reading once.
-    let _link = Link::up(relay, listen).await;
-    until("the outbox is empty again", || outbox.depth() == 0).await;
+    link.up();
+    until("the outbox is empty again", 20, async || {
+        outbox.depth() == 0
+    })
+    .await;
     assert_eq!(store.last_sequence("hq").unwrap(), 15);
     assert_eq!(store.devices().unwrap().len(), 15);
     for i in 1..=15 {

@@ -3,27 +3,21 @@
 //! every reading either collector took is stored exactly once. A printer both sites reach
 //! is one device, and so is a printer that moved to another address.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use agent_core::sim::{serve as serve_sim, synthetic};
 use printwatch_collector::outbox::Outbox;
 use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
+use printwatch_tests::{until, until_blocking, Process};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn coordinator(dir: &Path, listen: SocketAddr) -> Kill {
+fn coordinator(dir: &Path, listen: SocketAddr) -> Process {
     let config = dir.join("coordinator.toml");
     std::fs::write(
         &config,
@@ -36,55 +30,46 @@ fn coordinator(dir: &Path, listen: SocketAddr) -> Kill {
         ),
     )
     .unwrap();
-    let child = Command::new(printwatch_tests::binary("printwatch-coordinator"))
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(listen).is_err() {
-        assert!(Instant::now() < deadline, "the coordinator did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Kill(child)
+    Process::coordinator(&config)
 }
 
-fn collector(conf: &Path, drain_only: bool) -> Child {
+/// A collector with SIGINT inherited as ignored (as a background job in CI has it): its
+/// own handler must still stop it.
+fn collector(conf: &Path, drain_only: bool) -> Process {
     let mut c = Command::new("bash");
     c.args(["-c", "trap '' INT; exec \"$0\" run --config \"$1\""])
         .arg(printwatch_tests::binary("printwatch-collector"))
-        .arg(conf)
-        .stderr(Stdio::null());
+        .arg(conf);
     if drain_only {
         c.env("PRINTWATCH_TARGETS", "[]");
     }
-    c.spawn().unwrap()
+    Process::start(
+        "printwatch-collector",
+        c,
+        &conf.with_extension("log"),
+        "printwatch-collector: site",
+    )
 }
 
-fn stop(mut child: Kill) {
-    let _ = Command::new("kill")
-        .args(["-INT", &child.0.id().to_string()])
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while child.0.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "a collector did not stop on SIGINT"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Envelopes waiting in a collector's outbox, from its metrics endpoint.
+async fn waiting(metrics: SocketAddr) -> f64 {
+    printwatch_telemetry::scrape(metrics)
+        .await
+        .ok()
+        .and_then(|text| printwatch_telemetry::sample(&text, &["printwatch_outbox_depth"]))
+        .unwrap_or(0.0)
 }
 
+/// The last number a stopped collector's outbox handed out, and how many wait in it.
 fn taken(outbox_dir: &Path) -> (u64, u64) {
-    for _ in 0..100 {
-        if let Ok(o) = Outbox::open(outbox_dir) {
-            return (o.last_seq(), o.depth());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the outbox did not open");
+    let mut found = None;
+    until_blocking("the outbox to open", 10, || {
+        found = Outbox::open(outbox_dir)
+            .ok()
+            .map(|o| (o.last_seq(), o.depth()));
+        found.is_some()
+    });
+    found.unwrap_or_default()
 }
 
 async fn fleet(dir: &Path, listen: SocketAddr) -> FleetClient<Channel> {
@@ -131,8 +116,7 @@ async fn stored(dir: &Path, listen: SocketAddr) -> (usize, Vec<p::Device>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
-    let dir = std::env::temp_dir().join(format!("printwatch-whole-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = printwatch_tests::tempdir("whole");
     certs::init(&dir, &[], &["north".into(), "south".into()], "admin").unwrap();
     let listen = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -162,7 +146,10 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
     // but no reading): the simulated printers never go away, and the timeout leaves room
     // for a loaded machine. The drain-only runs poll nothing (`PRINTWATCH_TARGETS=[]`).
     let mut confs = Vec::new();
+    let mut metrics = Vec::new();
     for (n, site) in ["north", "south"].iter().enumerate() {
+        let scrape = SocketAddr::from(([127, 0, 0, 1], printwatch_tests::free_port()));
+        metrics.push(scrape);
         let files = certs::paths(&dir, Role::Collector, site);
         let list: Vec<String> = targets[n].iter().map(|a| format!("\"{a}\"")).collect();
         let conf = dir.join(format!("{site}.toml"));
@@ -170,7 +157,8 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
             &conf,
             format!(
                 "site = \"{site}\"\ndata_dir = \"{}\"\ntargets = [{}]\n[coordinator]\nendpoint = \"https://{listen}\"\nserver_name = \"localhost\"\n\
-                 [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[snmp]\ntimeout_ms = 1000\nretries = 1\n[intervals]\nstatus_seconds = 1\n",
+                 [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n[snmp]\ntimeout_ms = 1000\nretries = 1\n[intervals]\nstatus_seconds = 1\n\
+                 [metrics]\nprometheus_listen = \"{scrape}\"\n",
                 dir.join(format!("outbox-{site}")).display(),
                 list.join(", "),
                 dir.join("ca.pem").display(),
@@ -183,74 +171,68 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
     }
 
     let coord = coordinator(&dir, listen);
-    let mut running: Vec<Kill> = confs.iter().map(|c| Kill(collector(c, false))).collect();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while stored(&dir, listen).await.0 < 30 {
-        assert!(Instant::now() < deadline, "readings did not arrive");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let running: Vec<Process> = confs.iter().map(|c| collector(c, false)).collect();
+    until("30 readings stored", 30, async || {
+        stored(&dir, listen).await.0 >= 30
+    })
+    .await;
 
-    // SIGKILL the coordinator while readings stream; the collectors go on polling.
-    drop(coord);
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // SIGKILL the coordinator while readings stream; the collectors go on polling, and
+    // what they read waits in their outboxes.
+    coord.kill();
+    for m in &metrics {
+        until("readings waiting in a collector's outbox", 30, async || {
+            waiting(*m).await >= 3.0
+        })
+        .await;
+    }
     let _coord = coordinator(&dir, listen);
 
     // Printer 0 moves: the north collector is told its new address (once it has
     // reconnected to the restarted coordinator).
-    let deadline = Instant::now() + Duration::from_secs(30);
     let add = p::AddPrinterRequest {
         site: "north".into(),
         host: at(1, 200).to_string(),
         community: String::new(),
     };
-    while fleet(&dir, listen)
-        .await
-        .add_printer(add.clone())
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the north collector did not come back"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let (_, devices) = stored(&dir, listen).await;
-        if devices
-            .iter()
-            .any(|d| d.addresses.iter().any(|a| a == &at(1, 200).to_string()))
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the moved printer was not read at its new address"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until(
+        "the north collector to come back and take the move",
+        30,
+        async || {
+            fleet(&dir, listen)
+                .await
+                .add_printer(add.clone())
+                .await
+                .is_ok()
+        },
+    )
+    .await;
+    let new_address = at(1, 200).to_string();
+    until(
+        "the moved printer to be read at its new address",
+        30,
+        async || {
+            let (_, devices) = stored(&dir, listen).await;
+            devices.iter().any(|d| d.addresses.contains(&new_address))
+        },
+    )
+    .await;
 
     // Stop both collectors, then let each drain what it still holds.
-    for c in running.drain(..) {
-        stop(c);
+    for c in running {
+        c.interrupt();
     }
     let mut total_taken = 0;
     for (n, conf) in confs.iter().enumerate() {
         let outbox = dir.join(format!("outbox-{}", ["north", "south"][n]));
         let (last, depth) = taken(&outbox);
         if depth > 0 {
-            let c = Kill(collector(conf, true));
-            let deadline = Instant::now() + Duration::from_secs(30);
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            loop {
-                let (n_stored, _) = stored(&dir, listen).await;
-                if n_stored as u64 >= total_taken + last || Instant::now() > deadline {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            stop(c);
+            let c = collector(conf, true);
+            until("the drain to store what was taken", 30, async || {
+                stored(&dir, listen).await.0 as u64 >= total_taken + last
+            })
+            .await;
+            c.interrupt();
             assert_eq!(taken(&outbox).1, 0, "the drain left readings behind");
         }
         total_taken += last;

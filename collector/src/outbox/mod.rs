@@ -586,8 +586,7 @@ mod tests {
 
     #[tokio::test]
     async fn pending_until_acked_and_numbers_survive_restarts() {
-        let dir = std::env::temp_dir().join(format!("printwatch-outbox-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh("acks");
         {
             let o = Outbox::open(&dir).unwrap();
             for n in 1..=5 {
@@ -629,8 +628,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_pushes_share_flushes_and_all_survive() {
-        let dir = std::env::temp_dir().join(format!("printwatch-outbox-gc-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = fresh("gc");
         {
             let o = Outbox::open(&dir).unwrap();
             let mut pushes = tokio::task::JoinSet::new();
@@ -664,10 +662,7 @@ mod tests {
     }
 
     fn fresh(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("printwatch-outbox-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        dir
+        printwatch_tests::tempdir(&format!("outbox-{name}"))
     }
 
     fn segments(dir: &Path) -> Vec<PathBuf> {

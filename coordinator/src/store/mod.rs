@@ -223,9 +223,7 @@ pub(crate) mod testing {
 
     /// A directory of its own for one test's database.
     pub fn dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("printwatch-store-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
+        printwatch_tests::tempdir(&format!("store-{tag}"))
     }
 
     /// Opens the store in `dir`. sled's flusher lets go of the directory a moment after

@@ -1,0 +1,136 @@
+//! Processes a test starts: a guard that kills and reaps one when dropped (a failing test
+//! leaves nothing running), and printwatch's services run from their real binaries, their
+//! output in a log file that the test waits on and shows when something goes wrong.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One of printwatch's programs running: its output (stdout and stderr) appended to a log
+/// file, killed when dropped.
+pub struct Process {
+    child: Kill,
+    log: PathBuf,
+    name: String,
+}
+
+/// How often a line occurs in a log file (0 when there is none yet).
+fn occurrences(log: &Path, line: &str) -> usize {
+    std::fs::read_to_string(log).map_or(0, |text| text.matches(line).count())
+}
+
+impl Process {
+    /// Starts `cmd` with its output appended to `log`, and waits (up to 30 s) until the
+    /// log holds one more `ready` line than before: the program says it is ready.
+    pub fn start(name: &str, mut cmd: Command, log: &Path, ready: &str) -> Process {
+        let before = occurrences(log, ready);
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap_or_else(|e| panic!("opening {}: {e}", log.display()))
+        };
+        let child = cmd
+            .stdout(Stdio::from(open()))
+            .stderr(Stdio::from(open()))
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+        let p = Process {
+            child: Kill(child),
+            log: log.to_path_buf(),
+            name: name.to_string(),
+        };
+        p.wait_for(ready, before + 1);
+        p
+    }
+
+    /// `printwatch-collector run --config CONFIG`, with `env` set, its log beside the
+    /// configuration; started when it says it runs (its stop handlers are in place).
+    pub fn collector(config: &Path, env: &[(&str, &str)]) -> Process {
+        let mut cmd = Command::new(crate::binary("printwatch-collector"));
+        cmd.args(["run", "--config"]).arg(config);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        Process::start(
+            "printwatch-collector",
+            cmd,
+            &config.with_extension("log"),
+            "printwatch-collector: site",
+        )
+    }
+
+    /// `printwatch-coordinator --config CONFIG`, its log beside the configuration;
+    /// started when it says it listens.
+    pub fn coordinator(config: &Path) -> Process {
+        let mut cmd = Command::new(crate::binary("printwatch-coordinator"));
+        cmd.arg("--config").arg(config);
+        Process::start(
+            "printwatch-coordinator",
+            cmd,
+            &config.with_extension("log"),
+            "listening on",
+        )
+    }
+
+    /// Waits (up to 30 s) until the log holds `line` at least `times` times.
+    pub fn wait_for(&self, line: &str, times: usize) {
+        let what = format!("{} to say {line:?}", self.name);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while occurrences(&self.log, line) < times {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; its log:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// What it has written so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.0.id()
+    }
+
+    /// Kills it at once (SIGKILL), as a crash would, and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.0.kill();
+        let _ = self.child.0.wait();
+    }
+
+    /// Asks it to stop (SIGINT) and waits (up to 20 s) until it has exited; returns how
+    /// it exited.
+    pub fn interrupt(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.pid().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not stop on SIGINT; its log:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
