@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use figment::providers::{Env, Format, Serialized, Toml};
+use figment::value::Value;
 use figment::Figment;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -22,20 +23,23 @@ pub enum SettingsError {
 }
 
 /// Loads `T`: `defaults`, then `file` (if given), then the `PRINTWATCH_*` variables whose
-/// first key is one of `keys` (the top-level keys of `T`). A variable naming a whole
-/// section (`PRINTWATCH_COORDINATOR`, which the operator client reads as an address) is
-/// another program's and left alone; `PRINTWATCH_COORDINATOR__ENDPOINT` is ours.
+/// first key is one of `T`'s top-level keys (taken from `defaults`, so a key added to `T`
+/// is settable from the environment without anyone remembering to list it). A variable
+/// naming a whole section (`PRINTWATCH_COORDINATOR`, which the operator client reads as an
+/// address) is another program's and left alone; `PRINTWATCH_COORDINATOR__ENDPOINT` is ours.
 pub fn load<T: Serialize + DeserializeOwned>(
     defaults: T,
     file: Option<&Path>,
-    keys: &'static [&'static str],
 ) -> Result<T, SettingsError> {
+    // Each top-level key, and whether it is a section (a table of keys).
+    let keys: Vec<(String, bool)> = match Value::serialize(&defaults) {
+        Ok(Value::Dict(_, top)) => top
+            .iter()
+            .map(|(k, v)| (k.clone(), matches!(v, Value::Dict(..))))
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut figment = Figment::from(Serialized::defaults(defaults));
-    let sections: Vec<&str> = keys
-        .iter()
-        .copied()
-        .filter(|k| matches!(figment.find_value(k), Ok(figment::value::Value::Dict(..))))
-        .collect();
     if let Some(f) = file {
         if !f.is_file() {
             return Err(SettingsError::Missing(f.to_path_buf()));
@@ -48,8 +52,8 @@ pub fn load<T: Serialize + DeserializeOwned>(
         let mut parts = name.split("__");
         let first = parts.next().unwrap_or_default();
         let nested = parts.next().is_some();
-        keys.iter().any(|known| known.eq_ignore_ascii_case(first))
-            && (nested || !sections.iter().any(|s| s.eq_ignore_ascii_case(first)))
+        keys.iter()
+            .any(|(known, section)| known.eq_ignore_ascii_case(first) && (nested || !section))
     };
     figment = figment.merge(
         Env::prefixed("PRINTWATCH_")
@@ -69,6 +73,8 @@ mod tests {
     #[serde(deny_unknown_fields)]
     struct Probe {
         settingsprobe: Inner,
+        /// A plain key, unset by default: the environment can still set it.
+        settingsprobe_plain: Option<u32>,
     }
 
     #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -93,24 +99,31 @@ mod tests {
                 name: "default".into(),
                 list: Vec::new(),
             },
+            settingsprobe_plain: None,
         };
-        const KEYS: &[&str] = &["settingsprobe"];
-        let loaded: Probe = load(defaults(), Some(&file), KEYS).unwrap();
+        let loaded: Probe = load(defaults(), Some(&file)).unwrap();
         assert_eq!(loaded.settingsprobe.name, "from the file");
         assert_eq!(loaded.settingsprobe.list, ["a", "b"]);
 
         std::env::set_var("PRINTWATCH_SETTINGSPROBE__NAME", "from the environment");
         std::env::set_var("PRINTWATCH_SETTINGSPROBE__LIST", "[]");
         std::env::set_var("PRINTWATCH_SETTINGSPROBE", "https://another.program:1");
-        let loaded: Probe = load(defaults(), Some(&file), KEYS).unwrap();
+        std::env::set_var("PRINTWATCH_SETTINGSPROBE_PLAIN", "7");
+        let loaded: Probe = load(defaults(), Some(&file)).unwrap();
         std::env::remove_var("PRINTWATCH_SETTINGSPROBE__NAME");
         std::env::remove_var("PRINTWATCH_SETTINGSPROBE__LIST");
         std::env::remove_var("PRINTWATCH_SETTINGSPROBE");
+        std::env::remove_var("PRINTWATCH_SETTINGSPROBE_PLAIN");
         let _ = std::fs::remove_file(&file);
         assert_eq!(loaded.settingsprobe.name, "from the environment");
         assert!(
             loaded.settingsprobe.list.is_empty(),
             "an empty list in the environment replaces the file's"
+        );
+        assert_eq!(
+            loaded.settingsprobe_plain,
+            Some(7),
+            "every top-level key is settable, without a list of them to keep"
         );
     }
 }

@@ -45,6 +45,11 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     use printwatch_pki::{self as certs, Role};
     use printwatch_proto::v1 as p;
 
+    // The services in this process log only when asked to (RUST_LOG): their lines would
+    // break up the fleet on screen.
+    if std::env::var_os("RUST_LOG").is_some() {
+        printwatch_telemetry::logs::init(printwatch_telemetry::logs::LogFormat::Text)?;
+    }
     if args.base.octets()[0] != 127 {
         bail!("--base must be a loopback address (127.x.y.z): the demo sends only to loopback");
     }
@@ -141,6 +146,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 port: 161,
             },
             metrics: Default::default(),
+            log_format: Default::default(),
         };
         let mut stop = stop_rx.clone();
         collectors.push(tokio::spawn(async move {

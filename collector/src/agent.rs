@@ -12,6 +12,10 @@ use kameo::prelude::*;
 use crate::outbox::Outbox;
 use crate::{config, scheduler, uplink};
 
+/// The message of the line a collector logs once it runs: its stop handlers are in place
+/// and its printers are being polled. Scripts and tests wait for it.
+pub const RUNNING: &str = "printwatch-collector running";
+
 pub(crate) fn read_file(path: &std::path::Path, what: &str) -> Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
 }
@@ -49,7 +53,7 @@ pub async fn run(
             Ok(addr) => targets.push((addr, t.clone())),
             Err(e) => {
                 all_resolved = false;
-                eprintln!("error: target {e:#}; it is skipped");
+                tracing::error!(target = %t, "the target is skipped: {e:#}");
             }
         }
     }
@@ -70,12 +74,12 @@ pub async fn run(
     })
     .await
     .context("opening UDP sockets")?;
-    eprintln!(
-        "printwatch-collector: site {}, {} targets, {} readings waiting in the outbox, coordinator {}",
-        c.site,
-        targets.len(),
-        outbox.depth(),
-        c.coordinator.endpoint
+    tracing::info!(
+        site = %c.site,
+        targets = targets.len(),
+        waiting = outbox.depth(),
+        coordinator = %c.coordinator.endpoint,
+        "{RUNNING}"
     );
     let scheduler = scheduler::Scheduler::spawn(scheduler::SchedulerArgs {
         transport,
@@ -148,9 +152,6 @@ pub async fn run(
     tokio::task::spawn_blocking(move || drop(telemetry))
         .await
         .ok();
-    eprintln!(
-        "printwatch-collector: stopped; {} readings wait in the outbox",
-        outbox.depth()
-    );
+    tracing::info!(waiting = outbox.depth(), "printwatch-collector stopped");
     Ok(all_resolved)
 }

@@ -66,7 +66,7 @@ pub async fn dispatch(
         }
         .await;
         if let Err(e) = result {
-            eprintln!("printwatch-collector: command {id}: {e:#}");
+            tracing::warn!(command = id, "a command from the coordinator failed: {e:#}");
         }
     }
 }

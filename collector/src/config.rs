@@ -96,6 +96,8 @@ pub struct CollectorConfig {
     pub discovery: Discovery,
     /// Where metrics go: a Prometheus scrape endpoint, an OTLP collector (both off unless set).
     pub metrics: printwatch_telemetry::MetricsConfig,
+    /// How log lines look: `text` for people, `json` for a log shipper.
+    pub log_format: printwatch_telemetry::logs::LogFormat,
 }
 
 impl Default for CollectorConfig {
@@ -134,6 +136,7 @@ impl Default for CollectorConfig {
                 port: 161,
             },
             metrics: printwatch_telemetry::MetricsConfig::default(),
+            log_format: Default::default(),
         }
     }
 }
@@ -141,21 +144,9 @@ impl Default for CollectorConfig {
 /// Why the configuration cannot be used.
 pub use agent_core::settings::SettingsError as ConfigError;
 
-const KEYS: &[&str] = &[
-    "site",
-    "data_dir",
-    "targets",
-    "pollers",
-    "coordinator",
-    "tls",
-    "snmp",
-    "intervals",
-    "discovery",
-];
-
 /// Loads the configuration: defaults, `file` (if given), then the environment.
 pub fn load(file: Option<&Path>) -> Result<CollectorConfig, ConfigError> {
-    agent_core::settings::load(CollectorConfig::default(), file, KEYS)
+    agent_core::settings::load(CollectorConfig::default(), file)
 }
 
 #[cfg(test)]

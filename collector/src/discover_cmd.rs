@@ -92,8 +92,12 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     if args.community.is_empty() {
         bail!("give at least one --community");
     }
-    let (addresses, all_resolved) =
+    let (addresses, unresolved) =
         printwatch_collector::ranges::addresses(&args.ranges, &args.exclude).await?;
+    for e in &unresolved {
+        eprintln!("error: {e}");
+    }
+    let all_resolved = unresolved.is_empty();
     let total = addresses.len() as u64;
     let transport = Transport::bind(TransportConfig {
         max_pps: Some(args.rate),

@@ -74,6 +74,7 @@ async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
     let stop =
         printwatch_collector::stop::StopSignals::install().context("installing signal handlers")?;
     let c = printwatch_collector::config::load(config_file.as_deref())?;
+    printwatch_telemetry::logs::init(c.log_format)?;
     printwatch_collector::agent::run(c, stop.recv()).await
 }
 

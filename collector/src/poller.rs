@@ -111,7 +111,7 @@ impl Message<Poll> for Poller {
                     .push(p::envelope::Body::PollFailed(failed))
                     .await
                 {
-                    eprintln!("printwatch-collector: storing a poll failure: {e}");
+                    tracing::error!(address = %addr, "storing a poll failure in the outbox: {e}");
                 }
                 Err(e.to_string())
             }

@@ -44,10 +44,14 @@ async fn resolve_name(name: &str) -> Result<Ipv4Addr> {
 }
 
 /// Expands RANGEs minus exclusions into the addresses to probe, in order, each once.
-/// Names that do not resolve are reported and skipped. Returns the addresses and whether
-/// every name resolved.
-pub async fn addresses(ranges: &[String], exclude: &[String]) -> Result<(Vec<Ipv4Addr>, bool)> {
-    let mut all_resolved = true;
+/// A name that does not resolve is skipped, not fatal: the rest of a site's sweep is still
+/// worth doing. Returns the addresses and why each skipped name was skipped, for the
+/// caller to tell its user (a terminal, a log).
+pub async fn addresses(
+    ranges: &[String],
+    exclude: &[String],
+) -> Result<(Vec<Ipv4Addr>, Vec<String>)> {
+    let mut unresolved = Vec::new();
     let mut spans = Vec::new();
     if ranges.is_empty() {
         spans = own_subnets()?;
@@ -57,10 +61,7 @@ pub async fn addresses(ranges: &[String], exclude: &[String]) -> Result<(Vec<Ipv
             Range::Span(s) => spans.push(s),
             Range::Name(n) => match resolve_name(&n).await {
                 Ok(a) => spans.push(Span { first: a, last: a }),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    all_resolved = false;
-                }
+                Err(e) => unresolved.push(e.to_string()),
             },
         }
     }
@@ -87,7 +88,7 @@ pub async fn addresses(ranges: &[String], exclude: &[String]) -> Result<(Vec<Ipv
             }
         }
     }
-    Ok((out, all_resolved))
+    Ok((out, unresolved))
 }
 
 #[cfg(test)]
@@ -106,17 +107,21 @@ mod tests {
         )
         .await
         .unwrap();
-        assert!(ok);
+        assert!(ok.is_empty(), "{ok:?}");
         let want: Vec<Ipv4Addr> = [1, 2, 3, 4, 6, 7, 8, 9]
             .iter()
             .map(|&d| Ipv4Addr::new(127, 9, 0, d))
             .chain([Ipv4Addr::LOCALHOST])
             .collect();
         assert_eq!(a, want);
-        let (a, ok) = addresses(&strings(&["no-such-host.invalid", "127.9.0.1"]), &[])
+        let (a, unresolved) = addresses(&strings(&["no-such-host.invalid", "127.9.0.1"]), &[])
             .await
             .unwrap();
-        assert!(!ok);
+        assert_eq!(unresolved.len(), 1);
+        assert!(
+            unresolved[0].contains("no-such-host.invalid"),
+            "{unresolved:?}"
+        );
         assert_eq!(a, vec![Ipv4Addr::new(127, 9, 0, 1)]);
         assert!(addresses(&strings(&["10.0.0.0/7"]), &[])
             .await

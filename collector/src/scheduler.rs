@@ -270,17 +270,14 @@ impl Message<PollDone> for Scheduler {
         match done.outcome {
             Ok(plan) => {
                 if t.failures > 0 {
-                    eprintln!(
-                        "printwatch-collector: {} ({}) answers again",
-                        t.name, done.addr
-                    );
+                    tracing::info!(printer = %t.name, address = %done.addr, "the printer answers again");
                 }
                 t.failures = 0;
                 t.plan = Some(plan.pack());
             }
             Err(e) => {
                 if t.failures == 0 {
-                    eprintln!("printwatch-collector: {} ({}): {e}", t.name, done.addr);
+                    tracing::warn!(printer = %t.name, address = %done.addr, "the printer does not answer: {e}");
                 }
                 t.failures = t.failures.saturating_add(1);
             }

@@ -108,7 +108,12 @@ async fn run_sweep(
         p::envelope::Body::SweepDone(d)
     };
     let addresses = match crate::ranges::addresses(&s.ranges, &s.exclude).await {
-        Ok((a, _)) => a,
+        Ok((a, unresolved)) => {
+            for e in unresolved {
+                tracing::warn!(sweep = command_id, "a range is skipped: {e}");
+            }
+            a
+        }
         Err(e) => {
             let _ = outbox.push(done(&format!("error: {e:#}"), None)).await;
             return;
@@ -172,8 +177,9 @@ async fn run_sweep(
                     command_id,
                 });
                 if let Err(e) = outbox.push(body).await {
-                    eprintln!(
-                        "printwatch-collector: sweep {command_id}: storing a found device: {e}"
+                    tracing::error!(
+                        sweep = command_id,
+                        "storing a found device in the outbox: {e}"
                     );
                 }
             }

@@ -148,7 +148,9 @@ fn settle(
                 // A full command queue means the collector is wedged; dropping the
                 // command is better than stalling the acks behind it.
                 if commands.try_send(cmd).is_err() {
-                    eprintln!("printwatch-collector: uplink: a command was dropped: the command queue is full");
+                    tracing::warn!(
+                        "a command from the coordinator was dropped: the command queue is full"
+                    );
                 }
             }
             Some(Ok(_)) => {}
@@ -187,7 +189,7 @@ pub async fn run(
             () = &mut shutdown => return,
         };
         if let Err(e) = result {
-            eprintln!("printwatch-collector: uplink: {e}; retrying in {backoff:?}");
+            tracing::warn!(retry_in = ?backoff, "the link to the coordinator failed: {e}");
         }
         if started.elapsed() > Duration::from_secs(30) {
             backoff = Duration::from_millis(500);

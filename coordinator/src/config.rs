@@ -54,6 +54,9 @@ pub struct CoordinatorConfig {
     /// Where metrics go: a Prometheus scrape endpoint, an OTLP collector (both off unless set).
     #[serde(default)]
     pub metrics: printwatch_telemetry::MetricsConfig,
+    /// How log lines look: `text` for people, `json` for a log shipper.
+    #[serde(default)]
+    pub log_format: printwatch_telemetry::logs::LogFormat,
 }
 
 /// One site's settings.
@@ -145,6 +148,7 @@ impl Default for CoordinatorConfig {
             dealer: Default::default(),
             meter_reads: Default::default(),
             metrics: Default::default(),
+            log_format: Default::default(),
         }
     }
 }
@@ -152,23 +156,9 @@ impl Default for CoordinatorConfig {
 /// Why the configuration cannot be used.
 pub use agent_core::settings::SettingsError as ConfigError;
 
-const KEYS: &[&str] = &[
-    "listen",
-    "data_dir",
-    "cache_mb",
-    "history_days",
-    "max_message_kb",
-    "tls",
-    "alerts",
-    "sites",
-    "mail",
-    "dealer",
-    "meter_reads",
-];
-
 /// Loads the configuration: defaults, `file` (if given), then the environment.
 pub fn load(file: Option<&Path>) -> Result<CoordinatorConfig, ConfigError> {
-    agent_core::settings::load(CoordinatorConfig::default(), file, KEYS)
+    agent_core::settings::load(CoordinatorConfig::default(), file)
 }
 
 #[cfg(test)]

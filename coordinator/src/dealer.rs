@@ -178,7 +178,7 @@ impl Message<Deliver> for DealerUplink {
         {
             Ok(b) => b,
             Err(e) => {
-                eprintln!("printwatch-coordinator: dealer uplink: {e}");
+                tracing::error!("reading the dealer batches to send: {e}");
                 return;
             }
         };
@@ -187,15 +187,16 @@ impl Message<Deliver> for DealerUplink {
                 Ok(()) => {
                     if let Err(e) = self.ingest.ask(BatchDelivered(b.key.clone())).await {
                         let e = DealerError::Delete(e.to_string());
-                        eprintln!("printwatch-coordinator: dealer uplink: {e}");
+                        tracing::error!(batch = %b.key, "{e}");
                         return;
                     }
                     self.backoff = Duration::from_secs(1);
                 }
                 Err(e) => {
-                    eprintln!(
-                        "printwatch-coordinator: dealer uplink: batch {}: {e}; retrying in {:?}",
-                        b.key, self.backoff
+                    tracing::warn!(
+                        batch = %b.key,
+                        retry_in = ?self.backoff,
+                        "the dealer did not take a batch: {e}"
                     );
                     if !self.retry_pending {
                         self.retry_pending = true;

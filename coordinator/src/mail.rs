@@ -285,7 +285,7 @@ impl Message<SendPending> for Mailer {
         {
             Ok(j) => j,
             Err(e) => {
-                eprintln!("printwatch-coordinator: mail: {e}");
+                tracing::error!("reading the mail to send: {e}");
                 return;
             }
         };
@@ -294,22 +294,19 @@ impl Message<SendPending> for Mailer {
             let (subject, body) = alert_mail(&job);
             match self.send(&job.alert.site, subject, body).await {
                 Ok(()) => {
-                    if let Err(e) = self.ingest.ask(MailSent(key)).await {
-                        eprintln!("printwatch-coordinator: mail: {e}");
+                    if let Err(e) = self.ingest.ask(MailSent(key.clone())).await {
+                        tracing::error!(mail = %key, "marking a mail sent: {e}");
                         return;
                     }
                     self.backoff = Duration::from_secs(1);
                 }
                 Err(MailError::Compose(e)) => {
                     // A bad contact address never gets better: drop the mail, say why.
-                    eprintln!("printwatch-coordinator: mail {key} dropped: {e}");
+                    tracing::error!(mail = %key, "a mail is dropped: {e}");
                     let _ = self.ingest.ask(MailSent(key)).await;
                 }
                 Err(e) => {
-                    eprintln!(
-                        "printwatch-coordinator: mail: {e}; retrying in {:?}",
-                        self.backoff
-                    );
+                    tracing::warn!(retry_in = ?self.backoff, "sending mail failed: {e}");
                     self.retry(ctx.actor_ref().clone());
                     return;
                 }

@@ -31,6 +31,7 @@ struct Args {
 async fn run() -> Result<()> {
     let args = Args::parse();
     let c = config::load(args.config.as_deref())?;
+    printwatch_telemetry::logs::init(c.log_format)?;
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

@@ -19,6 +19,10 @@ use anyhow::{Context, Result};
 use kameo::actor::{ActorRef, Spawn};
 
 use crate::config::CoordinatorConfig;
+
+/// The message of the line a coordinator logs once it serves collectors and operators.
+/// Scripts and tests wait for it.
+pub const SERVING: &str = "printwatch-coordinator serving";
 use crate::dealer::{self, DealerArgs, DealerUplink};
 use crate::ingest::{Ingestor, IngestorArgs, Notifiers, Prune};
 use crate::mail::{self, Mailer, MailerArgs};
@@ -138,11 +142,7 @@ pub async fn run(
 ) -> Result<()> {
     let data = c.data_dir.clone();
     let running = start(c).await?;
-    eprintln!(
-        "printwatch-coordinator: listening on {} (data in {})",
-        running.listen,
-        data.display()
-    );
+    tracing::info!(listen = %running.listen, data = %data.display(), "{SERVING}");
     running.until(shutdown).await
 }
 
@@ -171,7 +171,7 @@ pub async fn start(c: CoordinatorConfig) -> Result<Running> {
         .await
         .context("configuration: metrics.prometheus_listen")?;
     if let Some(addr) = scrape {
-        eprintln!("printwatch-coordinator: metrics on http://{addr}/metrics");
+        tracing::info!(url = %format!("http://{addr}/metrics"), "serving metrics");
     }
     let instruments = Instruments {
         _telemetry: telemetry,
@@ -222,15 +222,11 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
             config: c.dealer.clone(),
             client,
         }));
-        eprintln!(
-            "printwatch-coordinator: uploading to {} ({} batches a day{})",
-            c.dealer.url,
-            c.dealer.batches_per_day,
-            if c.dealer.proxy.is_empty() {
-                String::new()
-            } else {
-                format!(", through {}", c.dealer.proxy)
-            }
+        tracing::info!(
+            url = %c.dealer.url,
+            batches_per_day = c.dealer.batches_per_day,
+            proxy = %c.dealer.proxy,
+            "uploading to the dealer"
         );
     }
     let ingest_done = ingest_actor.spawn(IngestorArgs {
@@ -331,7 +327,7 @@ fn prune_every_hour(ingest: ActorRef<Ingestor>, days: u32) -> tokio::task::JoinH
                         }
                     }
                     Err(kameo::error::SendError::HandlerError(e)) => {
-                        eprintln!("printwatch-coordinator: pruning history: {e}");
+                        tracing::error!("pruning history: {e}");
                         break;
                     }
                     // Ingest is gone: the coordinator is stopping.
@@ -339,9 +335,10 @@ fn prune_every_hour(ingest: ActorRef<Ingestor>, days: u32) -> tokio::task::JoinH
                 }
             }
             if removed > 0 {
-                eprintln!(
-                    "printwatch-coordinator: pruned {removed} readings older than {} days",
-                    keep.whole_days()
+                tracing::info!(
+                    removed,
+                    days = keep.whole_days(),
+                    "pruned the readings older than the history kept"
                 );
             }
         }

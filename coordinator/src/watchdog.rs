@@ -291,7 +291,7 @@ pub fn tick(
             {
                 Ok(_) => {}
                 Err(kameo::error::SendError::HandlerError(e)) => {
-                    eprintln!("printwatch-coordinator: watchdog: {e}");
+                    tracing::error!("the watchdog could not record its findings: {e}");
                 }
                 Err(_) => return,
             }

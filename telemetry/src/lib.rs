@@ -3,6 +3,10 @@
 //! (`GET /metrics`) serves the current values to whoever pulls, and an OTLP exporter pushes
 //! them on a period to a collector, when one is configured. The services name their own
 //! instruments (`collector::metrics`, `coordinator::metrics`); this crate only carries them.
+//!
+//! Logs are here too ([`logs`]): the other half of what a service tells its operator.
+
+pub mod logs;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -132,7 +136,10 @@ impl Telemetry {
         let telemetry = self.clone();
         tokio::spawn(async move {
             if let Err(e) = telemetry.serve(listener, shutdown).await {
-                eprintln!("{}: the metrics endpoint failed: {e}", telemetry.service);
+                tracing::error!(
+                    service = telemetry.service,
+                    "the metrics endpoint failed: {e}"
+                );
             }
         });
         Ok(Some(bound))

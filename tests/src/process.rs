@@ -66,7 +66,8 @@ impl Process {
             "printwatch-collector",
             cmd,
             &config.with_extension("log"),
-            "printwatch-collector: site",
+            // `printwatch_collector::agent::RUNNING`: this library depends on no service.
+            "printwatch-collector running",
         )
     }
 
@@ -79,7 +80,8 @@ impl Process {
             "printwatch-coordinator",
             cmd,
             &config.with_extension("log"),
-            "listening on",
+            // `printwatch_coordinator::service::SERVING`.
+            "printwatch-coordinator serving",
         )
     }
 

@@ -47,7 +47,7 @@ fn collector(conf: &Path, drain_only: bool) -> Process {
         "printwatch-collector",
         c,
         &conf.with_extension("log"),
-        "printwatch-collector: site",
+        printwatch_collector::agent::RUNNING,
     )
 }
 
