@@ -119,11 +119,11 @@ async fn a_slash_16_site(
     let sim = serve(devices).await.unwrap();
     let addresses: Vec<Ipv4Addr> = site.iter().collect();
     let total = addresses.len() as u64;
-    let (summary, found) = run(
-        config(addresses, &["public"], 10_000),
-        std::future::pending(),
-    )
-    .await;
+    // The default rate, and a timeout long enough for a machine whose cores are busy with
+    // other work: this test is about what is found, the discovery benchmark about speed.
+    let mut cfg = config(addresses, &["public"], 4_000);
+    cfg.timeout = Duration::from_secs(3);
+    let (summary, found) = run(cfg, std::future::pending()).await;
 
     assert_eq!(summary.reason, EndReason::Complete);
     assert_eq!(summary.probed, total);
@@ -154,8 +154,9 @@ async fn a_slash_16_site(
                 assert_eq!(f.identity.serial.as_ref(), Some(serial));
                 assert!(
                     f.identity.vendor.is_some() && f.identity.model.is_some(),
-                    "{addr}: {:?}",
-                    f.identity
+                    "{addr}: {:?} (read: {:?})",
+                    f.identity,
+                    f.read_error
                 );
                 assert!(f.reading.as_ref().is_some_and(|r| !r.supplies.is_empty()));
             }
@@ -170,8 +171,9 @@ async fn a_slash_16_site(
                             .model
                             .as_deref()
                             .is_some_and(|m| m.contains(model)),
-                        "{addr}: {:?}",
-                        f.identity.model
+                        "{addr}: {:?} (read: {:?})",
+                        f.identity.model,
+                        f.read_error
                     );
                 }
                 assert_eq!(
