@@ -74,8 +74,14 @@ async fn connect(c: &UplinkConfig) -> Result<Channel, LinkError> {
 /// Where commands from the coordinator go.
 pub type Commands = tokio::sync::mpsc::Sender<p::Command>;
 
-/// One connection: runs until it breaks.
-async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Result<(), LinkError> {
+/// One connection: runs until it breaks. `opened` is called once the coordinator has
+/// taken the stream.
+async fn session(
+    c: &UplinkConfig,
+    outbox: &Outbox,
+    commands: &Commands,
+    opened: &mut (dyn FnMut() + Send),
+) -> Result<(), LinkError> {
     let channel = connect(c).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<p::CollectorMessage>(256);
     let hello = p::CollectorMessage {
@@ -89,6 +95,7 @@ async fn session(c: &UplinkConfig, outbox: &Outbox, commands: &Commands) -> Resu
         .session(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await?
         .into_inner();
+    opened();
     let mut sent = 0u64;
     loop {
         // Acknowledgements that arrived while sending are settled first: one outbox delete
@@ -174,6 +181,10 @@ fn settle(
 /// Keeps the link up until `shutdown` completes: reconnects after every failure, waiting
 /// 0.5 s, then twice as long each time up to `max_backoff`, with some jitter so a fleet of
 /// collectors does not reconnect in step after a coordinator restart.
+///
+/// An outage is logged once when it starts (and again only if the reason changes), and
+/// once when the link is back; the retries in between are at debug level, so a day
+/// without the coordinator is a few lines, not thousands.
 pub async fn run(
     c: UplinkConfig,
     outbox: Outbox,
@@ -182,14 +193,36 @@ pub async fn run(
 ) {
     tokio::pin!(shutdown);
     let mut backoff = Duration::from_millis(500);
+    // Failures since the link last opened, and the last one's reason.
+    let mut failures = 0u32;
+    let mut last_reason = String::new();
     loop {
         let started = tokio::time::Instant::now();
+        let mut opened = || {
+            if failures > 0 {
+                tracing::info!(
+                    after_failures = failures,
+                    "the link to the coordinator is back"
+                );
+            } else {
+                tracing::info!(coordinator = %c.endpoint, "connected to the coordinator");
+            }
+            failures = 0;
+            last_reason.clear();
+        };
         let result = tokio::select! {
-            r = session(&c, &outbox, &commands) => r,
+            r = session(&c, &outbox, &commands, &mut opened) => r,
             () = &mut shutdown => return,
         };
         if let Err(e) = result {
-            tracing::warn!(retry_in = ?backoff, "the link to the coordinator failed: {e}");
+            failures += 1;
+            let reason = e.to_string();
+            if failures == 1 || reason != last_reason {
+                tracing::warn!(retry_in = ?backoff, "the link to the coordinator failed: {reason}");
+            } else {
+                tracing::debug!(retry_in = ?backoff, failures, "the link to the coordinator failed: {reason}");
+            }
+            last_reason = reason;
         }
         if started.elapsed() > Duration::from_secs(30) {
             backoff = Duration::from_millis(500);

@@ -83,7 +83,7 @@ fn rust_log_picks_the_levels() {
             "site = \"hq\"\ndata_dir = \"{}\"\ntargets = [\"{printer}\"]\n\
              [coordinator]\nendpoint = \"https://127.0.0.1:9\"\nserver_name = \"localhost\"\n\
              [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
-             [snmp]\ntimeout_ms = 200\nretries = 0\n",
+             [snmp]\ntimeout_ms = 200\nretries = 0\n[intervals]\nstatus_seconds = 1\n",
             dir.join("outbox").display(),
             dir.join("ca.pem").display(),
             hq.cert.display(),
@@ -111,6 +111,12 @@ fn rust_log_picks_the_levels() {
     assert!(
         !text.contains(printwatch_collector::agent::RUNNING) && !text.contains(" INFO "),
         "RUST_LOG=warn leaves out info lines: {text}"
+    );
+    // The coordinator is not there either: retried every half second and more since the
+    // start, and said once (the retries are debug lines).
+    assert!(
+        text.matches("the link to the coordinator failed").count() <= 1,
+        "an outage is said once: {text}"
     );
 }
 

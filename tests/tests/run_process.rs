@@ -298,6 +298,8 @@ async fn a_soak_with_faults_loses_nothing() {
         store.last_sequence("hq").unwrap() >= stored_before + 20
     })
     .await;
+    // The collector said the outage when it began and says when it ended.
+    c.wait_for("the link to the coordinator is back", 1);
     // The vanished printers return and are read again.
     for d in 10..15 {
         sim.vanish(d, false);
@@ -312,6 +314,26 @@ async fn a_soak_with_faults_loses_nothing() {
     })
     .await;
     let late = rss_kib(pid);
+    // Each vanished printer's silence is logged when it starts and when it ends, not at
+    // every failed poll (a dozen or more each).
+    let log = c.log_text();
+    for i in 11..=15 {
+        let lines = |what: &str| {
+            log.lines()
+                .filter(|l| {
+                    l.contains(what) && l.contains(&format!("printer=127.104.0.{i}:16161 "))
+                })
+                .count()
+        };
+        let (silent, back) = (
+            lines("the printer does not answer"),
+            lines("the printer answers again"),
+        );
+        assert!(
+            silent >= 1 && back >= 1 && silent <= back + 1,
+            "printer {i}: {silent} lines that it does not answer, {back} that it answers again:\n{log}"
+        );
+    }
     c.interrupt();
 
     // Drain what is left with no printers to poll, as in the test above.
