@@ -35,8 +35,19 @@ fn coordinator_config(dir: &Path, extra: &str) -> PathBuf {
 fn json_lines_and_a_start_up_line_that_says_what_is_served() {
     let dir = printwatch_tests::tempdir("logs-json");
     certs::init(&dir, &[], &[], "admin").unwrap();
-    let config = coordinator_config(&dir, "log_format = \"json\"");
-    let coordinator = Process::coordinator(&config);
+    // Set from the environment, as the README shows (`log_format` in the file is the same
+    // key through the same loader).
+    let config = coordinator_config(&dir, "");
+    let mut cmd = Command::new(printwatch_tests::binary("printwatch-coordinator"));
+    cmd.arg("--config")
+        .arg(&config)
+        .env("PRINTWATCH_LOG_FORMAT", "json");
+    let coordinator = Process::start(
+        "printwatch-coordinator",
+        cmd,
+        &config.with_extension("log"),
+        printwatch_coordinator::service::SERVING,
+    );
     let text = coordinator.log_text();
     let lines: Vec<serde_json::Value> = text
         .lines()
