@@ -299,17 +299,21 @@ async fn a_draining_toner_alerts_once_mails_once_uploads_once_and_a_refill_close
             .into_inner()
             .alerts
     };
-    // Read at 50 %: a device, no alert.
-    eventually("the printer at 50 %", 30, async || {
-        let rows = fleet
+    // Whether the coordinator holds a reading of a supply at `percent`.
+    let at_percent = async |fleet: &mut FleetClient<_>, percent: u32| {
+        fleet
             .list_supplies(p::ListSuppliesRequest::default())
             .await
-            .ok()?
-            .into_inner()
-            .supplies;
-        rows.iter()
-            .any(|r| r.supply.as_ref().and_then(|s| s.percent) == Some(50))
-            .then_some(())
+            .is_ok_and(|rows| {
+                rows.into_inner()
+                    .supplies
+                    .iter()
+                    .any(|r| r.supply.as_ref().and_then(|s| s.percent) == Some(percent))
+            })
+    };
+    // Read at 50 %: a device, no alert.
+    until("the printer at 50 %", 30, async || {
+        at_percent(&mut fleet, 50).await
     })
     .await;
     let supply_low = |a: &p::FleetAlert| a.kind == "supply_low";
@@ -348,16 +352,8 @@ async fn a_draining_toner_alerts_once_mails_once_uploads_once_and_a_refill_close
     })
     .await;
     sim.set(0, level.clone(), Value::Integer(11));
-    eventually("a reading at 11 %", 30, async || {
-        let rows = fleet
-            .list_supplies(p::ListSuppliesRequest::default())
-            .await
-            .ok()?
-            .into_inner()
-            .supplies;
-        rows.iter()
-            .any(|r| r.supply.as_ref().and_then(|s| s.percent) == Some(11))
-            .then_some(())
+    until("a reading at 11 %", 30, async || {
+        at_percent(&mut fleet, 11).await
     })
     .await;
     let at_11 = stored(&mut fleet).await;
