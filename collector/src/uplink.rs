@@ -34,9 +34,10 @@ pub struct UplinkConfig {
 /// What ended one connection.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
-    /// Could not connect.
+    /// Could not connect: the endpoint, and the error with its causes (tonic's own text is
+    /// only "transport error"; the cause says refused, timed out or which TLS check failed).
     #[error("connecting to {0}: {1}")]
-    Connect(String, tonic::transport::Error),
+    Connect(String, String),
     /// The coordinator refused or ended the stream.
     #[error("the coordinator: {0}")]
     Status(#[from] tonic::Status),
@@ -61,14 +62,30 @@ async fn connect(c: &UplinkConfig) -> Result<Channel, LinkError> {
             )))
         })?
         .tls_config(tls)
-        .map_err(|e| LinkError::Connect(c.endpoint.clone(), e))?
+        .map_err(|e| LinkError::Connect(c.endpoint.clone(), with_causes(&e)))?
         .connect_timeout(Duration::from_secs(5))
         .keep_alive_while_idle(true)
         .http2_keep_alive_interval(Duration::from_secs(20));
     endpoint
         .connect()
         .await
-        .map_err(|e| LinkError::Connect(c.endpoint.clone(), e))
+        .map_err(|e| LinkError::Connect(c.endpoint.clone(), with_causes(&e)))
+}
+
+/// An error and each of its causes, joined by ": ".
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        // Some layers repeat their cause's text in their own.
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Where commands from the coordinator go.

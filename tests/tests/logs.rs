@@ -123,6 +123,12 @@ fn rust_log_picks_the_levels() {
         !text.contains(printwatch_collector::agent::RUNNING) && !text.contains(" INFO "),
         "RUST_LOG=warn leaves out info lines: {text}"
     );
+    // Why the link failed says more than tonic's "transport error".
+    assert!(
+        text.contains("connecting to https://127.0.0.1:9: transport error: ")
+            && text.to_lowercase().contains("refused"),
+        "the link's failure gives its cause: {text}"
+    );
     // The coordinator is not there either: retried every half second and more since the
     // start, and said once (the retries are debug lines).
     assert!(
