@@ -402,7 +402,8 @@ pub fn status(vars: &Varbinds, dev: u32) -> Status {
     }
 }
 
-/// Builds a whole reading (without the transport counters and time, which the poll adds).
+/// Builds a whole reading (without the transport counters and time, which the poll adds),
+/// within [`crate::model::bounds`].
 pub fn reading(vars: &Varbinds, address: &str) -> Reading {
     let profile = profile_of(vars);
     let dev = printer_device_index(vars);
@@ -413,6 +414,7 @@ pub fn reading(vars: &Varbinds, address: &str) -> Reading {
         status: status(vars, dev),
         ..Reading::default()
     }
+    .bounded()
 }
 
 #[cfg(test)]

@@ -180,6 +180,78 @@ pub struct Reading {
     pub round_trips: u32,
 }
 
+/// The most of each thing one reading carries: a printer is not trusted, and a reading
+/// that grew without bound (a 5,000-row supply table, 8 KB descriptions) would be refused
+/// by the coordinator and block the collector's queue. Real printers stay far below.
+pub mod bounds {
+    /// Supplies (a production press has a few dozen).
+    pub const SUPPLIES: usize = 128;
+    /// Page meters.
+    pub const METERS: usize = 64;
+    /// Alert rows.
+    pub const ALERTS: usize = 64;
+    /// Error names.
+    pub const ERRORS: usize = 32;
+    /// Characters of any text a printer gives (descriptions, names, serials).
+    pub const TEXT: usize = 256;
+}
+
+impl Reading {
+    /// The reading cut to [`bounds`]: lists keep their first rows, texts their first
+    /// characters. About 100 KiB at the most, whatever the printer sent.
+    pub fn bounded(mut self) -> Reading {
+        fn clip(s: &mut String) {
+            if let Some((at, _)) = s.char_indices().nth(bounds::TEXT) {
+                s.truncate(at);
+            }
+        }
+        fn clip_opt(s: &mut Option<String>) {
+            if let Some(s) = s {
+                clip(s);
+            }
+        }
+        let id = &mut self.identity;
+        clip(&mut id.address);
+        for f in [
+            &mut id.sys_object_id,
+            &mut id.sys_descr,
+            &mut id.vendor,
+            &mut id.model,
+            &mut id.serial,
+            &mut id.firmware,
+            &mut id.mac,
+        ] {
+            clip_opt(f);
+        }
+        self.supplies.truncate(bounds::SUPPLIES);
+        for s in &mut self.supplies {
+            clip(&mut s.description);
+            clip(&mut s.kind);
+            clip_opt(&mut s.part_number);
+            clip_opt(&mut s.color);
+            clip_opt(&mut s.unit);
+        }
+        self.meters.truncate(bounds::METERS);
+        for m in &mut self.meters {
+            clip(&mut m.name);
+            clip(&mut m.source);
+        }
+        let st = &mut self.status;
+        clip_opt(&mut st.device_status);
+        clip_opt(&mut st.printer_status);
+        st.errors.truncate(bounds::ERRORS);
+        st.errors.iter_mut().for_each(clip);
+        st.alerts.truncate(bounds::ALERTS);
+        for a in &mut st.alerts {
+            clip(&mut a.severity);
+            clip(&mut a.group);
+            clip(&mut a.code);
+            clip(&mut a.description);
+        }
+        self
+    }
+}
+
 /// A supply's raw level and maximum with the rules that interpret them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SupplyLevel {

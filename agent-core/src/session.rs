@@ -12,8 +12,12 @@ use crate::transport::{Counters, SnmpError, Target, Transport};
 const MAX_GET_VARBINDS: usize = 40;
 /// A budget for one response, under a 1,500-byte Ethernet MTU.
 const DATAGRAM_BUDGET: usize = 1_350;
-/// A bound on rows per column, so a broken agent cannot keep a walk going for ever.
-const MAX_ROWS: usize = 20_000;
+/// A bound on rows per column, so a broken agent cannot keep a walk going for ever (a
+/// printer's tables have tens of rows).
+const MAX_ROWS: usize = 1_000;
+/// A bound on the bytes one walk takes in: an agent with an endless table of 8 KB values
+/// cost 510 MB for one printer before it. What was read by then is kept.
+pub const MAX_WALK_BYTES: u64 = 1 << 20;
 
 /// A column to walk, with what the caller expects of it.
 #[derive(Debug, Clone)]
@@ -202,7 +206,11 @@ impl Session {
             })
             .collect();
         let mut shrink = 1u32;
+        let received_before = self.counters.bytes_received;
         while !open.is_empty() {
+            if self.counters.bytes_received - received_before > MAX_WALK_BYTES {
+                break;
+            }
             // Probes (expected-empty columns) go first as non-repeaters: one GETNEXT each.
             open.sort_by_key(|o| !o.probe);
             let probes = open.iter().filter(|o| o.probe).count();
