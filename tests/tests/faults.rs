@@ -433,3 +433,40 @@ async fn the_packet_rate_budget_paces_every_send() {
     );
     assert_eq!(t.totals().packets_sent, 30);
 }
+
+#[tokio::test]
+async fn a_printer_with_endless_tables_gives_a_bounded_reading_at_a_bounded_cost() {
+    // 5,000 supplies with 8 KB descriptions, and 5,000 alert rows: a broken or hostile
+    // agent. The reading stays small enough for the coordinator, and the walk stops.
+    let mut d = device("hp_hex");
+    let big = Value::OctetString(vec![b'x'; 8 * 1024]);
+    for row in 1..=5_000u32 {
+        let at = |col: u32| Oid::lit(&format!("1.3.6.1.2.1.43.11.1.1.{col}.1.{row}"));
+        d.view.insert(at(4), Value::Integer(3)); // toner
+        d.view.insert(at(6), big.clone());
+        d.view.insert(at(8), Value::Integer(100));
+        d.view.insert(at(9), Value::Integer(50));
+        d.view.insert(
+            Oid::lit(&format!("1.3.6.1.2.1.43.18.1.1.8.1.{row}")),
+            big.clone(),
+        );
+    }
+    d.max_message = 65_000;
+    let sim = serve(vec![(loopback(), d)]).await.unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let r = read(&t, target(sim.addrs()[0], 2000, 1)).await.unwrap();
+    assert!(r.supplies.len() <= agent_core::model::bounds::SUPPLIES);
+    assert!(r.supplies.len() >= 10, "what was read is kept");
+    assert!(r
+        .supplies
+        .iter()
+        .all(|s| s.description.chars().count() <= agent_core::model::bounds::TEXT));
+    let wire: printwatch_proto::v1::Reading = r.clone().into();
+    let bytes = prost::Message::encoded_len(&wire);
+    assert!(bytes < 200 * 1024, "the reading is {bytes} bytes");
+    assert!(
+        r.bytes_received < 12 * agent_core::session::MAX_WALK_BYTES,
+        "{} bytes walked",
+        r.bytes_received
+    );
+}
