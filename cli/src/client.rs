@@ -120,6 +120,16 @@ pub fn devices_table(devices: &[p::Device]) -> String {
             d.addresses.last().cloned().unwrap_or_default(),
             lowest(&d.latest)
         );
+        if !d.conflicts.is_empty() {
+            let sites: Vec<&str> = d.conflicts.iter().map(|o| o.site.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "{:<28} ^ also read by site {}: a conflict, see `printwatch device {}`",
+                "",
+                sites.join(", "),
+                d.id
+            );
+        }
     }
     out
 }

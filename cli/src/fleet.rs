@@ -50,6 +50,19 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                     d.site,
                     d.addresses.join(", ")
                 ));
+                for o in &d.conflicts {
+                    let model = o.identity.as_ref().and_then(|i| i.model.clone());
+                    emit(&format!(
+                        "  conflict: site {} also reads this serial at {} ({}), last {}; \
+                         its readings are kept apart (printwatch move {} {} if it moved)",
+                        o.site,
+                        o.address,
+                        model.as_deref().unwrap_or("unknown model"),
+                        o.last_seen,
+                        d.id,
+                        o.site
+                    ));
+                }
                 match d.latest {
                     Some(r) => emit(
                         agent_core::report::render(&agent_core::model::Reading::try_from(r)?)
@@ -133,6 +146,17 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 "command {} sent to site {}: stop polling {id}",
                 a.command_id, a.site
             ));
+        }
+        Command::Move { id, site } => {
+            let d = client
+                .move_device(p::MoveDeviceRequest {
+                    id,
+                    site: site.clone(),
+                })
+                .await
+                .map_err(c::ClientError::from)?
+                .into_inner();
+            emit(&format!("{} belongs to site {} now", d.id, d.site));
         }
         Command::Discover {
             site,
@@ -308,5 +332,10 @@ fn device_json(d: &printwatch_proto::v1::Device) -> Result<serde_json::Value> {
     Ok(serde_json::json!({
         "id": d.id, "site": d.site, "addresses": d.addresses, "identity": identity,
         "first_seen": d.first_seen, "last_seen": d.last_seen, "latest": latest,
+        "conflicts": d.conflicts.iter().map(|o| serde_json::json!({
+            "site": o.site, "address": o.address,
+            "identity": o.identity.clone().map(agent_core::model::Identity::from),
+            "first_seen": o.first_seen, "last_seen": o.last_seen, "readings": o.readings,
+        })).collect::<Vec<_>>(),
     }))
 }

@@ -101,6 +101,21 @@ pub(crate) enum Command {
         /// The device id (from `printwatch devices`).
         id: String,
     },
+    /// Give a device to another site. A printer belongs to the site that first reported
+    /// it; another site's readings of it are only shown as conflicts (`printwatch device
+    /// ID`) and change nothing, so a site's certificate cannot take over another's
+    /// printers. When a printer really moved, move it here: from then on the new site's
+    /// readings are its own.
+    ///
+    /// Example:
+    ///   printwatch move sn:CNB1234567 branch1
+    #[command(verbatim_doc_comment)]
+    Move {
+        /// The device id (from `printwatch devices`).
+        id: String,
+        /// The site it belongs to from now on.
+        site: String,
+    },
     /// Ask a site's collector to sweep ranges for printers; what it finds joins the fleet.
     ///
     /// Examples:

@@ -52,6 +52,17 @@ impl CollectorMetrics {
             })
             .build();
         meter
+            .u64_observable_gauge("printwatch_outbox_set_aside")
+            .with_description(
+                "Envelopes the coordinator refused (or too large to send), kept in the outbox's \
+                 set-aside directory for people to look at.",
+            )
+            .with_callback({
+                let outbox = outbox.clone();
+                move |o| o.observe(outbox.set_aside_count(), &[])
+            })
+            .build();
+        meter
             .u64_observable_counter("printwatch_outbox_acknowledged")
             .with_description(
                 "Envelopes the coordinator has acknowledged (stored), over the outbox's life: \

@@ -88,6 +88,11 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The largest envelope sent: below the coordinator's default message limit (1 MiB), with
+/// room for the stream's framing. A reading is bounded where it is made; this is the
+/// last guard.
+pub const SEND_LIMIT: usize = 960 * 1024;
+
 /// Where commands from the coordinator go.
 pub type Commands = tokio::sync::mpsc::Sender<p::Command>;
 
@@ -105,6 +110,7 @@ async fn session(
         body: Some(p::collector_message::Body::Hello(p::Hello {
             site: c.site.clone(),
             version: env!("CARGO_PKG_VERSION").into(),
+            outbox_id: outbox.identity().to_string(),
         })),
     };
     tx.send(hello).await.map_err(|_| LinkError::Closed)?;
@@ -121,8 +127,19 @@ async fn session(
         // Send whatever is pending beyond what this connection already sent.
         let batch = outbox.pending_after(sent, 128)?;
         let more = batch.len() == 128;
-        for env in batch {
+        for mut env in batch {
             sent = env.seq;
+            if prost::Message::encoded_len(&env) > SEND_LIMIT {
+                // The coordinator would refuse the whole stream over it: kept here, and
+                // only its number sent, so the queue moves on.
+                let why = format!(
+                    "too_large: {} bytes, more than the {SEND_LIMIT} a message may carry",
+                    prost::Message::encoded_len(&env)
+                );
+                outbox.set_aside(env.seq, &why)?;
+                tracing::warn!(envelope = env.seq, "set aside an envelope: {why}");
+                env.body = None;
+            }
             let msg = p::CollectorMessage {
                 body: Some(p::collector_message::Body::Envelope(env)),
             };
@@ -166,6 +183,20 @@ fn settle(
             Some(Ok(p::CoordinatorMessage {
                 body: Some(p::coordinator_message::Body::Ack(a)),
             })) => acked = acked.max(a.seq),
+            Some(Ok(p::CoordinatorMessage {
+                body: Some(p::coordinator_message::Body::Rejected(r)),
+            })) => {
+                // Kept before the ack that follows deletes it from the queue.
+                let why = format!("{}: {}", r.reason, r.detail);
+                if outbox.set_aside(r.seq, &why)? {
+                    tracing::warn!(
+                        envelope = r.seq,
+                        reason = %r.reason,
+                        "the coordinator refused an envelope; it is set aside in the outbox: {}",
+                        r.detail
+                    );
+                }
+            }
             Some(Ok(p::CoordinatorMessage {
                 body: Some(p::coordinator_message::Body::Command(cmd)),
             })) => {

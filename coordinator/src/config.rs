@@ -34,6 +34,9 @@ pub struct CoordinatorConfig {
     pub history_days: u32,
     /// The largest message accepted from a client, in KiB.
     pub max_message_kb: usize,
+    /// The most printers one site may have; readings of more are refused (counted, and
+    /// alerted as `over_quota`).
+    pub max_devices_per_site: u32,
     /// Certificates.
     pub tls: TlsFiles,
     /// Reorder points and alert thresholds for the whole fleet.
@@ -117,6 +120,7 @@ impl CoordinatorConfig {
                 Default::default()
             },
             uploads: self.dealer.enabled,
+            device_quota: Some(self.max_devices_per_site as usize),
         }
     }
 
@@ -137,6 +141,7 @@ impl Default for CoordinatorConfig {
             cache_mb: 64,
             history_days: 400,
             max_message_kb: 1024,
+            max_devices_per_site: 20_000,
             tls: TlsFiles {
                 ca: PathBuf::from("/etc/printwatch/pki/ca.pem"),
                 cert: PathBuf::from("/etc/printwatch/pki/coordinator.pem"),

@@ -38,6 +38,8 @@ pub enum Outcome {
     Duplicate,
     /// A collector's report that a poll failed.
     PollFailed,
+    /// A reading of another site's printer, kept apart as a conflict.
+    Observed,
 }
 
 impl CoordinatorMetrics {
@@ -104,6 +106,7 @@ impl CoordinatorMetrics {
             Outcome::Stored => "stored",
             Outcome::Duplicate => "duplicate",
             Outcome::PollFailed => "poll_failed",
+            Outcome::Observed => "observed",
         };
         self.envelopes.add(
             n,

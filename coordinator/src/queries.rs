@@ -148,7 +148,22 @@ pub fn alert_message(a: AlertRecord) -> p::FleetAlert {
 impl Queries {
     fn device_message(&self, d: DeviceRecord) -> Result<p::Device, QueryError> {
         let latest = self.store.latest(&d.id).map_err(store_err)?.map(Into::into);
+        let conflicts = self
+            .store
+            .observations(&d.id)
+            .map_err(store_err)?
+            .into_iter()
+            .map(|o| p::Observation {
+                site: o.site,
+                address: o.address,
+                identity: Some(o.identity.into()),
+                first_seen: o.first_seen.rfc3339(),
+                last_seen: o.last_seen.rfc3339(),
+                readings: o.readings,
+            })
+            .collect();
         Ok(p::Device {
+            conflicts,
             id: d.id,
             site: d.site,
             addresses: d.addresses,

@@ -271,7 +271,7 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         events.clone(),
         metrics,
     );
-    let fleet = FleetService::new(queries.clone(), registry.clone(), events);
+    let fleet = FleetService::new(queries.clone(), ingest.clone(), registry.clone(), events);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(async move {
         server::serve(listener, &tls, collectors, fleet, stop_streams, async {

@@ -13,12 +13,14 @@ use std::collections::HashMap;
 use kameo::prelude::*;
 use time::{Duration, OffsetDateTime};
 
-use crate::ingest::{Apply, ClockChanges, Ingestor, NewAlert, Notifiers, SetMark, Subject};
+use crate::ingest::{
+    refused_mark, Apply, ClockChanges, Ingestor, NewAlert, Notifiers, SetMark, Subject,
+};
 use crate::mail::SendDigest;
 use crate::policy::{dealer_payload, Policy};
 use crate::registry::{Registry, Sites};
 use crate::schedule::{self, MeterReadSchedule};
-use crate::store::alerts::{device_key, site_key, AlertKind};
+use crate::store::alerts::{device_key, site_alert_key, site_key, AlertKind};
 use crate::store::{StoreError, StoreReader};
 use crate::timestamp::Timestamp;
 
@@ -127,6 +129,16 @@ impl Watchdog {
         known.sort();
         known.dedup();
         for site in known {
+            // Refused envelopes: the alert closes after a day with no more refusals.
+            let refused = site_alert_key(&site, AlertKind::EnvelopesRefused);
+            if self.store.is_open(&refused)?
+                && self
+                    .store
+                    .mark(&refused_mark(&site))?
+                    .is_none_or(|last| at.since(last) > Duration::days(1))
+            {
+                c.close.push(refused);
+            }
             let key = site_key(&site);
             if connected.contains(&site) {
                 self.last_connected.insert(site.clone(), now);

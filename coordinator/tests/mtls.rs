@@ -11,7 +11,7 @@ use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 
-use printwatch_tests::grpc::{channel, envelope, hello, reading, session};
+use printwatch_tests::grpc::{channel, envelope, hello, reading, session, session_answers};
 use printwatch_tests::{eventually, tempdir};
 
 /// A coordinator in this process for a fleet with sites hq and branch, taking messages of
@@ -129,7 +129,8 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
         ),
         "{err}"
     );
-    // A malformed reading (an unknown supply state) is refused, and the stream ends.
+    // A malformed reading (an unknown supply state) is rejected, for the collector to set
+    // aside, and the stream goes on: the next envelope is stored.
     let ch = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
     let mut bad = reading("SN8");
     bad.supplies.push(p::Supply {
@@ -137,15 +138,17 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
         class: 1,
         ..Default::default()
     });
-    let err = session(ch.clone(), vec![hello("hq"), envelope(3, bad)])
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), tonic::Code::InvalidArgument);
-    assert!(err.message().contains("supply state"), "{err}");
-    let acks = session(ch, vec![hello("hq"), envelope(3, reading("SN3"))])
-        .await
-        .unwrap();
-    assert_eq!(acks.last(), Some(&3));
+    let answers = session_answers(
+        ch.clone(),
+        vec![hello("hq"), envelope(3, bad), envelope(4, reading("SN3"))],
+    )
+    .await
+    .unwrap();
+    assert_eq!(answers.rejected.len(), 1, "{answers:?}");
+    let (seq, reason, detail) = &answers.rejected[0];
+    assert_eq!((*seq, reason.as_str()), (3, "malformed"));
+    assert!(detail.contains("supply state"), "{detail}");
+    assert_eq!(answers.acks.last(), Some(&4));
     let devices = FleetClient::new(op)
         .list_devices(p::ListDevicesRequest::default())
         .await
@@ -348,33 +351,41 @@ async fn readings_with_bogus_times_are_refused_clearly_counted_and_never_stored(
         ("2099-01-01T00:00:00Z", "ahead of the coordinator's clock"),
         (ahead.as_str(), "ahead of the coordinator's clock"),
     ];
-    for (at, says) in cases {
+    for (n, (at, says)) in cases.iter().enumerate() {
         let mut r = reading("BOGUS");
-        r.polled_at = at.into();
-        let status = session(ch.clone(), vec![hello("hq"), envelope(1, r)])
+        r.polled_at = at.to_string();
+        let seq = n as u64 + 1;
+        let answers = session_answers(ch.clone(), vec![hello("hq"), envelope(seq, r)])
             .await
-            .expect_err(at);
-        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{at:?}");
+            .expect(at);
+        let [(rejected, _, detail)] = answers.rejected.as_slice() else {
+            panic!("{at:?} was not rejected: {answers:?}");
+        };
+        assert_eq!(*rejected, seq);
         assert!(
-            status.message().contains("polled_at") && status.message().contains(says),
-            "{at:?}: {}",
-            status.message()
+            detail.contains("polled_at") && detail.contains(says),
+            "{at:?}: {detail}"
         );
     }
-    assert_eq!(
-        store.last_sequence("hq").unwrap(),
-        0,
-        "nothing acknowledged"
-    );
     assert!(
         store.device("sn:BOGUS").unwrap().is_none(),
         "nothing stored"
     );
-    // The collector's next good reading under the same number goes through.
-    let acks = session(ch, vec![hello("hq"), envelope(1, reading("GOOD"))])
+    // One alert for them all, at the site.
+    let refused: Vec<_> = store
+        .alerts(false)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind.name() == "envelopes_refused")
+        .collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].site, "hq");
+    // The collector's next good reading goes through.
+    let acks = session(ch, vec![hello("hq"), envelope(6, reading("GOOD"))])
         .await
         .unwrap();
-    assert_eq!(acks.last(), Some(&1));
+    assert_eq!(acks.last(), Some(&6));
+    assert!(store.device("sn:GOOD").unwrap().is_some());
     let text = printwatch_telemetry::scrape(coordinator.metrics.expect("metrics"))
         .await
         .unwrap();
@@ -390,5 +401,98 @@ async fn readings_with_bogus_times_are_refused_clearly_counted_and_never_stored(
     assert_eq!(refused("unparseable_time"), 2.0, "{text}");
     assert_eq!(refused("time_too_early"), 1.0);
     assert_eq!(refused("time_ahead"), 2.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sites_certificate_cannot_take_over_another_sites_printer() {
+    let dir = tempdir("takeover");
+    let coordinator = start(&dir).await;
+    let (addr, store) = (coordinator.listen, coordinator.store.clone());
+    let ca = dir.join("ca.pem");
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let branch = certs::paths(&dir, Role::Collector, "branch");
+    let admin = certs::paths(&dir, Role::Operator, "admin");
+    let hq = channel(addr, &ca, Some((&hq.cert, &hq.key))).await.unwrap();
+    let branch = channel(addr, &ca, Some((&branch.cert, &branch.key)))
+        .await
+        .unwrap();
+    let op = channel(addr, &ca, Some((&admin.cert, &admin.key)))
+        .await
+        .unwrap();
+
+    let mut own = reading("BR1");
+    own.identity.as_mut().unwrap().model = Some("M404".into());
+    session(branch, vec![hello("branch"), envelope(1, own)])
+        .await
+        .unwrap();
+    // hq's certificate, branch's serial, another model.
+    let mut forged = reading("BR1");
+    forged.identity.as_mut().unwrap().model = Some("Forged".into());
+    forged.identity.as_mut().unwrap().address = "10.1.0.66".into();
+    let acks = session(hq.clone(), vec![hello("hq"), envelope(1, forged)])
+        .await
+        .unwrap();
+    assert_eq!(acks.last(), Some(&1), "kept, as a conflict");
+    let mut fleet = FleetClient::new(op);
+    let device = fleet
+        .get_device(p::GetDeviceRequest {
+            id: "sn:BR1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(device.site, "branch");
+    assert_eq!(
+        device.identity.as_ref().unwrap().model.as_deref(),
+        Some("M404")
+    );
+    assert_eq!(device.conflicts.len(), 1);
+    assert_eq!(device.conflicts[0].site, "hq");
+    assert_eq!(device.conflicts[0].address, "10.1.0.66");
+    assert_eq!(store.devices().unwrap().len(), 1);
+
+    // An operator moves it to hq: the conflict is gone and hq's readings are its own.
+    let moved = fleet
+        .move_device(p::MoveDeviceRequest {
+            id: "sn:BR1".into(),
+            site: "hq".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(moved.site, "hq");
+    assert!(moved.conflicts.is_empty());
+    let err = fleet
+        .move_device(p::MoveDeviceRequest {
+            id: "sn:NOPE".into(),
+            site: "hq".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::NotFound);
+
+    // A hello without an outbox is refused; an envelope numbered far beyond the last
+    // stored one is refused with a clear status, and the site is not silenced by it.
+    let mut no_outbox = hello("hq");
+    if let Some(p::collector_message::Body::Hello(h)) = &mut no_outbox.body {
+        h.outbox_id.clear();
+    }
+    let err = session(hq.clone(), vec![no_outbox]).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+    let err = session(
+        hq.clone(),
+        vec![hello("hq"), envelope(u64::MAX, reading("FAR"))],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition, "{err}");
+    assert!(err.message().contains("far beyond"), "{err}");
+    let acks = session(hq, vec![hello("hq"), envelope(2, reading("NEAR"))])
+        .await
+        .unwrap();
+    assert_eq!(acks.last(), Some(&2));
+    assert!(store.device("sn:FAR").unwrap().is_none());
+    assert!(store.device("sn:NEAR").unwrap().is_some());
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -55,14 +55,29 @@ pub fn envelope(seq: u64, r: p::Reading) -> p::CollectorMessage {
     }
 }
 
-/// The hello a collector of `site` opens its stream with.
+/// The hello a collector of `site` opens its stream with: the same outbox every time.
 pub fn hello(site: &str) -> p::CollectorMessage {
+    hello_from(site, &format!("test-outbox-{site}"))
+}
+
+/// The hello of `site`'s collector whose outbox is `outbox`.
+pub fn hello_from(site: &str, outbox: &str) -> p::CollectorMessage {
     p::CollectorMessage {
         body: Some(p::collector_message::Body::Hello(p::Hello {
             site: site.into(),
             version: "test".into(),
+            outbox_id: outbox.into(),
         })),
     }
+}
+
+/// What the coordinator answered on a collector stream.
+#[derive(Debug, Default)]
+pub struct Answers {
+    /// The acknowledgements, in order.
+    pub acks: Vec<u64>,
+    /// The envelopes rejected: number, reason and detail.
+    pub rejected: Vec<(u64, String, String)>,
 }
 
 /// Sends `msgs` on a collector stream and returns the acknowledgements received, until
@@ -72,6 +87,15 @@ pub async fn session(
     ch: Channel,
     msgs: Vec<p::CollectorMessage>,
 ) -> Result<Vec<u64>, tonic::Status> {
+    session_answers(ch, msgs).await.map(|a| a.acks)
+}
+
+/// [`session`], with the rejections too; each rejection is checked to come before the ack
+/// that covers it.
+pub async fn session_answers(
+    ch: Channel,
+    msgs: Vec<p::CollectorMessage>,
+) -> Result<Answers, tonic::Status> {
     let highest = msgs
         .iter()
         .filter_map(|m| match &m.body {
@@ -88,23 +112,34 @@ pub async fn session(
         .session(tokio_stream::wrappers::ReceiverStream::new(rx))
         .await?
         .into_inner();
-    let mut acks: Vec<u64> = Vec::new();
-    while acks.last().copied().unwrap_or(0) < highest {
+    let mut answers = Answers::default();
+    while answers.acks.last().copied().unwrap_or(0) < highest {
         match stream.message().await? {
             Some(p::CoordinatorMessage {
                 body: Some(p::coordinator_message::Body::Ack(a)),
             }) => {
+                let acks = &answers.acks;
                 assert!(
                     acks.last().is_none_or(|&last| a.seq >= last),
                     "an ack went backwards: {acks:?} then {}",
                     a.seq
                 );
-                acks.push(a.seq)
+                answers.acks.push(a.seq)
+            }
+            Some(p::CoordinatorMessage {
+                body: Some(p::coordinator_message::Body::Rejected(r)),
+            }) => {
+                assert!(
+                    answers.acks.last().is_none_or(|&last| r.seq > last),
+                    "envelope {} was rejected after an ack covered it",
+                    r.seq
+                );
+                answers.rejected.push((r.seq, r.reason, r.detail));
             }
             Some(_) => {}
             None => break,
         }
     }
     drop(tx);
-    Ok(acks)
+    Ok(answers)
 }

@@ -180,3 +180,98 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
     uplink.await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_envelopes_are_set_aside_and_a_lost_outbox_starts_a_new_numbering() {
+    let dir = printwatch_tests::tempdir("uplink-refused");
+    certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
+    let listen = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = start_coordinator(&dir, listen).await;
+    let store = server.store.clone();
+    let hq = certs::paths(&dir, Role::Collector, "hq");
+    let config = UplinkConfig {
+        endpoint: format!("https://{listen}"),
+        server_name: "localhost".into(),
+        ca_pem: read(&dir.join("ca.pem")),
+        cert_pem: read(&hq.cert),
+        key_pem: read(&hq.key),
+        site: "hq".into(),
+        max_backoff: Duration::from_millis(400),
+    };
+    let outbox_dir = dir.join("outbox");
+    let outbox = Outbox::open(&outbox_dir).unwrap();
+    // A good reading, one with a time the coordinator refuses, one far too large to send
+    // (a printer with an endless table), and a good one after them.
+    outbox.push(reading(1)).await.unwrap();
+    let p::envelope::Body::Reading(mut bogus) = reading(2) else {
+        unreachable!()
+    };
+    bogus.polled_at = "2099-01-01T00:00:00Z".into();
+    outbox
+        .push(p::envelope::Body::Reading(bogus))
+        .await
+        .unwrap();
+    let p::envelope::Body::Reading(mut huge) = reading(3) else {
+        unreachable!()
+    };
+    huge.identity.as_mut().unwrap().sys_descr = Some("x".repeat(1_500_000));
+    outbox.push(p::envelope::Body::Reading(huge)).await.unwrap();
+    outbox.push(reading(4)).await.unwrap();
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commands, _command_rx) = tokio::sync::mpsc::channel(8);
+    let uplink = tokio::spawn(run(config.clone(), outbox.clone(), commands, async {
+        let _ = stop_rx.await;
+    }));
+    until("the queue to move past what was refused", 20, async || {
+        outbox.depth() == 0
+    })
+    .await;
+    assert_eq!(outbox.set_aside_count(), 2);
+    let aside = outbox_dir.join(printwatch_collector::outbox::SET_ASIDE);
+    let why = |n: u64| std::fs::read_to_string(aside.join(format!("{n:020}.why"))).unwrap();
+    assert!(why(2).starts_with("time_ahead"), "{}", why(2));
+    assert!(why(3).starts_with("too_large"), "{}", why(3));
+    for (serial, kept) in [("SN1", true), ("SN2", false), ("SN3", false), ("SN4", true)] {
+        assert_eq!(
+            store.device(&format!("sn:{serial}")).unwrap().is_some(),
+            kept,
+            "{serial}"
+        );
+    }
+    assert!(store
+        .alerts(false)
+        .unwrap()
+        .iter()
+        .any(|a| a.kind.name() == "envelopes_refused" && a.site == "hq"));
+    let _ = stop_tx.send(());
+    uplink.await.unwrap();
+    drop(outbox);
+
+    // The outbox directory is lost: the new outbox numbers from 1 again, and what it
+    // sends is stored, not taken for replays of the old numbers.
+    std::fs::remove_dir_all(&outbox_dir).unwrap();
+    let outbox = Outbox::open(&outbox_dir).unwrap();
+    for i in 5..=6 {
+        outbox.push(reading(i)).await.unwrap();
+    }
+    assert_eq!(outbox.last_seq(), 2);
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (commands, _command_rx) = tokio::sync::mpsc::channel(8);
+    let uplink = tokio::spawn(run(config, outbox.clone(), commands, async {
+        let _ = stop_rx.await;
+    }));
+    until("the new outbox to be delivered", 20, async || {
+        outbox.depth() == 0
+    })
+    .await;
+    assert!(store.device("sn:SN5").unwrap().is_some());
+    assert!(store.device("sn:SN6").unwrap().is_some());
+    assert_eq!(store.last_sequence("hq").unwrap(), 2);
+    let _ = stop_tx.send(());
+    uplink.await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}

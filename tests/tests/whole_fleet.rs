@@ -1,7 +1,8 @@
 //! The whole fleet as processes: a coordinator (`printwatch-coordinator`, so it can be
 //! SIGKILLed), two collector processes for two sites, and simulated printers. The coordinator is killed while readings stream and restarted; afterwards
 //! every reading either collector took is stored exactly once. A printer both sites reach
-//! is one device, and so is a printer that moved to another address.
+//! is one device (the other site's readings of it a counted conflict), and so is a printer
+//! that moved to another address.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
@@ -110,6 +111,12 @@ async fn stored(dir: &Path, listen: SocketAddr) -> (usize, Vec<p::Device>) {
             .into_inner()
             .readings
             .len();
+        // Another site's readings of a printer are kept apart, counted.
+        n += d
+            .conflicts
+            .iter()
+            .map(|o| o.readings as usize)
+            .sum::<usize>();
     }
     (n, devices)
 }
@@ -240,8 +247,13 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
 
     let (n_stored, devices) = stored(&dir, listen).await;
     assert_eq!(
-        n_stored as u64, total_taken,
-        "every reading taken is stored exactly once"
+        n_stored as u64,
+        total_taken,
+        "every reading taken is stored exactly once: {:?}",
+        devices
+            .iter()
+            .map(|d| (&d.id, &d.site, &d.conflicts))
+            .collect::<Vec<_>>()
     );
     // 8 printers, plus the shared one (once), the moved one still one device.
     assert_eq!(
@@ -258,13 +270,19 @@ async fn coordinator_kill_9_two_sites_a_shared_and_a_moved_printer() {
         moved.addresses.contains(&at(1, 1).to_string())
             && moved.addresses.contains(&at(1, 200).to_string())
     );
+    // The shared printer belongs to the site that read it first; the other's readings of
+    // it are a conflict.
     let shared = devices
         .iter()
         .find(|d| d.id == "sn:SIM107-00099")
         .expect("the shared printer");
-    assert!(
-        shared.addresses.contains(&at(1, 99).to_string())
-            && shared.addresses.contains(&at(2, 99).to_string())
-    );
+    let (own, other) = match shared.site.as_str() {
+        "north" => (at(1, 99), at(2, 99)),
+        _ => (at(2, 99), at(1, 99)),
+    };
+    assert_eq!(shared.addresses, [own.to_string()]);
+    assert_eq!(shared.conflicts.len(), 1);
+    assert_eq!(shared.conflicts[0].address, other.to_string());
+    assert!(shared.conflicts[0].readings > 0);
     let _ = std::fs::remove_dir_all(&dir);
 }

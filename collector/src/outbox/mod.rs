@@ -54,6 +54,10 @@ pub struct Outbox {
 
 struct Inner {
     dir: PathBuf,
+    /// Made with the outbox: the coordinator counts this outbox's numbers under it.
+    identity: String,
+    /// How many envelopes the coordinator rejected and were set aside.
+    set_aside: AtomicU64,
     /// Held (flock) while the outbox is open: one collector per directory.
     _lock: File,
     log: Mutex<Log>,
@@ -103,6 +107,17 @@ struct GroupCommit {
 const SEGMENT_BYTES: u64 = 1 << 20;
 const ACKED: &str = "acked";
 const LOCK: &str = "outbox.lock";
+const IDENTITY: &str = "identity";
+/// Where envelopes the coordinator rejected are kept, one file each, for people.
+pub const SET_ASIDE: &str = "set-aside";
+
+/// Options for a file of the outbox: readable by the collector's user only, since
+/// readings name the site's printers.
+fn private() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o
+}
 
 impl Outbox {
     /// Opens (or creates) the outbox in `dir`. A crash's torn last record is cut off.
@@ -112,9 +127,9 @@ impl Outbox {
 
     /// [`Outbox::open`] with segments of about `segment_bytes` (tests use small ones).
     fn open_sized(dir: &Path, segment_bytes: u64) -> Result<Outbox, OutboxError> {
-        std::fs::create_dir_all(dir).map_err(io_at(dir))?;
+        private_dir(dir)?;
         let lock_path = dir.join(LOCK);
-        let lock = OpenOptions::new()
+        let lock = private()
             .create(true)
             .truncate(false)
             .write(true)
@@ -175,7 +190,7 @@ impl Outbox {
         }
 
         let acked_path = dir.join(ACKED);
-        let acked_file = OpenOptions::new()
+        let acked_file = private()
             .create(true)
             .truncate(false)
             .read(true)
@@ -205,9 +220,19 @@ impl Outbox {
             .open(&active_path)
             .map_err(io_at(&active_path))?;
         let active_len = active.metadata().map_err(io_at(&active_path))?.len();
+        let identity = identity(dir)?;
+        let set_aside = match std::fs::read_dir(dir.join(SET_ASIDE)) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".pb"))
+                .count() as u64,
+            Err(_) => 0,
+        };
         Ok(Outbox {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
+                identity,
+                set_aside: AtomicU64::new(set_aside),
                 _lock: lock,
                 log: Mutex::new(Log {
                     segments,
@@ -434,6 +459,51 @@ impl Outbox {
         Ok(out)
     }
 
+    /// This outbox's identity, made with it: its hello carries it, so that a new outbox
+    /// (the directory lost or wiped) starts a new numbering at the coordinator.
+    pub fn identity(&self) -> &str {
+        &self.inner.identity
+    }
+
+    /// Keeps envelope `seq`, which the coordinator rejected and will never store, in
+    /// `set-aside/` (the envelope, and why in a text file beside it), durably: the ack
+    /// that follows then deletes it from the queue. True when it was still here to keep.
+    pub fn set_aside(&self, seq: u64, why: &str) -> Result<bool, OutboxError> {
+        let Some(env) = self
+            .pending_after(seq.saturating_sub(1), 1)?
+            .into_iter()
+            .find(|e| e.seq == seq)
+        else {
+            return Ok(false);
+        };
+        let dir = self.inner.dir.join(SET_ASIDE);
+        private_dir(&dir)?;
+        let write = |name: String, bytes: &[u8]| -> Result<(), OutboxError> {
+            let path = dir.join(name);
+            let mut f = private()
+                .create(true)
+                .truncate(true)
+                .write(true)
+                .open(&path)
+                .map_err(io_at(&path))?;
+            f.write_all(bytes)
+                .and_then(|()| f.sync_all())
+                .map_err(io_at(&path))
+        };
+        write(format!("{seq:020}.why"), format!("{why}\n").as_bytes())?;
+        write(format!("{seq:020}.pb"), &env.encode_to_vec())?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_at(&dir))?;
+        self.inner.set_aside.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// How many envelopes are set aside (see [`Outbox::set_aside`]).
+    pub fn set_aside_count(&self) -> u64 {
+        self.inner.set_aside.load(Ordering::Relaxed)
+    }
+
     /// The last sequence number handed out: how many envelopes were ever pushed.
     pub fn last_seq(&self) -> u64 {
         self.inner.last.load(Ordering::Acquire)
@@ -510,10 +580,55 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.log"))
 }
 
+/// Creates a directory of the outbox (and its parents), for the collector's user only.
+fn private_dir(dir: &Path) -> Result<(), OutboxError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_at(dir))
+}
+
+/// The outbox's identity from `identity`, made (128 random bits, durably) when there is
+/// none.
+fn identity(dir: &Path) -> Result<String, OutboxError> {
+    let path = dir.join(IDENTITY);
+    match std::fs::read_to_string(&path) {
+        Ok(text)
+            if text.trim().len() == 32 && text.trim().bytes().all(|b| b.is_ascii_hexdigit()) =>
+        {
+            return Ok(text.trim().to_string())
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_at(&path)(e)),
+    }
+    let id = format!("{:032x}", rand::random::<u128>());
+    let tmp = dir.join("identity.new");
+    private()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(format!("{id}\n").as_bytes())?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .and_then(|()| File::open(dir)?.sync_all())
+        .map_err(io_at(&path))?;
+    Ok(id)
+}
+
 /// Creates an empty segment and makes its name durable (the directory is synced).
 fn create_segment(dir: &Path, first: u64) -> Result<PathBuf, OutboxError> {
     let path = segment_path(dir, first);
-    File::create(&path)
+    private()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&path)
         .and_then(|f| f.sync_all())
         .map_err(io_at(&path))?;
     File::open(dir)
@@ -767,6 +882,48 @@ mod tests {
         assert!(matches!(e, OutboxError::InUse(_)), "{e}");
         drop(first);
         assert!(Outbox::open(&dir).is_ok(), "the lock goes with the outbox");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn an_identity_made_with_it_set_aside_envelopes_and_files_only_for_its_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = fresh("identity");
+        let id = {
+            let o = Outbox::open(&dir).unwrap();
+            for n in 1..=3 {
+                o.push(body(n)).await.unwrap();
+            }
+            assert!(o
+                .set_aside(2, "malformed: an unknown supply state")
+                .unwrap());
+            assert!(!o.set_aside(9, "never pushed").unwrap());
+            assert_eq!(o.set_aside_count(), 1);
+            o.ack(3).unwrap();
+            o.identity().to_string()
+        };
+        assert_eq!(id.len(), 32);
+        let o = reopen(&dir);
+        assert_eq!(o.identity(), id, "the identity stays with the outbox");
+        assert_eq!(o.set_aside_count(), 1, "counted again on open");
+        let kept = std::fs::read(dir.join(SET_ASIDE).join(format!("{:020}.pb", 2))).unwrap();
+        assert_eq!(p::Envelope::decode(&kept[..]).unwrap().seq, 2);
+        let why =
+            std::fs::read_to_string(dir.join(SET_ASIDE).join(format!("{:020}.why", 2))).unwrap();
+        assert!(why.contains("unknown supply state"), "{why}");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                assert_eq!(mode, 0o600, "{:?}", entry.file_name());
+            }
+        }
+        drop(o);
+        // A lost outbox directory: a new one is a new identity.
+        let _ = std::fs::remove_dir_all(&dir);
+        let o = Outbox::open(&dir).unwrap();
+        assert_ne!(o.identity(), id);
+        drop(o);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -23,8 +23,8 @@ mod tests;
 use kameo::prelude::*;
 
 pub use writer::{
-    durable, Answer, Applied, Changes, ClockChanges, Incoming, Ingested, NewAlert, PollFailure,
-    Subject, Writer,
+    durable, refused_mark, Answer, Applied, Changes, ClockChanges, Incoming, Ingested, NewAlert,
+    PollFailure, Subject, Writer,
 };
 
 use crate::dealer::{DealerUplink, Deliver};
@@ -162,7 +162,7 @@ impl Message<IngestBatch> for Ingestor {
     ) -> Self::Reply {
         let answers = self.writer.write_batch(&m.site, &m.items, m.follows);
         let mut wake = false;
-        let mut counts = [0u64; 3];
+        let mut counts = [0u64; 4];
         for ((_, item), answer) in m.items.iter().zip(&answers) {
             match (item, answer) {
                 (Incoming::Reading(r), Ok(Answer::Reading(outcome))) => match outcome {
@@ -175,7 +175,15 @@ impl Message<IngestBatch> for Ingestor {
                         counts[0] += 1;
                     }
                     Ingested::Duplicate => counts[1] += 1,
+                    Ingested::Observed { .. } => counts[3] += 1,
+                    Ingested::OverQuota(opened) => {
+                        wake |= opened.is_some();
+                        self.metrics.refused(&m.site, "over_quota");
+                    }
                 },
+                (Incoming::Refused { .. }, Ok(Answer::Refused(opened))) => {
+                    wake |= opened.is_some();
+                }
                 (Incoming::PollFailed(_), Ok(Answer::PollFailed(opened))) => {
                     wake |= opened.is_some();
                     counts[2] += 1;
@@ -193,7 +201,12 @@ impl Message<IngestBatch> for Ingestor {
         tokio::spawn(async move {
             let answers = durable(&reader, answers).await;
             if answers.iter().any(|a| a.is_ok()) {
-                let outcomes = [Outcome::Stored, Outcome::Duplicate, Outcome::PollFailed];
+                let outcomes = [
+                    Outcome::Stored,
+                    Outcome::Duplicate,
+                    Outcome::PollFailed,
+                    Outcome::Observed,
+                ];
                 for (outcome, n) in outcomes.into_iter().zip(counts) {
                     metrics.envelopes(&m.site, outcome, n);
                 }
@@ -295,6 +308,43 @@ impl Message<Prune> for Ingestor {
             self.writer.forget();
         }
         result.map_err(|e| e.to_string())
+    }
+}
+
+/// An operator gives a device to another site, durably.
+pub struct MoveDevice {
+    /// The device.
+    pub id: String,
+    /// The site it belongs to from now on.
+    pub to: String,
+}
+
+impl Message<MoveDevice> for Ingestor {
+    type Reply = DelegatedReply<Result<crate::store::devices::DeviceRecord, String>>;
+    async fn handle(&mut self, m: MoveDevice, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let result = self.writer.move_device(&m.id, &m.to);
+        self.when_durable(ctx, result, false)
+    }
+}
+
+/// A collector said hello with its outbox's identity: a new outbox starts a new numbering,
+/// durably, before anything of its stream is stored. The answer is true for a new one.
+pub struct OutboxIdentity {
+    /// The site.
+    pub site: String,
+    /// The outbox's identity.
+    pub id: String,
+}
+
+impl Message<OutboxIdentity> for Ingestor {
+    type Reply = DelegatedReply<Result<bool, String>>;
+    async fn handle(
+        &mut self,
+        m: OutboxIdentity,
+        ctx: &mut Context<Self, Self::Reply>,
+    ) -> Self::Reply {
+        let result = self.writer.outbox_identity(&m.site, &m.id);
+        self.when_durable(ctx, result, false)
     }
 }
 

@@ -202,7 +202,7 @@ async fn ingest_follows_its_own_alert_changes_and_those_the_clock_makes() {
         r.supplies[0].percent = Some(percent);
         match ingest(w, "hq", seq, &r).await {
             Ingested::Stored { changes, .. } => (changes.opened.len(), changes.closed.len()),
-            Ingested::Duplicate => panic!("a duplicate"),
+            other => panic!("not stored: {other:?}"),
         }
     };
     assert_eq!(put(&mut w, 5).await, (1, 0), "low: opens");
@@ -256,20 +256,23 @@ async fn replays_are_not_stored_twice_and_state_survives_reopening() {
         let r = reading("10.0.0.5", Some("SN1"), None, "2026-11-21T10:00:02Z");
         assert_eq!(ingest(&mut w, "hq", 2, &r).await, Ingested::Duplicate);
         assert_eq!(ingest(&mut w, "hq", 3, &r).await, Ingested::Duplicate);
-        // Another site's numbers are its own.
+        // Another site's numbers are its own (its reading of hq's printer is a conflict).
         assert!(matches!(
             ingest(&mut w, "branch", 1, &r).await,
-            Ingested::Stored { .. }
+            Ingested::Observed { .. }
         ));
+        assert_eq!(ingest(&mut w, "branch", 1, &r).await, Ingested::Duplicate);
     }
     let s = reopen(&d);
     assert_eq!(s.last_sequence("hq").unwrap(), 3);
-    assert_eq!(s.history("sn:SN1", None).unwrap().len(), 4);
+    assert_eq!(s.last_sequence("branch").unwrap(), 1);
+    assert_eq!(s.observations("sn:SN1").unwrap().len(), 1);
+    assert_eq!(s.history("sn:SN1", None).unwrap().len(), 3);
     assert_eq!(
         s.history("sn:SN1", Some(at("2026-11-21T10:00:02Z")))
             .unwrap()
             .len(),
-        3
+        2
     );
     assert_eq!(s.devices().unwrap().len(), 1);
     drop(s);
@@ -384,7 +387,14 @@ async fn one_printer_is_one_device_across_addresses_and_sites() {
     )
     .await;
     assert_eq!(a, stored("sn:SN1", true));
-    assert_eq!(b, stored("sn:SN1", false));
+    assert_eq!(
+        b,
+        Ingested::Observed {
+            device_id: "sn:SN1".into(),
+            owner: "hq".into()
+        },
+        "one device, which belongs to the site that found it first"
+    );
     assert_eq!(c, stored("sn:SN1", false));
     // No serial: the MAC finds it; neither: vendor, model and address.
     ingest(
@@ -420,7 +430,11 @@ async fn one_printer_is_one_device_across_addresses_and_sites() {
     assert_eq!(devices.len(), 4);
     assert_eq!(s.device_count(), 4);
     let first = s.device("sn:SN1").unwrap().unwrap();
-    assert_eq!(first.addresses, vec!["10.0.0.5", "10.9.0.5", "10.0.0.77"]);
+    assert_eq!(
+        first.addresses,
+        vec!["10.0.0.5", "10.0.0.77"],
+        "another site's address is its conflict's"
+    );
     assert_eq!(first.site, "hq");
     assert_eq!(s.latest("sn:SN1").unwrap().unwrap().polled_at, t(3));
     assert_eq!(
@@ -544,6 +558,291 @@ async fn alert_ids_and_batch_keys_come_from_atomic_counters_across_restarts() {
         .map(|b| b.key)
         .collect();
     assert_eq!(keys, ["pw-000000000001", "pw-000000000002"]);
+    drop(w);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A low toner and its part number, for the takeover tests.
+fn toner_reading(
+    address: &str,
+    serial: &str,
+    model: &str,
+    percent: u8,
+    part: &str,
+    at: &str,
+) -> Reading {
+    let mut r = reading(address, Some(serial), None, at);
+    r.identity.model = Some(model.into());
+    r.supplies = vec![Supply {
+        part_number: Some(part.into()),
+        ..black_toner(percent)
+    }];
+    r
+}
+
+#[tokio::test]
+async fn another_sites_reading_of_a_printer_changes_nothing_of_it_until_it_is_moved() {
+    let d = dir("takeover");
+    let policy = Policy {
+        mail_sites: ["hq".to_string(), "branch".to_string()].into(),
+        uploads: true,
+        ..Policy::default()
+    };
+    let mut w = Writer::new(reopen(&d), policy);
+    // Branch's printer, low on toner: one alert, one mail, one reorder batch.
+    let own = toner_reading(
+        "10.2.0.5",
+        "BR1",
+        "M404",
+        5,
+        "CF259A",
+        "2026-11-22T10:00:00Z",
+    );
+    let Ingested::Stored { changes, .. } = ingest(&mut w, "branch", 1, &own).await else {
+        panic!("not stored");
+    };
+    assert_eq!(changes.opened.len(), 1);
+    let alert = changes.opened[0].clone();
+    let (mails, batches) = (
+        w.reader().pending_mail().unwrap().len(),
+        w.reader().pending_batches().unwrap().len(),
+    );
+    // hq's collector sends a forged reading under branch's serial: another model, a full
+    // toner with another part number.
+    let forged = toner_reading(
+        "10.1.0.9",
+        "BR1",
+        "Forged",
+        100,
+        "FORGED",
+        "2026-11-22T10:05:00Z",
+    );
+    assert_eq!(
+        ingest(&mut w, "hq", 1, &forged).await,
+        Ingested::Observed {
+            device_id: "sn:BR1".into(),
+            owner: "branch".into()
+        }
+    );
+    let r = w.reader();
+    let device = r.device("sn:BR1").unwrap().unwrap();
+    assert_eq!(device.site, "branch");
+    assert_eq!(device.identity.model.as_deref(), Some("M404"));
+    assert_eq!(device.addresses, ["10.2.0.5"]);
+    let latest = r.latest("sn:BR1").unwrap().unwrap();
+    assert_eq!(latest.supplies[0].percent, Some(5));
+    assert_eq!(latest.supplies[0].part_number.as_deref(), Some("CF259A"));
+    assert_eq!(
+        r.alerts(false).unwrap(),
+        vec![alert.clone()],
+        "the alert stays open, at branch"
+    );
+    assert_eq!(r.pending_mail().unwrap().len(), mails, "no mail to anyone");
+    assert_eq!(
+        r.pending_batches().unwrap().len(),
+        batches,
+        "nothing for the dealer"
+    );
+    assert_eq!(r.devices().unwrap().len(), 1, "still one device");
+    let seen = r.observations("sn:BR1").unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        (seen[0].site.as_str(), seen[0].address.as_str()),
+        ("hq", "10.1.0.9")
+    );
+    assert_eq!(seen[0].identity.model.as_deref(), Some("Forged"));
+    // Branch's own readings go on as before.
+    let own = toner_reading(
+        "10.2.0.5",
+        "BR1",
+        "M404",
+        90,
+        "CF259A",
+        "2026-11-22T10:10:00Z",
+    );
+    let Ingested::Stored { changes, .. } = ingest(&mut w, "branch", 2, &own).await else {
+        panic!("not stored");
+    };
+    assert_eq!(changes.closed.len(), 1, "refilled at branch");
+    // An operator moves it: hq's readings are the device's now, branch's a conflict.
+    let moved = w.move_device("sn:BR1", "hq").unwrap();
+    assert_eq!(moved.site, "hq");
+    assert!(moved.addresses.contains(&"10.1.0.9".to_string()));
+    assert!(w.reader().observations("sn:BR1").unwrap().is_empty());
+    let hq = toner_reading(
+        "10.1.0.9",
+        "BR1",
+        "M404",
+        80,
+        "CF259A",
+        "2026-11-22T10:15:00Z",
+    );
+    assert!(matches!(
+        ingest(&mut w, "hq", 2, &hq).await,
+        Ingested::Stored { .. }
+    ));
+    let br = toner_reading(
+        "10.2.0.5",
+        "BR1",
+        "M404",
+        80,
+        "CF259A",
+        "2026-11-22T10:16:00Z",
+    );
+    assert!(matches!(
+        ingest(&mut w, "branch", 3, &br).await,
+        Ingested::Observed { .. }
+    ));
+    assert!(w.move_device("sn:NOPE", "hq").is_err());
+    drop(w);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
+async fn a_site_at_its_quota_creates_no_more_devices_and_is_alerted_once() {
+    let d = dir("quota");
+    let policy = Policy {
+        device_quota: Some(2),
+        ..Policy::default()
+    };
+    let mut w = Writer::new(reopen(&d), policy);
+    let printer = |n: u32| {
+        reading(
+            &format!("10.0.0.{n}"),
+            Some(&format!("Q{n}")),
+            None,
+            "2026-11-22T10:00:00Z",
+        )
+    };
+    for n in 1..=2 {
+        assert!(matches!(
+            ingest(&mut w, "hq", u64::from(n), &printer(n)).await,
+            Ingested::Stored { .. }
+        ));
+    }
+    let Ingested::OverQuota(Some(alert)) = ingest(&mut w, "hq", 3, &printer(3)).await else {
+        panic!("not refused");
+    };
+    assert_eq!(alert.kind.name(), "over_quota");
+    assert_eq!(alert.site, "hq");
+    assert_eq!(
+        ingest(&mut w, "hq", 4, &printer(4)).await,
+        Ingested::OverQuota(None),
+        "alerted once"
+    );
+    // Known printers are still read, and other sites have their own quota.
+    assert!(matches!(
+        ingest(&mut w, "hq", 5, &printer(1)).await,
+        Ingested::Stored { .. }
+    ));
+    assert!(matches!(
+        ingest(&mut w, "branch", 1, &printer(7)).await,
+        Ingested::Stored { .. }
+    ));
+    let r = w.reader();
+    assert_eq!(r.devices().unwrap().len(), 3);
+    assert_eq!(
+        r.last_sequence("hq").unwrap(),
+        5,
+        "refused numbers are handled, not replayed"
+    );
+    drop((r, w));
+    // After a restart the count is taken from the store.
+    let mut w = Writer::new(
+        reopen(&d),
+        Policy {
+            device_quota: Some(2),
+            ..Policy::default()
+        },
+    );
+    assert!(matches!(
+        ingest(&mut w, "hq", 6, &printer(8)).await,
+        Ingested::OverQuota(None)
+    ));
+    // A move frees a place; the next new printer is stored and the alert closes.
+    w.move_device("sn:Q2", "branch").unwrap();
+    let Ingested::Stored { .. } = ingest(&mut w, "hq", 7, &printer(9)).await else {
+        panic!("not stored after a place was freed");
+    };
+    assert!(w.reader().alerts(false).unwrap().is_empty());
+    drop(w);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
+async fn a_new_outbox_starts_a_new_numbering_and_a_number_far_ahead_is_refused() {
+    let d = dir("outbox-identity");
+    let mut w = Writer::new(reopen(&d), Policy::default());
+    assert!(w.outbox_identity("hq", "first").unwrap());
+    let r = |n: u32| {
+        reading(
+            "10.0.0.5",
+            Some("O1"),
+            None,
+            &format!("2026-11-22T10:{n:02}:00Z"),
+        )
+    };
+    for seq in 1..=3 {
+        ingest(&mut w, "hq", seq, &r(seq as u32)).await;
+    }
+    assert!(
+        !w.outbox_identity("hq", "first").unwrap(),
+        "the same outbox"
+    );
+    assert_eq!(
+        ingest(&mut w, "hq", 2, &r(2)).await,
+        Ingested::Duplicate,
+        "a true replay"
+    );
+    // The collector lost its outbox: a new one numbers from 1 again, and is stored.
+    assert!(w.outbox_identity("hq", "second").unwrap());
+    assert!(matches!(
+        ingest(&mut w, "hq", 1, &r(10)).await,
+        Ingested::Stored { .. }
+    ));
+    assert_eq!(w.reader().history("sn:O1", None).unwrap().len(), 4);
+    // One envelope numbered near 2^64 would make every later number a "replay".
+    let far = w
+        .ingest_batch("hq", &[(u64::MAX, item(&r(11)))])
+        .await
+        .pop()
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(far.contains("far beyond"), "{far}");
+    assert!(matches!(
+        ingest(&mut w, "hq", 2, &r(12)).await,
+        Ingested::Stored { .. }
+    ));
+    drop(w);
+    let s = reopen(&d);
+    assert_eq!(s.outbox_id("hq").unwrap().as_deref(), Some("second"));
+    assert_eq!(s.last_sequence("hq").unwrap(), 2);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[tokio::test]
+async fn a_refused_envelope_opens_the_sites_alert_once() {
+    let d = dir("refused");
+    let mut w = Writer::new(reopen(&d), Policy::default());
+    let refused = |reason: &str| Incoming::Refused {
+        reason: reason.into(),
+        at: at("2026-11-22T10:00:00Z"),
+    };
+    let answers = w
+        .ingest_batch("hq", &[(1, refused("bad_time")), (2, refused("malformed"))])
+        .await;
+    let kinds: Vec<bool> = answers
+        .iter()
+        .map(|a| matches!(a, Ok(Answer::Refused(Some(_)))))
+        .collect();
+    assert_eq!(kinds, [true, false], "one alert for both");
+    assert_eq!(w.reader().last_sequence("hq").unwrap(), 2);
+    assert_eq!(
+        w.reader().mark("refused:hq").unwrap(),
+        Some(at("2026-11-22T10:00:00Z"))
+    );
     drop(w);
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -34,6 +34,8 @@ pub struct WorkingSet {
     pub meters: HashMap<String, Option<MeterMemo>>,
     /// Device id to its open alerts (key to kind).
     pub open: HashMap<String, BTreeMap<String, AlertKind>>,
+    /// Site to how many devices belong to it (`None`: not counted yet).
+    pub site_devices: Option<HashMap<String, usize>>,
 }
 
 /// A device's meter reads as ingest knows them: the one kept in sled and the newest.

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::dedupe::{contradicts, identity_keys};
 use super::working_set::{MeterMemo, WorkingSet};
 use crate::policy::{dealer_payload, forecast, Policy};
-use crate::store::alerts::{device_key, AlertKind, AlertRecord, SupplyRef};
-use crate::store::devices::{address_key, DeviceRecord};
+use crate::store::alerts::{device_key, site_alert_key, AlertKind, AlertRecord, SupplyRef};
+use crate::store::devices::{address_key, DeviceRecord, Observation};
 use crate::store::history::{reading_time, Pruned};
 use crate::store::levels::{supply_position, LevelHeads, LevelPoint, Replacement};
 use crate::store::outboxes::{DealerBatch, MailJob};
@@ -47,6 +47,14 @@ pub enum Incoming {
     Reading(Box<WireReading>),
     /// A failed poll.
     PollFailed(PollFailure),
+    /// An envelope that can never be stored (the collector sets it aside): counted by the
+    /// site's `envelopes_refused` alert.
+    Refused {
+        /// A word: why.
+        reason: String,
+        /// When it arrived.
+        at: Timestamp,
+    },
 }
 
 /// What the writer did with one item of a batch.
@@ -56,6 +64,8 @@ pub enum Answer {
     Reading(Ingested),
     /// The failure, and the unreachable alert it opened if it did.
     PollFailed(Option<Box<AlertRecord>>),
+    /// The refusal, and the site's `envelopes_refused` alert if it opened now.
+    Refused(Option<Box<AlertRecord>>),
 }
 
 /// What storing a reading did.
@@ -72,6 +82,17 @@ pub enum Ingested {
     },
     /// This site's sequence number was stored before: nothing written.
     Duplicate,
+    /// The printer belongs to another site: the reading is kept apart as an
+    /// [`Observation`] (a conflict for operators) and changes nothing of the device.
+    Observed {
+        /// The device's id.
+        device_id: String,
+        /// The site it belongs to.
+        owner: String,
+    },
+    /// The printer is new to a site that has its quota of devices: nothing stored, and the
+    /// site's `over_quota` alert opened (the alert, when it opened now).
+    OverQuota(Option<Box<AlertRecord>>),
 }
 
 /// Alerts opened and closed, and supplies replaced, by one stored reading.
@@ -173,6 +194,11 @@ pub struct Applied {
     pub batches: Vec<String>,
 }
 
+/// How far ahead of the last stored number an envelope may be. Numbers are consecutive;
+/// gaps come only from envelopes set aside or lost to a damaged outbox. One far beyond
+/// would make every real number after it look like a replay, silencing the site.
+pub const MAX_AHEAD: u64 = 1_000_000;
+
 /// How long a device's kept meter read may go unrewritten while its values stand still.
 const METER_MARK_EVERY: time::Duration = time::Duration::days(1);
 
@@ -254,6 +280,19 @@ impl Writer {
                 Err(e) => return vec![Err(e)],
             }
         }
+        let known = match self.known_sequence(site) {
+            Ok(known) => known,
+            Err(e) => return vec![Err(e)],
+        };
+        if let Some((seq, _)) = items
+            .iter()
+            .find(|(seq, _)| *seq > known.saturating_add(MAX_AHEAD))
+        {
+            return vec![Err(StoreError::Refused(format!(
+                "envelope {seq} is far beyond {known}, the last one stored from this outbox \
+                 (more than {MAX_AHEAD} ahead): its numbering is broken"
+            )))];
+        }
         let mut answers = Vec::with_capacity(items.len());
         // The sequence number is written once, after the data of the whole batch: the last
         // thing before the flush, as the crash order wants.
@@ -264,6 +303,9 @@ impl Writer {
                 Incoming::PollFailed(f) => self
                     .write_poll_failed(site, *seq, f)
                     .map(|opened| Answer::PollFailed(opened.map(Box::new))),
+                Incoming::Refused { reason, at } => self
+                    .write_refused(site, *seq, reason, *at)
+                    .map(|opened| Answer::Refused(opened.map(Box::new))),
             };
             let failed = answer.is_err();
             if !failed && *seq > self.known_sequence(site).unwrap_or(u64::MAX) {
@@ -321,6 +363,16 @@ impl Writer {
             }
         }
         let new_device = found.is_none();
+        if let Some(id) = &found {
+            if let Some(owner) = self.owner_if_foreign(id, site)? {
+                return self.observe(id, owner, site, seq, reading, at);
+            }
+        } else if let Some(quota) = self.policy.device_quota {
+            if self.site_devices(site)? >= quota {
+                let opened = self.over_quota(site, quota, at)?;
+                return Ok(Ingested::OverQuota(opened.map(Box::new)));
+            }
+        }
         let device_id = found.unwrap_or_else(|| keys[0].clone());
         // Taken out of the working set while it changes; put back once written.
         let mut changed = false;
@@ -345,11 +397,14 @@ impl Writer {
         self.mark_meters(&device_id, reading, at)?;
         // The record is written when what it says changes, not for every reading: when a
         // device was last seen is its newest reading's time.
-        changed |= record.site != site
-            || record.identity != reading.identity
+        changed |= record.identity != reading.identity
             || record.addresses.last() != Some(&reading.identity.address);
+        if new_device {
+            *self.site_counts()?.entry(site.to_string()).or_default() += 1;
+            // Below the quota again: the site's refusals are over.
+            self.close_alert(&site_alert_key(site, AlertKind::OverQuota), at)?;
+        }
         if changed {
-            record.site = site.to_string();
             record.identity = reading.identity.clone();
             record.addresses.retain(|a| *a != reading.identity.address);
             record.addresses.push(reading.identity.address.clone());
@@ -487,6 +542,145 @@ impl Writer {
             .shapes
             .insert(device.to_string(), (n, arrived.shape().clone()));
         Ok(n)
+    }
+
+    /// The site a known device belongs to, when that is not `site`.
+    fn owner_if_foreign(&mut self, id: &str, site: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .known_device(id)?
+            .filter(|d| d.site != site)
+            .map(|d| d.site.clone()))
+    }
+
+    /// Keeps another site's reading of a device apart: the newest per site, and how many
+    /// there were; nothing else.
+    fn observe(
+        &mut self,
+        id: &str,
+        owner: String,
+        site: &str,
+        seq: u64,
+        reading: &Reading,
+        at: Timestamp,
+    ) -> Result<Ingested, StoreError> {
+        let observed = Ingested::Observed {
+            device_id: id.to_string(),
+            owner,
+        };
+        let known = self.store.observation(id, site)?;
+        if known.as_ref().is_some_and(|o| o.seq >= seq) {
+            return Ok(observed);
+        }
+        let newest = known.as_ref().is_none_or(|o| at >= o.last_seen);
+        let o = match known {
+            Some(o) if !newest => Observation {
+                readings: o.readings + 1,
+                seq,
+                ..o
+            },
+            known => Observation {
+                device_id: id.to_string(),
+                site: site.to_string(),
+                address: reading.identity.address.clone(),
+                identity: reading.identity.clone(),
+                first_seen: known.as_ref().map_or(at, |o| o.first_seen),
+                last_seen: at,
+                readings: known.as_ref().map_or(0, |o| o.readings) + 1,
+                seq,
+            },
+        };
+        self.store.put_observation(&o)?;
+        Ok(observed)
+    }
+
+    /// How many devices belong to `site`, from the working set.
+    fn site_devices(&mut self, site: &str) -> Result<usize, StoreError> {
+        Ok(self.site_counts()?.get(site).copied().unwrap_or(0))
+    }
+
+    /// Every site's device count, counted from the store once.
+    fn site_counts(&mut self) -> Result<&mut std::collections::HashMap<String, usize>, StoreError> {
+        if self.ws.site_devices.is_none() {
+            self.ws.site_devices = Some(self.store.devices_per_site()?);
+        }
+        Ok(self.ws.site_devices.get_or_insert_with(Default::default))
+    }
+
+    /// A site at its quota: its `over_quota` alert, opened unless open.
+    fn over_quota(
+        &mut self,
+        site: &str,
+        quota: usize,
+        at: Timestamp,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        let alert = NewAlert::about_printer(
+            site_alert_key(site, AlertKind::OverQuota),
+            AlertKind::OverQuota,
+            format!(
+                "site {site} has {quota} printers, its quota (max_devices_per_site): readings of printers new to it are refused"
+            ),
+        );
+        let (record, new) = self.open_alert(alert, &Subject::site(site), at)?;
+        Ok(new.then_some(record))
+    }
+
+    /// Moves a device to another site, as an operator asks: from now on that site's
+    /// readings are the device's, and the old owner's are observations.
+    pub fn move_device(&mut self, id: &str, to: &str) -> Result<DeviceRecord, StoreError> {
+        let result = self.try_move(id, to);
+        if result.is_err() {
+            self.forget();
+        }
+        result
+    }
+
+    fn try_move(&mut self, id: &str, to: &str) -> Result<DeviceRecord, StoreError> {
+        let Some(mut record) = self.take_device(id)? else {
+            return Err(StoreError::Refused(format!("no device {id:?}")));
+        };
+        let from = std::mem::replace(&mut record.site, to.to_string());
+        if from != to {
+            if let Some(o) = self.store.observation(id, to)? {
+                record.addresses.retain(|a| *a != o.address);
+                record.addresses.push(o.address.clone());
+                self.store.put_index(&address_key(to, &o.address), id)?;
+                self.ws.index.remove(&address_key(to, &o.address));
+            }
+            self.store.put_device(&record)?;
+            self.store.delete_observation(id, to)?;
+            if let Some(count) = self.ws.site_devices.as_mut() {
+                *count.entry(to.to_string()).or_default() += 1;
+                if let Some(n) = count.get_mut(&from) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+        }
+        self.ws.devices.insert(id.to_string(), record.clone());
+        Ok(record)
+    }
+
+    /// A collector said hello with its outbox's identity. A new outbox (the collector's
+    /// directory was lost or wiped, and it numbers from 1 again) starts a new sequence for
+    /// the site, so its envelopes are stored rather than taken for replays. True when the
+    /// outbox is new.
+    pub fn outbox_identity(&mut self, site: &str, id: &str) -> Result<bool, StoreError> {
+        if self.store.outbox_id(site)?.as_deref() == Some(id) {
+            return Ok(false);
+        }
+        let result = self
+            .store
+            .set_last_sequence(site, 0)
+            .and_then(|()| self.store.set_outbox_id(site, id));
+        match result {
+            Ok(()) => {
+                self.ws.sequences.insert(site.to_string(), 0);
+                Ok(true)
+            }
+            Err(e) => {
+                self.forget();
+                Err(e)
+            }
+        }
     }
 
     /// A site's last stored sequence number, from the working set.
@@ -756,6 +950,32 @@ impl Writer {
         Ok(Some(record))
     }
 
+    /// An envelope refused: the site's `envelopes_refused` alert opens (once) and the
+    /// time of the latest refusal is marked, for the watchdog to close the alert after a
+    /// quiet day.
+    fn write_refused(
+        &mut self,
+        site: &str,
+        seq: u64,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<Option<AlertRecord>, StoreError> {
+        if seq <= self.known_sequence(site)? {
+            return Ok(None);
+        }
+        self.store.set_mark(&refused_mark(site), at)?;
+        let alert = NewAlert::about_printer(
+            site_alert_key(site, AlertKind::EnvelopesRefused),
+            AlertKind::EnvelopesRefused,
+            format!(
+                "the coordinator refused what site {site}'s collector sent ({reason}): the \
+                 collector keeps it in its outbox's set-aside directory"
+            ),
+        );
+        let (record, new) = self.open_alert(alert, &Subject::site(site), at)?;
+        Ok(new.then_some(record))
+    }
+
     /// Writes what the watchdog decided: closes first, then opens, batches and marks.
     /// Not durable until [`durable`].
     pub fn apply(&mut self, c: &ClockChanges) -> Result<Applied, StoreError> {
@@ -814,6 +1034,11 @@ impl Writer {
     ) -> Result<Pruned, StoreError> {
         self.store.prune_history(before, from, limit)
     }
+}
+
+/// The mark holding when `site`'s last envelope was refused.
+pub fn refused_mark(site: &str) -> String {
+    format!("refused:{site}")
 }
 
 /// Flushes what the writer wrote and returns `answers`, or, when the flush failed, the

@@ -20,7 +20,11 @@ use crate::store::levels::supply_position;
 fn decided_by_reading(kind: AlertKind) -> bool {
     !matches!(
         kind,
-        AlertKind::Unreachable | AlertKind::CollectorSilent | AlertKind::MeterReadMissing
+        AlertKind::Unreachable
+            | AlertKind::CollectorSilent
+            | AlertKind::MeterReadMissing
+            | AlertKind::OverQuota
+            | AlertKind::EnvelopesRefused
     )
 }
 
@@ -243,7 +247,9 @@ pub fn transitions(
         .filter(|(key, kind)| match kind {
             AlertKind::Unreachable => true,
             AlertKind::MeterReadMissing => !reading.meters.is_empty(),
-            AlertKind::CollectorSilent => false,
+            AlertKind::CollectorSilent | AlertKind::OverQuota | AlertKind::EnvelopesRefused => {
+                false
+            }
             k if decided_by_reading(**k) => !holding.contains(key.as_str()),
             _ => false,
         })

@@ -28,6 +28,9 @@ pub struct Policy {
     pub mail_sites: BTreeSet<String>,
     /// Whether anything is uploaded to the dealer.
     pub uploads: bool,
+    /// The most devices one site may have (`None`: no limit): a site's collector, or its
+    /// stolen certificate, cannot grow the store without end.
+    pub device_quota: Option<usize>,
 }
 
 impl Policy {

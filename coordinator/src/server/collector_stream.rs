@@ -15,7 +15,9 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::auth::caller;
 use super::{event, Events};
-use crate::ingest::{Answer, Incoming, IngestBatch, Ingested, Ingestor, PollFailure};
+use crate::ingest::{
+    Answer, Incoming, IngestBatch, Ingested, Ingestor, OutboxIdentity, PollFailure,
+};
 use crate::metrics::CoordinatorMetrics;
 use crate::queries::{self, Queries};
 use crate::registry::{Connected, Disconnected, Registry};
@@ -84,6 +86,26 @@ impl Collector for CollectorService {
                 hello.site
             )));
         }
+        if hello.outbox_id.is_empty() {
+            return Err(Status::invalid_argument(
+                "the hello names no outbox: a collector's numbers mean nothing without it",
+            ));
+        }
+        let new_outbox = self
+            .ingestor
+            .ask(OutboxIdentity {
+                site: site.clone(),
+                id: hello.outbox_id.clone(),
+            })
+            .await
+            .map_err(|e| Status::unavailable(format!("the store: {e}")))?;
+        if new_outbox {
+            tracing::info!(
+                site = %site,
+                outbox = %hello.outbox_id,
+                "the site's collector has a new outbox: its numbering starts again"
+            );
+        }
         let (ingestor, queries, events, metrics) = (
             self.ingestor.clone(),
             self.queries.clone(),
@@ -132,6 +154,17 @@ impl Collector for CollectorService {
                     items,
                     error,
                 } = decode(batch, Timestamp::now());
+                for (seq, what) in &order {
+                    if let Handled::Rejected { reason, detail } = what {
+                        metrics.refused(&collector, reason);
+                        tracing::warn!(
+                            site = %collector,
+                            envelope = seq,
+                            reason,
+                            "refused an envelope, which the collector sets aside: {detail}"
+                        );
+                    }
+                }
                 if let Some((_, Some(reason))) = &error {
                     metrics.refused(&collector, reason);
                 }
@@ -166,10 +199,24 @@ impl Collector for CollectorService {
             }
         });
         tokio::spawn(async move {
-            while let Some(sent) = sent_rx.recv().await {
-                let (acked, error) = settle(&queries, &events, sent).await;
-                // Acknowledgements are cumulative: the batch's highest stored number
-                // covers every envelope before it, stored now or before.
+            'acks: while let Some(sent) = sent_rx.recv().await {
+                let (acked, rejected, error) = settle(&queries, &events, sent).await;
+                // Each rejection before the ack that covers it: the collector sets the
+                // envelope aside before the ack deletes it from its queue.
+                for (seq, reason, detail) in rejected {
+                    let msg = p::CoordinatorMessage {
+                        body: Some(p::coordinator_message::Body::Rejected(p::Rejected {
+                            seq,
+                            reason: reason.to_string(),
+                            detail,
+                        })),
+                    };
+                    if tx.send(Ok(msg)).await.is_err() {
+                        break 'acks;
+                    }
+                }
+                // Acknowledgements are cumulative: the batch's highest number covers every
+                // envelope before it, stored now or before, or rejected above.
                 if let Some(seq) = acked.into_iter().max() {
                     let ack = p::CoordinatorMessage {
                         body: Some(p::coordinator_message::Body::Ack(p::Ack { seq })),
@@ -199,33 +246,40 @@ impl Collector for CollectorService {
 /// The most envelopes stored with one flush.
 const MAX_BATCH: usize = 256;
 
-/// Why an envelope is refused: the status that ends the stream, and a word for the
-/// refusal counter (none when the stream itself failed).
+/// Why the stream ends: the status, and a word for the refusal counter (none when the
+/// stream itself failed).
 type Refusal = (Status, Option<&'static str>);
 
+/// What became of one envelope of a batch.
+#[derive(Debug, Clone, PartialEq)]
+enum Handled {
+    /// It carries an item for the store (the next of the batch's items).
+    Item,
+    /// It carries nothing to keep (a sweep's end): acknowledged only.
+    Nothing,
+    /// It can never be stored: rejected, for the collector to set aside (and an item that
+    /// counts the refusal in the store).
+    Rejected {
+        /// A word for the counter and the collector.
+        reason: &'static str,
+        /// For people.
+        detail: String,
+    },
+}
+
 /// What an envelope asks the store to keep: a reading, a failed poll, or nothing (a sweep's
-/// end, which is only acknowledged). Times are checked against the coordinator's clock
-/// `now`.
-fn incoming(env: p::Envelope, now: Timestamp) -> Result<(u64, Option<Incoming>), Refusal> {
+/// end, which is only acknowledged); or why it can never be stored. Times are checked
+/// against the coordinator's clock `now`.
+fn incoming(env: p::Envelope, now: Timestamp) -> Result<Option<Incoming>, (&'static str, String)> {
     let seq = env.seq;
-    if seq == 0 {
-        return Err((
-            Status::invalid_argument("sequence numbers start at 1"),
-            Some("bad_sequence"),
-        ));
-    }
-    let refuse = |what: &str, e: &dyn std::fmt::Display, reason| {
-        (
-            Status::invalid_argument(format!("{what} {seq}: {e}")),
-            Some(reason),
-        )
-    };
+    let refuse =
+        |what: &str, e: &dyn std::fmt::Display, reason| (reason, format!("{what} {seq}: {e}"));
     let reading = |r| {
         WireReading::from_wire(r, now)
             .map(|r| Incoming::Reading(Box::new(r)))
             .map_err(|e| (e.reason(), e))
     };
-    let item = match env.body {
+    Ok(match env.body {
         Some(p::envelope::Body::Reading(r)) => {
             Some(reading(r).map_err(|(why, e)| refuse("reading", &e, why))?)
         }
@@ -241,23 +295,22 @@ fn incoming(env: p::Envelope, now: Timestamp) -> Result<(u64, Option<Incoming>),
             error: f.error,
         })),
         Some(p::envelope::Body::SweepDone(_)) | None => None,
-    };
-    Ok((seq, item))
+    })
 }
 
 /// A batch of what a collector sent, made ready for the store.
 struct Decoded {
-    /// Every envelope's sequence number in order, and whether it carries an item.
-    order: Vec<(u64, bool)>,
+    /// Every envelope's sequence number in order, and what became of it.
+    order: Vec<(u64, Handled)>,
     /// The items for the store, in order.
     items: Vec<(u64, Incoming)>,
-    /// The error that ends the stream after these, if one did: a bad message, or the
-    /// stream's own failure.
+    /// The error that ends the stream after these, if one did: an envelope without a
+    /// number, or the stream's own failure.
     error: Option<Refusal>,
 }
 
-/// Turns received messages into items for the store. Everything before the first bad
-/// message is kept; the bad one ends the stream.
+/// Turns received messages into items for the store. An envelope that can never be stored
+/// is rejected and the rest go on; one without a number, or the stream failing, ends it.
 fn decode(batch: Vec<Result<p::CollectorMessage, Status>>, now: Timestamp) -> Decoded {
     let mut decoded = Decoded {
         order: Vec::with_capacity(batch.len()),
@@ -275,15 +328,31 @@ fn decode(batch: Vec<Result<p::CollectorMessage, Status>>, now: Timestamp) -> De
                 break;
             }
         };
+        let seq = env.seq;
+        if seq == 0 {
+            decoded.error = Some((
+                Status::invalid_argument("sequence numbers start at 1"),
+                Some("bad_sequence"),
+            ));
+            break;
+        }
         match incoming(env, now) {
-            Ok((seq, Some(item))) => {
-                decoded.order.push((seq, true));
+            Ok(Some(item)) => {
+                decoded.order.push((seq, Handled::Item));
                 decoded.items.push((seq, item));
             }
-            Ok((seq, None)) => decoded.order.push((seq, false)),
-            Err(refusal) => {
-                decoded.error = Some(refusal);
-                break;
+            Ok(None) => decoded.order.push((seq, Handled::Nothing)),
+            Err((reason, detail)) => {
+                decoded
+                    .order
+                    .push((seq, Handled::Rejected { reason, detail }));
+                decoded.items.push((
+                    seq,
+                    Incoming::Refused {
+                        reason: reason.to_string(),
+                        at: now,
+                    },
+                ));
             }
         }
     }
@@ -292,8 +361,8 @@ fn decode(batch: Vec<Result<p::CollectorMessage, Status>>, now: Timestamp) -> De
 
 /// A batch handed to the ingest actor, as the acker sees it.
 struct Sent {
-    /// Every envelope's sequence number in order, and whether it carries an item.
-    order: Vec<(u64, bool)>,
+    /// Every envelope's sequence number in order, and what became of it.
+    order: Vec<(u64, Handled)>,
     /// The ingest actor's answer to come (none when no envelope carried an item), or why
     /// it could not be asked.
     answer: Option<Result<PendingAnswers, Status>>,
@@ -306,14 +375,15 @@ type PendingAnswers = kameo::request::PendingReply<
     kameo::reply::DelegatedReply<crate::ingest::BatchAnswers>,
 >;
 
-/// Waits for the store's answer to a batch and tells watchers what changed. Returns the
-/// sequence numbers to acknowledge (each one stored, in order) and the error that ends the
-/// stream, if one did: the batch's own, or a store that failed.
-async fn settle(
-    queries: &ActorRef<Queries>,
-    events: &Events,
-    sent: Sent,
-) -> (Vec<u64>, Option<Status>) {
+/// What to tell the collector about a batch: the numbers to acknowledge, the envelopes
+/// rejected (number, reason, detail), and the error that ends the stream, if one did.
+type Settled = (Vec<u64>, Vec<(u64, &'static str, String)>, Option<Status>);
+
+/// Waits for the store's answer to a batch and tells watchers what changed. Returns what
+/// to tell the collector: each number handled in order (stored, a replay, or rejected),
+/// the rejections, and the error that ends the stream: the batch's own, or a store that
+/// failed or refused the batch.
+async fn settle(queries: &ActorRef<Queries>, events: &Events, sent: Sent) -> Settled {
     let Sent {
         order,
         answer,
@@ -326,30 +396,68 @@ async fn settle(
             Err(e) => {
                 return (
                     Vec::new(),
+                    Vec::new(),
                     Some(Status::internal(format!("the ingest actor: {e}"))),
                 )
             }
         },
-        Some(Err(status)) => return (Vec::new(), Some(status)),
+        Some(Err(status)) => return (Vec::new(), Vec::new(), Some(status)),
     };
     let mut answers = answers.into_iter();
     let mut acked = Vec::new();
-    for (seq, stored) in order {
-        if stored {
-            match answers.next() {
+    let mut rejected = Vec::new();
+    for (seq, handled) in order {
+        match handled {
+            Handled::Item => match answers.next() {
+                Some(Ok(Answer::Reading(Ingested::OverQuota(opened)))) => {
+                    if let Some(a) = opened {
+                        let _ = events.send(event(p::fleet_event::Body::Alert(
+                            queries::alert_message(*a),
+                        )));
+                    }
+                    rejected.push((
+                        seq,
+                        "over_quota",
+                        format!(
+                            "envelope {seq}: a printer new to this site, which has its quota \
+                             of printers (max_devices_per_site)"
+                        ),
+                    ));
+                }
                 Some(Ok(answer)) => publish(queries, events, answer).await,
                 Some(Err(e)) => {
-                    return (
-                        acked,
-                        Some(Status::internal(format!("storing message {seq}: {e}"))),
-                    )
+                    let status = match e.strip_prefix("refused: ") {
+                        Some(why) => Status::failed_precondition(format!("message {seq}: {why}")),
+                        None => Status::internal(format!("storing message {seq}: {e}")),
+                    };
+                    return (acked, rejected, Some(status));
                 }
                 None => break,
+            },
+            Handled::Nothing => {}
+            Handled::Rejected { reason, detail } => {
+                match answers.next() {
+                    Some(Ok(Answer::Refused(Some(a)))) => {
+                        let _ = events.send(event(p::fleet_event::Body::Alert(
+                            queries::alert_message(*a),
+                        )));
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        return (
+                            acked,
+                            rejected,
+                            Some(Status::internal(format!("storing message {seq}: {e}"))),
+                        )
+                    }
+                    None => break,
+                }
+                rejected.push((seq, reason, detail));
             }
         }
         acked.push(seq);
     }
-    (acked, error)
+    (acked, rejected, error)
 }
 
 /// Tells `watch` what one stored message changed.
@@ -385,6 +493,12 @@ async fn publish(queries: &ActorRef<Queries>, events: &Events, answer: Answer) {
                 }
             }
         }
-        Answer::PollFailed(None) | Answer::Reading(Ingested::Duplicate) => {}
+        Answer::Reading(Ingested::Observed { device_id, owner }) => {
+            tracing::debug!(device = %device_id, owner = %owner, "another site's printer, kept as a conflict");
+        }
+        Answer::PollFailed(None)
+        | Answer::Refused(_)
+        | Answer::Reading(Ingested::Duplicate)
+        | Answer::Reading(Ingested::OverQuota(_)) => {}
     }
 }

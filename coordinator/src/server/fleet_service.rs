@@ -12,6 +12,7 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::Events;
+use crate::ingest::{Ingestor, MoveDevice};
 use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Deliver, Registry};
 use crate::timestamp::Timestamp;
@@ -30,6 +31,7 @@ fn from_query<M>(e: SendError<M, QueryError>) -> Status {
 /// The fleet service, for operators.
 pub struct FleetService {
     queries: ActorRef<Queries>,
+    ingestor: ActorRef<Ingestor>,
     registry: ActorRef<Registry>,
     events: Events,
 }
@@ -50,11 +52,13 @@ impl FleetService {
     /// The service, answering through these actors.
     pub fn new(
         queries: ActorRef<Queries>,
+        ingestor: ActorRef<Ingestor>,
         registry: ActorRef<Registry>,
         events: Events,
     ) -> FleetService {
         FleetService {
             queries,
+            ingestor,
             registry,
             events,
         }
@@ -104,6 +108,34 @@ impl Fleet for FleetService {
         let device = self
             .queries
             .ask(queries::GetDevice(req.into_inner().id))
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(device))
+    }
+
+    async fn move_device(
+        &self,
+        req: Request<p::MoveDeviceRequest>,
+    ) -> Result<Response<p::Device>, Status> {
+        let q = req.into_inner();
+        if q.site.trim().is_empty() {
+            return Err(Status::invalid_argument("move to which site?"));
+        }
+        self.ingestor
+            .ask(MoveDevice {
+                id: q.id.clone(),
+                to: q.site,
+            })
+            .await
+            .map_err(|e| match e {
+                SendError::HandlerError(msg) if msg.starts_with("refused: no device") => {
+                    Status::not_found(format!("no device {:?}", q.id))
+                }
+                other => Status::internal(format!("the store: {other}")),
+            })?;
+        let device = self
+            .queries
+            .ask(queries::GetDevice(q.id))
             .await
             .map_err(from_query)?;
         Ok(Response::new(device))

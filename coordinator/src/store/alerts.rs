@@ -36,6 +36,10 @@ pub enum AlertKind {
     CollectorSilent,
     /// No meter read from a printer for too long.
     MeterReadMissing,
+    /// A site reached its device quota: readings of printers new to it are refused.
+    OverQuota,
+    /// The coordinator refused a site's envelopes as invalid (the collector set them aside).
+    EnvelopesRefused,
 }
 
 impl AlertKind {
@@ -53,6 +57,8 @@ impl AlertKind {
             AlertKind::Unreachable => "unreachable",
             AlertKind::CollectorSilent => "collector_silent",
             AlertKind::MeterReadMissing => "meter_read_missing",
+            AlertKind::OverQuota => "over_quota",
+            AlertKind::EnvelopesRefused => "envelopes_refused",
         }
     }
 }
@@ -114,7 +120,12 @@ pub fn device_key(device: &str, kind: AlertKind) -> String {
 
 /// The key of a site's silent collector.
 pub fn site_key(site: &str) -> String {
-    format!("site:{site}/{}", AlertKind::CollectorSilent.name())
+    site_alert_key(site, AlertKind::CollectorSilent)
+}
+
+/// The key of an alert about a whole site.
+pub fn site_alert_key(site: &str, kind: AlertKind) -> String {
+    format!("site:{site}/{}", kind.name())
 }
 
 impl Store {

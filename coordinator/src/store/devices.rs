@@ -16,7 +16,8 @@ use crate::timestamp::Timestamp;
 pub struct DeviceRecord {
     /// Stable id: `sn:SERIAL`, `mac:MAC` or `at:SITE/VENDOR/MODEL/ADDRESS`.
     pub id: String,
-    /// The site whose collector reported it last.
+    /// The site it belongs to: the first whose collector reported it. Only an operator
+    /// moves it to another (a reading from another site is an [`Observation`]).
     pub site: String,
     /// Every address it was seen at, most recent last.
     pub addresses: Vec<String>,
@@ -32,6 +33,35 @@ pub struct DeviceRecord {
     pub last_meter_read: Option<Timestamp>,
 }
 
+/// A reading of a device by a site it does not belong to: kept apart, shown to operators
+/// as a conflict, and changing nothing of the device until an operator moves it. One per
+/// device and observing site, the newest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// The device as its owner knows it.
+    pub device_id: String,
+    /// The site that read it.
+    pub site: String,
+    /// Where that site reads it.
+    pub address: String,
+    /// The identity that site's reading gave.
+    pub identity: Identity,
+    /// When that site first read it.
+    pub first_seen: Timestamp,
+    /// When that site last read it.
+    pub last_seen: Timestamp,
+    /// How many readings of it that site sent.
+    pub readings: u64,
+    /// The sequence number of the last of them: a replay is not counted again.
+    pub seq: u64,
+}
+
+fn observation_key(device: &str, site: &str) -> Vec<u8> {
+    let mut k = super::device_prefix(device);
+    k.extend_from_slice(site.as_bytes());
+    k
+}
+
 /// The index key of an address at a site: which device a site's collector polls there.
 pub fn address_key(site: &str, address: &str) -> String {
     format!("addr:{site}/{address}")
@@ -43,6 +73,20 @@ impl Store {
         if self.t.devices.insert(d.id.as_bytes(), encode(d))?.is_none() {
             self.device_total.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
+    }
+
+    /// Keeps what another site read of a device (the newest per site).
+    pub fn put_observation(&mut self, o: &Observation) -> Result<(), StoreError> {
+        self.t
+            .observations
+            .insert(observation_key(&o.device_id, &o.site), encode(o))?;
+        Ok(())
+    }
+
+    /// Forgets what `site` read of `device` (once the device is moved there).
+    pub fn delete_observation(&mut self, device: &str, site: &str) -> Result<(), StoreError> {
+        self.t.observations.remove(observation_key(device, site))?;
         Ok(())
     }
 
@@ -79,6 +123,39 @@ impl StoreReader {
             .values()
             .map(|v| self.with_seen(decode(&v?)?))
             .collect()
+    }
+
+    /// What other sites read of a device: its conflicts.
+    pub fn observations(&self, device: &str) -> Result<Vec<Observation>, StoreError> {
+        self.t
+            .observations
+            .scan_prefix(super::device_prefix(device))
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
+    }
+
+    /// What one site read of a device, if it did.
+    pub fn observation(&self, device: &str, site: &str) -> Result<Option<Observation>, StoreError> {
+        self.t
+            .observations
+            .get(observation_key(device, site))?
+            .map(|v| decode(&v))
+            .transpose()
+    }
+
+    /// How many devices belong to each site, counted from the records.
+    pub fn devices_per_site(&self) -> Result<std::collections::HashMap<String, usize>, StoreError> {
+        #[derive(Deserialize)]
+        struct SiteOnly {
+            site: String,
+        }
+        let mut count = std::collections::HashMap::new();
+        for v in self.t.devices.iter().values() {
+            let d: SiteOnly = decode(&v?)?;
+            *count.entry(d.site).or_default() += 1;
+        }
+        Ok(count)
     }
 
     /// The device an index key names.

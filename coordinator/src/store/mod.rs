@@ -52,6 +52,7 @@ impl From<crate::wire_reading::UnreadableReading> for StoreError {
 /// The trees, opened once.
 struct Trees {
     devices: sled::Tree,
+    observations: sled::Tree,
     index: sled::Tree,
     history: sled::Tree,
     shapes: sled::Tree,
@@ -124,6 +125,7 @@ impl Store {
             .open()?;
         let t = Trees {
             devices: db.open_tree("devices")?,
+            observations: db.open_tree("observations")?,
             index: db.open_tree("index")?,
             history: db.open_tree("history")?,
             shapes: db.open_tree("shapes")?,

@@ -1,5 +1,7 @@
 //! Each site's last stored sequence number: the collector of a site numbers its envelopes
-//! 1, 2, 3, ..., and what is at or under this number was stored before (a replay).
+//! 1, 2, 3, ..., and what is at or under this number was stored before (a replay). The
+//! numbers belong to the collector's outbox, whose identity is kept beside them: a new
+//! outbox numbers from 1 again.
 
 use super::{number, Store, StoreError, StoreReader};
 
@@ -12,9 +14,28 @@ impl Store {
             .insert(site.as_bytes(), &seq.to_be_bytes())?;
         Ok(())
     }
+
+    /// Records the identity of the outbox whose numbers `site`'s sequence counts.
+    pub fn set_outbox_id(&mut self, site: &str, id: &str) -> Result<(), StoreError> {
+        self.t.meta.insert(outbox_key(site), id.as_bytes())?;
+        Ok(())
+    }
+}
+
+fn outbox_key(site: &str) -> Vec<u8> {
+    format!("outbox:{site}").into_bytes()
 }
 
 impl StoreReader {
+    /// The identity of the outbox `site`'s numbers belong to, once one said hello.
+    pub fn outbox_id(&self, site: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .t
+            .meta
+            .get(outbox_key(site))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
     /// The last sequence number stored for a site's collector (0 before any).
     pub fn last_sequence(&self, site: &str) -> Result<u64, StoreError> {
         Ok(self
