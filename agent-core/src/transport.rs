@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -180,7 +180,6 @@ type PendingMap = HashMap<SocketAddr, AddrState>;
 struct Shared {
     sockets: Vec<Arc<UdpSocket>>,
     pending: Vec<Mutex<PendingMap>>,
-    next_id: AtomicI32,
     pacer: Option<Mutex<Instant>>,
     pace_interval: Duration,
     packets_sent: AtomicU64,
@@ -232,7 +231,6 @@ impl Transport {
         let shared = Arc::new(Shared {
             pending: (0..n).map(|_| Mutex::new(HashMap::new())).collect(),
             sockets,
-            next_id: AtomicI32::new(rand::random::<i32>() & 0x3fff_ffff),
             pacer: (pace_interval > Duration::ZERO).then(|| Mutex::new(Instant::now())),
             pace_interval,
             packets_sent: AtomicU64::new(0),
@@ -285,7 +283,28 @@ impl Transport {
         counters: &mut Counters,
     ) -> Result<Pdu, SnmpError> {
         let s = &self.shared;
-        let id = s.next_id.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff;
+        let slot = self.socket_for(target.addr);
+        let (tx, mut rx) = oneshot::channel();
+        // A random id, not one counted up: a spoofed reply must guess it among 2^31. It
+        // is unique among the requests waiting on the same target.
+        let id = {
+            let mut pending = lock(&s.pending[slot]);
+            let waiting = &mut pending.entry(target.addr).or_default().waiting;
+            let id = loop {
+                let id = rand::random::<i32>() & 0x7fff_ffff;
+                if !waiting.contains_key(&id) {
+                    break id;
+                }
+            };
+            waiting.insert(
+                id,
+                Waiter {
+                    tx,
+                    community: target.community.clone(),
+                },
+            );
+            id
+        };
         let (error_status, error_index) = match kind {
             PduKind::GetBulk => (non_repeaters, max_repetitions),
             _ => (0, 0),
@@ -302,19 +321,6 @@ impl Transport {
             },
         }
         .encode();
-        let slot = self.socket_for(target.addr);
-        let (tx, mut rx) = oneshot::channel();
-        lock(&s.pending[slot])
-            .entry(target.addr)
-            .or_default()
-            .waiting
-            .insert(
-                id,
-                Waiter {
-                    tx,
-                    community: target.community.clone(),
-                },
-            );
         let _guard = Unregister {
             shared: s,
             slot,

@@ -470,3 +470,44 @@ async fn a_printer_with_endless_tables_gives_a_bounded_reading_at_a_bounded_cost
         r.bytes_received
     );
 }
+
+#[tokio::test]
+async fn request_ids_are_not_sequential() {
+    use agent_core::message::Message;
+    // A spoofed reply must guess the id: a listener sees 20 requests whose ids do not
+    // follow one another.
+    let agent = tokio::net::UdpSocket::bind(loopback()).await.unwrap();
+    let agent_addr = agent.local_addr().unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let oid = Oid::lit("1.3.6.1.2.1.1.5.0");
+    let sending = {
+        let (t, oid) = (t.clone(), oid.clone());
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                let mut c = Counters::default();
+                let _ = t
+                    .request(
+                        &target(agent_addr, 50, 0),
+                        PduKind::Get,
+                        std::slice::from_ref(&oid),
+                        0,
+                        0,
+                        &mut c,
+                    )
+                    .await;
+            }
+        })
+    };
+    let mut ids = Vec::new();
+    let mut buf = vec![0u8; 2048];
+    while ids.len() < 20 {
+        let (len, _) = agent.recv_from(&mut buf).await.unwrap();
+        ids.push(Message::decode(&buf[..len]).unwrap().pdu.request_id);
+    }
+    sending.await.unwrap();
+    let steps = ids
+        .windows(2)
+        .filter(|w| w[1].wrapping_sub(w[0]) == 1)
+        .count();
+    assert!(steps <= 1, "ids follow one another: {ids:?}");
+}
