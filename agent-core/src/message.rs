@@ -76,6 +76,10 @@ pub enum Value {
     NoSuchInstance,
     /// v2c exception: GETNEXT/GETBULK ran past the last object.
     EndOfMibView,
+    /// A value that did not decode (an INTEGER of nine bytes, a bad length): kept under
+    /// its name so a walk moves past it, read as missing, and counted by the transport.
+    /// The variables around it stand.
+    Malformed,
 }
 
 impl Value {
@@ -195,12 +199,18 @@ impl Message {
             snmp2::MessageType::Response => PduKind::Response,
             _ => PduKind::Other,
         };
-        let mut varbinds = Vec::new();
-        for (name, value) in pdu.varbinds.clone() {
-            let oid = Oid::from_ber(name.as_bytes())
-                .ok_or(DecodeError::Unsupported("object identifier"))?;
-            varbinds.push((oid, convert(value)?));
-        }
+        let varbinds = match each_varbind(bytes) {
+            Some(v) => v,
+            None => {
+                let mut varbinds = Vec::new();
+                for (name, value) in pdu.varbinds.clone() {
+                    let oid = Oid::from_ber(name.as_bytes())
+                        .ok_or(DecodeError::Unsupported("object identifier"))?;
+                    varbinds.push((oid, convert(value)?));
+                }
+                varbinds
+            }
+        };
         Ok(Message {
             version,
             community: pdu.community.to_vec(),
@@ -247,6 +257,44 @@ impl Message {
     }
 }
 
+/// The variable bindings of a message, each decoded on its own: a value that does not
+/// decode becomes [`Value::Malformed`] under its name, and the ones after it are still
+/// read (snmp2's iterator stops at the first bad one, which cost whole printers). `None`
+/// when the message's frame is not what [`Message::decode`] already accepted.
+fn each_varbind(bytes: &[u8]) -> Option<Vec<(Oid, Value)>> {
+    use snmp2::AsnReader;
+    const SEQUENCE: u8 = 0x30;
+    let msg = AsnReader::from_bytes(bytes).read_raw(SEQUENCE).ok()?;
+    let mut r = AsnReader::from_bytes(msg);
+    r.read_raw(0x02).ok()?; // version
+    r.read_raw(0x04).ok()?; // community
+    let tag = r.peek_byte().ok()?;
+    let mut pdu = AsnReader::from_bytes(r.read_raw(tag).ok()?);
+    for _ in 0..3 {
+        pdu.read_raw(0x02).ok()?; // request id, error status, error index
+    }
+    let mut list = AsnReader::from_bytes(pdu.read_raw(SEQUENCE).ok()?);
+    let mut out = Vec::new();
+    while list.peek_byte().is_ok() {
+        // A pair whose own frame is broken leaves nothing to resynchronise on.
+        let pair = list.read_raw(SEQUENCE).ok()?;
+        let mut p = AsnReader::from_bytes(pair);
+        let Some(oid) = p
+            .read_asn_objectidentifier()
+            .ok()
+            .and_then(|n| Oid::from_ber(n.as_bytes()))
+        else {
+            continue;
+        };
+        let value = p
+            .next()
+            .and_then(|v| convert(v).ok())
+            .unwrap_or(Value::Malformed);
+        out.push((oid, value));
+    }
+    Some(out)
+}
+
 fn convert(v: snmp2::Value<'_>) -> Result<Value, DecodeError> {
     use snmp2::Value as S;
     Ok(match v {
@@ -288,6 +336,9 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
         Value::NoSuchObject => tlv(0x80, &[], out),
         Value::NoSuchInstance => tlv(0x81, &[], out),
         Value::EndOfMibView => tlv(0x82, &[], out),
+        // Never sent; a simulator serving one sends what a broken agent might: an INTEGER
+        // too long for 64 bits.
+        Value::Malformed => tlv(0x02, &[0x7f; 9], out),
     }
 }
 

@@ -111,6 +111,9 @@ pub struct Totals {
     pub unmatched: u64,
     /// Datagrams that were not SNMP.
     pub malformed: u64,
+    /// Variables whose value did not decode, in replies otherwise used: each is read as
+    /// missing, the rest of its reply stands.
+    pub malformed_values: u64,
 }
 
 /// Why a request got no usable answer.
@@ -188,6 +191,7 @@ struct Shared {
     bytes_received: AtomicU64,
     unmatched: AtomicU64,
     malformed: AtomicU64,
+    malformed_values: AtomicU64,
 }
 
 /// A handle on the transport; clones share the sockets. The receive tasks stop when the
@@ -239,6 +243,7 @@ impl Transport {
             bytes_received: AtomicU64::new(0),
             unmatched: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
+            malformed_values: AtomicU64::new(0),
         });
         let tasks = (0..n)
             .map(|i| {
@@ -268,6 +273,7 @@ impl Transport {
             bytes_received: s.bytes_received.load(Ordering::Relaxed),
             unmatched: s.unmatched.load(Ordering::Relaxed),
             malformed: s.malformed.load(Ordering::Relaxed),
+            malformed_values: s.malformed_values.load(Ordering::Relaxed),
         }
     }
 
@@ -431,7 +437,16 @@ async fn receive_loop(shared: std::sync::Weak<Shared>, socket: Arc<UdpSocket>, s
         s.packets_received.fetch_add(1, Ordering::Relaxed);
         s.bytes_received.fetch_add(len as u64, Ordering::Relaxed);
         let msg = match Message::decode(&buf[..len]) {
-            Ok(m) if m.pdu.kind == PduKind::Response => m,
+            Ok(m) if m.pdu.kind == PduKind::Response => {
+                let bad = m
+                    .pdu
+                    .varbinds
+                    .iter()
+                    .filter(|(_, v)| *v == Value::Malformed)
+                    .count();
+                s.malformed_values.fetch_add(bad as u64, Ordering::Relaxed);
+                m
+            }
             Ok(_) => {
                 s.unmatched.fetch_add(1, Ordering::Relaxed);
                 continue;

@@ -511,3 +511,35 @@ async fn request_ids_are_not_sequential() {
         .count();
     assert!(steps <= 1, "ids follow one another: {ids:?}");
 }
+
+#[tokio::test]
+async fn one_malformed_value_costs_that_variable_only() {
+    // An INTEGER of nine bytes in the first supply's level: snmp2 alone stops reading the
+    // reply there, which lost every variable after it.
+    let mut broken = device("lexmark_four");
+    let level = broken
+        .view
+        .keys()
+        .find(|o| o.to_string().starts_with("1.3.6.1.2.1.43.11.1.1.9."))
+        .cloned()
+        .unwrap();
+    broken.view.insert(level, Value::Malformed);
+    let sim = serve(vec![
+        (loopback(), broken),
+        (loopback(), device("lexmark_four")),
+    ])
+    .await
+    .unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let bad = read(&t, target(sim.addrs()[0], 1000, 1)).await.unwrap();
+    let good = read(&t, target(sim.addrs()[1], 1000, 1)).await.unwrap();
+    assert!(t.totals().malformed_values >= 1);
+    assert_eq!(bad.identity.serial, good.identity.serial);
+    assert_eq!(bad.supplies.len(), good.supplies.len());
+    assert_ne!(
+        bad.supplies[0].level, good.supplies[0].level,
+        "that one is unknown"
+    );
+    assert_eq!(bad.supplies[1..], good.supplies[1..], "the rest stand");
+    assert_eq!(bad.meters, good.meters);
+}
