@@ -171,7 +171,6 @@ async fn run_sweep(
                 };
                 let body = p::envelope::Body::Discovered(p::Discovered {
                     class: class.into(),
-                    community: f.community,
                     identity: Some(f.identity.into()),
                     reading: f.reading.map(Into::into),
                     command_id,
