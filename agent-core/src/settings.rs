@@ -17,9 +17,73 @@ pub enum SettingsError {
     /// The file given does not exist.
     #[error("configuration file {0} not found")]
     Missing(PathBuf),
-    /// A key is wrong; the message names it and its source.
-    #[error("configuration: {0}")]
+    /// A key is wrong; the message names it and its source, never the value given (it may
+    /// be a password).
+    #[error("configuration: {}", redacted(.0))]
     Invalid(#[from] Box<figment::Error>),
+    /// A value of the right type that cannot be used.
+    #[error("configuration: {key} = {value}: {why}")]
+    OutOfRange {
+        /// The key, dotted (`sites.hq.reorder_percent`).
+        key: String,
+        /// The value given (only ever a number or a choice, never a secret).
+        value: String,
+        /// What it must be.
+        why: String,
+    },
+}
+
+impl SettingsError {
+    /// A value out of range, for the checks a program runs after loading.
+    pub fn out_of_range(key: &str, value: impl std::fmt::Display, why: &str) -> SettingsError {
+        SettingsError::OutOfRange {
+            key: key.to_string(),
+            value: value.to_string(),
+            why: why.to_string(),
+        }
+    }
+}
+
+/// A figment error as people read it: each key that failed, what it must be, and where the
+/// value came from, without the value itself. A password given where a number belongs
+/// would otherwise be printed back.
+fn redacted(e: &figment::Error) -> String {
+    use figment::error::{Actual, Kind};
+    let kind = |a: &Actual| match a {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "a list",
+        Actual::Map => "a table",
+        _ => "another kind of value",
+    };
+    e.clone()
+        .into_iter()
+        .map(|e| {
+            let key = match e.path.join(".") {
+                k if k.is_empty() => "the configuration".to_string(),
+                k => k,
+            };
+            let what = match &e.kind {
+                Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                    format!("expected {expected}, found {}", kind(actual))
+                }
+                Kind::Message(_) => "not a valid value here".to_string(),
+                other => other.to_string(),
+            };
+            let from = e
+                .metadata
+                .as_ref()
+                .map(|m| match &m.source {
+                    Some(source) => format!(" (in {} {source})", m.name),
+                    None => format!(" (in {})", m.name),
+                })
+                .unwrap_or_default();
+            format!("{key}: {what}{from}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Loads `T`: `defaults`, then `file` (if given), then the `PRINTWATCH_*` variables whose
@@ -68,6 +132,30 @@ pub fn load<T: Serialize + DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_value_is_named_by_its_key_and_never_echoed() {
+        #[derive(Debug, serde::Serialize, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Secretive {
+            settingsecret_port: u16,
+        }
+        let file = std::env::temp_dir().join(format!("pw-secret-{}.toml", std::process::id()));
+        std::fs::write(&file, "settingsecret_port = \"hunter2-password\"\n").unwrap();
+        let e = load(
+            Secretive {
+                settingsecret_port: 1,
+            },
+            Some(&file),
+        )
+        .unwrap_err()
+        .to_string();
+        let _ = std::fs::remove_file(&file);
+        assert!(e.contains("settingsecret_port"), "{e}");
+        assert!(e.contains("found a string"), "{e}");
+        assert!(e.contains(&file.display().to_string()), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
 
     #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

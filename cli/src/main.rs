@@ -168,8 +168,9 @@ pub(crate) enum Command {
         /// CSV with a header line (the default); the only other form is --json.
         #[arg(long, conflicts_with = "json")]
         csv: bool,
-        /// From this time on (RFC 3339); default: all retained history.
-        #[arg(long)]
+        /// From this time on: RFC 3339 (2026-10-01T00:00:00Z) or an age (30d, 12h);
+        /// default: all retained history.
+        #[arg(long, value_parser = parse_since)]
         since: Option<String>,
         /// One JSON object per line.
         #[arg(long)]
@@ -190,13 +191,28 @@ pub(crate) enum Command {
     History {
         /// The device id.
         id: String,
-        /// Only readings since this time (RFC 3339, e.g. 2026-11-01T00:00:00Z).
-        #[arg(long)]
+        /// Only readings since this time: RFC 3339 (2026-11-01T00:00:00Z) or an age
+        /// (7d, 12h, 90min).
+        #[arg(long, value_parser = parse_since)]
         since: Option<String>,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `--since`: an RFC 3339 time as given, or an age turned into the time that long ago.
+fn parse_since(text: &str) -> Result<String, String> {
+    if humantime::parse_rfc3339_weak(text).is_ok() {
+        return Ok(text.to_string());
+    }
+    let age = humantime::parse_duration(text).map_err(|_| {
+        format!("{text:?} is neither a time (2026-11-01T00:00:00Z) nor an age (7d, 12h)")
+    })?;
+    let then = std::time::SystemTime::now()
+        .checked_sub(age)
+        .ok_or_else(|| format!("{text:?} is further back than the clock goes"))?;
+    Ok(humantime::format_rfc3339(then).to_string())
 }
 
 #[tokio::main]

@@ -121,7 +121,8 @@ async fn devices_supplies_history_as_tables_and_json() {
     assert_eq!(out.lines().count(), 2);
     let d = dir.clone();
     let u = url.clone();
-    let (ok, out, _) = tokio::task::spawn_blocking(move || printwatch(&d, &u, &["device", &id]))
+    let id3 = id.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || printwatch(&d, &u, &["device", &id3]))
         .await
         .unwrap();
     assert!(
@@ -145,6 +146,31 @@ async fn devices_supplies_history_as_tables_and_json() {
             .await
             .unwrap();
     assert!(!ok && err.contains("no device"), "{err}");
+    // A history asked wrongly is an error, not an empty answer; one asked by age works.
+    for (args, says) in [
+        (vec!["history", "sn:NOPE"], "no device"),
+        (vec!["history", "ID", "--since", "yesterday"], "--since"),
+        (vec!["move", "sn:NOPE", "branch"], "no device"),
+    ] {
+        let (d, u) = (dir.clone(), url.clone());
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| if a == "ID" { id.clone() } else { a.to_string() })
+            .collect();
+        let (ok, _, err) = tokio::task::spawn_blocking(move || {
+            printwatch(&d, &u, &args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+        assert!(!ok && err.contains(says), "{err}");
+    }
+    let (d, u, i) = (dir.clone(), url.clone(), id.clone());
+    let (ok, out, err) = tokio::task::spawn_blocking(move || {
+        printwatch(&d, &u, &["history", &i, "--since", "3650d", "--json"])
+    })
+    .await
+    .unwrap();
+    assert!(ok && out.lines().count() == 2, "{err}");
 
     // No coordinator there: a clear error, exit status 1.
     let d = dir.clone();

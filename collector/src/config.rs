@@ -146,7 +146,59 @@ pub use agent_core::settings::SettingsError as ConfigError;
 
 /// Loads the configuration: defaults, `file` (if given), then the environment.
 pub fn load(file: Option<&Path>) -> Result<CollectorConfig, ConfigError> {
-    agent_core::settings::load(CollectorConfig::default(), file)
+    let c: CollectorConfig = agent_core::settings::load(CollectorConfig::default(), file)?;
+    c.check()?;
+    Ok(c)
+}
+
+impl CollectorConfig {
+    /// Values of the right type that cannot be used, refused with the key named.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let within = |key: &str, v: u64, min: u64, max: u64| {
+            if v < min || v > max {
+                Err(ConfigError::out_of_range(
+                    key,
+                    v,
+                    &format!("must be from {min} to {max}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        within("snmp.timeout_ms", self.snmp.timeout_ms, 10, 60_000)?;
+        within("snmp.retries", u64::from(self.snmp.retries), 0, 10)?;
+        within("snmp.rate", u64::from(self.snmp.rate), 1, 1_000_000)?;
+        within("pollers", self.pollers as u64, 1, 4_096)?;
+        within(
+            "intervals.status_seconds",
+            self.intervals.status_seconds,
+            1,
+            86_400 * 7,
+        )?;
+        within(
+            "intervals.meters_seconds",
+            self.intervals.meters_seconds,
+            1,
+            86_400 * 31,
+        )?;
+        within(
+            "intervals.identity_seconds",
+            self.intervals.identity_seconds,
+            1,
+            86_400 * 31,
+        )?;
+        within(
+            "discovery.rate",
+            u64::from(self.discovery.rate),
+            0,
+            1_000_000,
+        )?;
+        for t in &self.targets {
+            crate::target::check(t)
+                .map_err(|why| ConfigError::out_of_range("targets", format!("{t:?}"), &why))?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -167,6 +219,19 @@ mod tests {
         std::fs::write(&bad, "[intervals]\nstatus_minutes = 5\n").unwrap();
         let e = load(Some(&bad)).unwrap_err().to_string();
         assert!(e.contains("status_minutes"), "{e}");
+        for (text, says) in [
+            ("[snmp]\ntimeout_ms = 0\n", "snmp.timeout_ms = 0"),
+            (
+                "[snmp]\nretries = 4294967295\n",
+                "snmp.retries = 4294967295",
+            ),
+            ("targets = [\"300.1.1.1\"]\n", "targets = \"300.1.1.1\""),
+            ("[snmp]\ncommunity = 7\n", "snmp.community"),
+        ] {
+            std::fs::write(&bad, text).unwrap();
+            let e = load(Some(&bad)).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
         let _ = std::fs::remove_file(bad);
     }
 }

@@ -26,7 +26,7 @@ pub struct DiscoverArgs {
     #[arg(long, short = 'c', value_name = "C", default_values_t = vec!["public".to_string()])]
     community: Vec<String>,
     /// Probe packets per second, at most.
-    #[arg(long, value_name = "PPS", default_value_t = agent_core::discover::DEFAULT_RATE)]
+    #[arg(long, value_name = "PPS", default_value_t = agent_core::discover::DEFAULT_RATE, value_parser = printwatch_collector::flags::rate)]
     rate: u32,
     /// Stop after this long and report what was found (e.g. 90s, 10m).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -35,10 +35,11 @@ pub struct DiscoverArgs {
     #[arg(long, default_value_t = 161)]
     port: u16,
     /// How long to wait for each probe's answer.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = printwatch_collector::flags::timeout)]
     timeout: Duration,
-    /// Resends of an unanswered probe (0 sends one request per address and community).
-    #[arg(long, default_value_t = 0)]
+    /// Resends of an unanswered probe, 0 to 10 (0 sends one request per address and
+    /// community).
+    #[arg(long, default_value = "0", value_parser = printwatch_collector::flags::retries)]
     retries: u32,
     /// SNMP version: 1 or 2c.
     #[arg(long, default_value = "2c", value_parser = |s: &str| s.parse::<Version>())]

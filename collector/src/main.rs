@@ -90,10 +90,10 @@ struct PollArgs {
     #[arg(long, default_value = "2c", value_parser = parse_version)]
     snmp_version: Version,
     /// How long to wait for the first answer (doubled on each retry), e.g. 800ms or 2s.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = printwatch_collector::flags::timeout)]
     timeout: Duration,
-    /// How many times to resend an unanswered request.
-    #[arg(long, default_value_t = 2)]
+    /// How many times to resend an unanswered request (0 to 10).
+    #[arg(long, default_value = "2", value_parser = printwatch_collector::flags::retries)]
     retries: u32,
     /// Print one JSON object per target and line (the reading contract of DESIGN.md).
     #[arg(long)]

@@ -128,6 +128,27 @@ async fn table_output_and_usage_errors() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("use 1 or 2c"));
+    // Numbers a user can type but the program cannot use are usage errors, at once.
+    for (flag, value, says) in [
+        ("--timeout", "18446744073709551615s", "give 10ms to 60s"),
+        ("--retries", "4294967295", "from 0 to 10"),
+    ] {
+        let bad = collector()
+            .args(["poll", "127.0.0.1", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(bad.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains(says),
+            "{flag}"
+        );
+    }
+    let bad = collector().args(["poll", "300.1.1.1"]).output().unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        !String::from_utf8_lossy(&bad.stderr).contains("cannot resolve"),
+        "not sent to DNS"
+    );
     let none = collector().arg("poll").output().unwrap();
     assert_eq!(none.status.code(), Some(2));
     let help = collector().args(["poll", "--help"]).output().unwrap();

@@ -161,9 +161,67 @@ impl Default for CoordinatorConfig {
 /// Why the configuration cannot be used.
 pub use agent_core::settings::SettingsError as ConfigError;
 
-/// Loads the configuration: defaults, `file` (if given), then the environment.
+/// Loads the configuration: defaults, `file` (if given), then the environment; values out
+/// of range are refused with the key named.
 pub fn load(file: Option<&Path>) -> Result<CoordinatorConfig, ConfigError> {
-    agent_core::settings::load(CoordinatorConfig::default(), file)
+    let c: CoordinatorConfig = agent_core::settings::load(CoordinatorConfig::default(), file)?;
+    c.check()?;
+    Ok(c)
+}
+
+impl CoordinatorConfig {
+    /// Values of the right type that cannot be used: `history_days = 0` would prune
+    /// everything at start, a reorder point over 100 % would alert on full toner.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let at_least = |key: &str, v: u64, min: u64| {
+            if v < min {
+                Err(ConfigError::out_of_range(
+                    key,
+                    v,
+                    &format!("must be at least {min}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        at_least("history_days", u64::from(self.history_days), 1)?;
+        at_least("cache_mb", self.cache_mb, 1)?;
+        at_least("max_message_kb", self.max_message_kb as u64, 64)?;
+        if self.max_message_kb > 64 * 1024 {
+            return Err(ConfigError::out_of_range(
+                "max_message_kb",
+                self.max_message_kb,
+                "must be at most 65536 (64 MiB)",
+            ));
+        }
+        at_least(
+            "max_devices_per_site",
+            u64::from(self.max_devices_per_site),
+            1,
+        )?;
+        at_least("alerts.check_seconds", self.alerts.check_seconds, 1)?;
+        let percent = |key: String, v: u8| {
+            if v > 100 {
+                Err(ConfigError::out_of_range(&key, v, "a percentage: 0 to 100"))
+            } else {
+                Ok(())
+            }
+        };
+        percent("alerts.reorder_percent".into(), self.alerts.reorder_percent)?;
+        percent("alerts.hysteresis".into(), self.alerts.hysteresis)?;
+        for (kind, v) in &self.alerts.reorder_by_kind {
+            percent(format!("alerts.reorder_by_kind.{kind}"), *v)?;
+        }
+        for (site, c) in &self.sites {
+            if let Some(v) = c.reorder_percent {
+                percent(format!("sites.{site}.reorder_percent"), v)?;
+            }
+            for (kind, v) in &c.reorder_by_kind {
+                percent(format!("sites.{site}.reorder_by_kind.{kind}"), *v)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -201,7 +259,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not found"), "{e}");
-        for p in [good, bad, typo] {
+        // Out of range: refused with the key named.
+        let cases = [
+            (
+                "zero",
+                "history_days = 0\n",
+                "history_days = 0: must be at least 1",
+            ),
+            (
+                "pct",
+                "[alerts]\nreorder_percent = 150\n",
+                "alerts.reorder_percent = 150",
+            ),
+            ("msg", "max_message_kb = 0\n", "max_message_kb = 0"),
+            (
+                "site",
+                "[sites.hq]\nreorder_percent = 101\n",
+                "sites.hq.reorder_percent = 101",
+            ),
+        ];
+        for (tag, text, says) in cases {
+            let f = file(tag, text);
+            let e = load(Some(&f)).unwrap_err().to_string();
+            let _ = std::fs::remove_file(f);
+            assert!(e.contains(says), "{tag}: {e}");
+        }
+        // A password in the wrong place is not printed back.
+        let secret = file("secret", "[mail]\nport = \"s3cr3t-passw0rd\"\n");
+        let e = load(Some(&secret)).unwrap_err().to_string();
+        assert!(e.contains("mail.port") && !e.contains("s3cr3t"), "{e}");
+        for p in [good, bad, typo, secret] {
             let _ = std::fs::remove_file(p);
         }
     }

@@ -52,6 +52,9 @@ pub struct MailConfig {
     pub username: String,
     /// Password for the login.
     pub password: String,
+    /// Allows a login over a connection without TLS (`security = "none"`), which sends the
+    /// password in clear: only for a relay on the same host.
+    pub allow_plaintext_login: bool,
     /// The From address.
     pub from: String,
     /// A CA certificate (PEM) to trust for the server instead of the public roots.
@@ -69,6 +72,7 @@ impl Default for MailConfig {
             security: Security::Starttls,
             username: String::new(),
             password: String::new(),
+            allow_plaintext_login: false,
             from: "printwatch@localhost".into(),
             ca_file: None,
             digest_at: "07:00".into(),
@@ -113,6 +117,14 @@ pub fn transport(c: &MailConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, M
             Security::Tls => Tls::Wrapper(tls),
             _ => Tls::Required(tls),
         });
+    }
+    if !c.username.is_empty() && c.security == Security::None && !c.allow_plaintext_login {
+        return Err(MailError::Config(
+            "username: a login over a connection without TLS sends the password in clear; \
+             set security = \"starttls\" or \"tls\", or allow_plaintext_login = true for a \
+             relay on this host"
+                .into(),
+        ));
     }
     if !c.username.is_empty() {
         b = b.credentials(Credentials::new(c.username.clone(), c.password.clone()));
@@ -392,5 +404,23 @@ mod tests {
         };
         let e = transport(&c).unwrap_err().to_string();
         assert!(e.starts_with("mail.from"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn a_login_without_tls_is_refused_unless_allowed() {
+        let c = MailConfig {
+            security: Security::None,
+            username: "printwatch".into(),
+            password: "secret".into(),
+            ..MailConfig::default()
+        };
+        let e = transport(&c).unwrap_err().to_string();
+        assert!(e.starts_with("mail.username") && e.contains("in clear"), "{e}");
+        assert!(!e.contains("secret"), "{e}");
+        let allowed = MailConfig {
+            allow_plaintext_login: true,
+            ..c
+        };
+        assert!(transport(&allowed).is_ok());
     }
 }

@@ -300,6 +300,8 @@ pub struct History {
 impl Message<History> for Queries {
     type Reply = Result<Vec<p::Reading>, QueryError>;
     async fn handle(&mut self, q: History, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        // An unknown device is an error, not an empty history.
+        self.record(&q.device_id)?;
         Ok(self
             .store
             .history(&q.device_id, q.since)
