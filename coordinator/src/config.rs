@@ -34,6 +34,10 @@ pub struct CoordinatorConfig {
     pub history_days: u32,
     /// The largest message accepted from a client, in KiB.
     pub max_message_kb: usize,
+    /// The most connections open at once (collectors, operators, and whoever else
+    /// connects); fewer if the process may open fewer files. Beyond it a connection is
+    /// closed at once.
+    pub max_connections: u32,
     /// The most printers one site may have; readings of more are refused (counted, and
     /// alerted as `over_quota`).
     pub max_devices_per_site: u32,
@@ -142,6 +146,7 @@ impl Default for CoordinatorConfig {
             history_days: 400,
             max_message_kb: 1024,
             max_devices_per_site: 20_000,
+            max_connections: 4_096,
             tls: TlsFiles {
                 ca: PathBuf::from("/etc/printwatch/pki/ca.pem"),
                 cert: PathBuf::from("/etc/printwatch/pki/coordinator.pem"),

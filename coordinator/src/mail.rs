@@ -415,7 +415,10 @@ mod tests {
             ..MailConfig::default()
         };
         let e = transport(&c).unwrap_err().to_string();
-        assert!(e.starts_with("mail.username") && e.contains("in clear"), "{e}");
+        assert!(
+            e.starts_with("mail.username") && e.contains("in clear"),
+            "{e}"
+        );
         assert!(!e.contains("secret"), "{e}");
         let allowed = MailConfig {
             allow_plaintext_login: true,

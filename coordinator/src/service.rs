@@ -47,7 +47,7 @@ pub struct Running {
     /// Where its Prometheus scrape endpoint listens, when it has one.
     pub metrics: Option<SocketAddr>,
     stop: tokio::sync::oneshot::Sender<()>,
-    served: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    served: tokio::task::JoinHandle<Result<(), server::ServeError>>,
     actors: Actors,
     instruments: Instruments,
 }
@@ -194,7 +194,11 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         cert_pem: read(&c.tls.cert, "coordinator certificate")?,
         key_pem: read(&c.tls.key, "coordinator key")?,
         max_message_bytes: c.max_message_kb * 1024,
+        max_connections: c.max_connections as usize,
     };
+    // Certificates that do not make a TLS configuration stop the start, not the server later.
+    server::front_door::tls_config(&tls.ca_pem, &tls.cert_pem, &tls.key_pem)
+        .map_err(anyhow::Error::msg)?;
     c.meter_reads.validate()?;
     let digest_at = schedule::time_of_day("mail.digest_at", &c.mail.digest_at)?;
     let policy = c.policy();

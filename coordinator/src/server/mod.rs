@@ -7,13 +7,14 @@
 pub mod auth;
 pub mod collector_stream;
 pub mod fleet_service;
+pub mod front_door;
 
 use printwatch_pki::Role;
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::collector_server::CollectorServer;
 use printwatch_proto::v1::fleet_server::FleetServer;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
+use tonic::transport::Server;
 
 use auth::RequireRole;
 use collector_stream::CollectorService;
@@ -30,6 +31,8 @@ pub struct ServerConfig {
     pub key_pem: String,
     /// The largest message accepted, in bytes.
     pub max_message_bytes: usize,
+    /// The most connections open at once (less if the process may open fewer files).
+    pub max_connections: usize,
 }
 
 /// Fleet events for `watch`: every stored reading, every collector coming and going.
@@ -54,13 +57,12 @@ pub async fn serve(
     fleet: FleetService,
     stop: tokio::sync::watch::Sender<bool>,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), tonic::transport::Error> {
-    let tls = ServerTlsConfig::new()
-        .identity(Identity::from_pem(&config.cert_pem, &config.key_pem))
-        .client_ca_root(Certificate::from_pem(&config.ca_pem));
+) -> Result<(), ServeError> {
+    let tls = front_door::tls_config(&config.ca_pem, &config.cert_pem, &config.key_pem)
+        .map_err(ServeError::Tls)?;
+    let limits = front_door::Limits::within_file_limit(config.max_connections);
     let limit = config.max_message_bytes;
     Server::builder()
-        .tls_config(tls)?
         .add_service(InterceptedService::new(
             CollectorServer::new(collectors).max_decoding_message_size(limit),
             RequireRole(Role::Collector),
@@ -69,12 +71,21 @@ pub async fn serve(
             FleetServer::new(fleet).max_decoding_message_size(limit),
             RequireRole(Role::Operator),
         ))
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            },
-        )
+        .serve_with_incoming_shutdown(front_door::admit(listener, tls, limits), async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await
+        .map_err(ServeError::Serve)
+}
+
+/// Why serving stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The certificates do not make a TLS configuration.
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// tonic's server failed.
+    #[error(transparent)]
+    Serve(#[from] tonic::transport::Error),
 }
