@@ -2,6 +2,7 @@
 //! collector for each of two sites and simulated printers of many brands, all in this
 //! process, and the fleet redrawn as an operator sees it through the coordinator.
 
+use printwatch_proto::listing::Joined;
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -177,11 +178,10 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         }
         cycle += 1;
         let devices = match client::connect(&connect).await {
-            Ok(mut c) => c
-                .list_devices(p::ListDevicesRequest::default())
-                .await
-                .map(|r| r.into_inner().devices)
-                .unwrap_or_default(),
+            Ok(mut c) => match c.list_devices(p::ListDevicesRequest::default()).await {
+                Ok(r) => r.into_inner().joined().await.unwrap_or_default(),
+                Err(_) => Vec::new(),
+            },
             Err(_) => Vec::new(),
         };
         let readings: Vec<agent_core::model::Reading> = devices

@@ -4,6 +4,7 @@
 
 use agent_core::output::emit;
 use anyhow::Result;
+use printwatch_proto::listing::Joined;
 
 use crate::client::{self as c, ConnectArgs};
 use crate::Command;
@@ -26,7 +27,9 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner()
-                .devices;
+                .joined()
+                .await
+                .map_err(c::ClientError::from)?;
             if json {
                 for d in &devices {
                     json_line(&device_json(d)?)?;
@@ -81,7 +84,9 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner()
-                .supplies;
+                .joined()
+                .await
+                .map_err(c::ClientError::from)?;
             if json {
                 for r in &rows {
                     let supply = r
@@ -106,7 +111,9 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner()
-                .readings;
+                .joined()
+                .await
+                .map_err(c::ClientError::from)?;
             if json {
                 for r in readings {
                     json_line(&agent_core::model::Reading::try_from(r)?)?;
@@ -193,7 +200,9 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner()
-                .alerts;
+                .joined()
+                .await
+                .map_err(c::ClientError::from)?;
             if !json {
                 emit(&format!(
                     "{:<6} {:<20} {:<10} {:<30} {:<18} {:<22} DETAIL",
@@ -231,7 +240,9 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner()
-                .rows;
+                .joined()
+                .await
+                .map_err(c::ClientError::from)?;
             if json {
                 for r in &rows {
                     json_line(&serde_json::json!({

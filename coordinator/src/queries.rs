@@ -147,7 +147,8 @@ pub fn alert_message(a: AlertRecord) -> p::FleetAlert {
 
 impl Queries {
     fn device_message(&self, d: DeviceRecord) -> Result<p::Device, QueryError> {
-        let latest = self.store.latest(&d.id).map_err(store_err)?.map(Into::into);
+        let (d, latest) = self.store.with_latest(d).map_err(store_err)?;
+        let latest = latest.map(Into::into);
         let conflicts = self
             .store
             .observations(&d.id)
@@ -174,9 +175,11 @@ impl Queries {
         })
     }
 
+    /// A device's record as written (its site and addresses; [`Self::device_message`]
+    /// adds when it was last seen).
     fn record(&self, id: &str) -> Result<DeviceRecord, QueryError> {
         self.store
-            .device(id)
+            .device_record(id)
             .map_err(store_err)?
             .ok_or_else(|| QueryError::NotFound(id.to_string()))
     }
@@ -189,7 +192,7 @@ impl Message<ListDevices> for Queries {
     type Reply = Result<Vec<p::Device>, QueryError>;
     async fn handle(&mut self, m: ListDevices, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
         self.store
-            .devices()
+            .device_records()
             .map_err(store_err)?
             .into_iter()
             .filter(|d| m.0.is_empty() || d.site == m.0)

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+use printwatch_proto::listing::Joined;
 use std::path::Path;
 
 use printwatch_coordinator::config::CoordinatorConfig;
@@ -77,7 +78,9 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
         .await
         .unwrap()
         .into_inner()
-        .devices;
+        .joined()
+        .await
+        .unwrap();
     assert_eq!(devices.len(), 2);
     let one = FleetClient::new(op.clone())
         .get_device(p::GetDeviceRequest {
@@ -154,7 +157,9 @@ async fn collectors_stream_operators_query_and_strangers_are_refused() {
         .await
         .unwrap()
         .into_inner()
-        .devices;
+        .joined()
+        .await
+        .unwrap();
     assert_eq!(devices.len(), 3);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&other);
@@ -312,7 +317,9 @@ async fn watchers_see_readings_as_they_are_stored_and_alerts_list_what_printers_
         .await
         .unwrap()
         .into_inner()
-        .alerts;
+        .joined()
+        .await
+        .unwrap();
     // The engine opens one alert per condition, whichever table reported it.
     let mut kinds: Vec<&str> = alerts.iter().map(|a| a.kind.as_str()).collect();
     kinds.sort();

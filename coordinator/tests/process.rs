@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+use printwatch_proto::listing::Joined;
 use std::process::Command;
 
 use printwatch_pki::{self as certs, Role};
@@ -61,7 +62,9 @@ async fn acknowledged_readings_survive_kill_9_and_replays_are_stored_once() {
         .await
         .unwrap()
         .into_inner()
-        .devices;
+        .joined()
+        .await
+        .unwrap();
     assert_eq!(
         devices.len(),
         21,
@@ -76,7 +79,9 @@ async fn acknowledged_readings_survive_kill_9_and_replays_are_stored_once() {
             .await
             .unwrap()
             .into_inner()
-            .readings;
+            .joined()
+            .await
+            .unwrap();
         assert_eq!(h.len(), 1, "SN{i} stored exactly once");
     }
     let _ = std::fs::remove_dir_all(&dir);

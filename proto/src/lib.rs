@@ -11,3 +11,4 @@ pub mod v1 {
 
 pub mod arrived;
 pub mod convert;
+pub mod listing;

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+use printwatch_proto::listing::Joined;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use agent_core::sim::{serve as serve_sim, synthetic};
@@ -76,7 +77,9 @@ async fn discover_add_and_remove_through_the_coordinator() {
             .await
             .unwrap()
             .into_inner()
-            .devices
+            .joined()
+            .await
+            .unwrap()
     };
     until("the five printers are in the fleet", 30, async || {
         devices().await.len() == 5
@@ -99,7 +102,9 @@ async fn discover_add_and_remove_through_the_coordinator() {
             .await
             .unwrap()
             .into_inner()
-            .readings
+            .joined()
+            .await
+            .unwrap()
             .len()
     };
     until("a found printer is polled again", 30, async || {

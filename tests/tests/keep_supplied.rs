@@ -12,6 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+use printwatch_proto::listing::Joined;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -297,19 +298,19 @@ async fn a_draining_toner_alerts_once_mails_once_uploads_once_and_a_refill_close
             .await
             .unwrap()
             .into_inner()
-            .alerts
+            .joined()
+            .await
+            .unwrap()
     };
     // Whether the coordinator holds a reading of a supply at `percent`.
     let at_percent = async |fleet: &mut FleetClient<_>, percent: u32| {
-        fleet
-            .list_supplies(p::ListSuppliesRequest::default())
-            .await
-            .is_ok_and(|rows| {
-                rows.into_inner()
-                    .supplies
-                    .iter()
-                    .any(|r| r.supply.as_ref().and_then(|s| s.percent) == Some(percent))
-            })
+        let Ok(rows) = fleet.list_supplies(p::ListSuppliesRequest::default()).await else {
+            return false;
+        };
+        rows.into_inner().joined().await.is_ok_and(|rows| {
+            rows.iter()
+                .any(|r| r.supply.as_ref().and_then(|s| s.percent) == Some(percent))
+        })
     };
     // Read at 50 %: a device, no alert.
     until("the printer at 50 %", 30, async || {
@@ -338,13 +339,16 @@ async fn a_draining_toner_alerts_once_mails_once_uploads_once_and_a_refill_close
     // Several more readings at 12 and 11 % reach the coordinator, and what they queued is
     // sent: nothing repeats.
     let stored = async |fleet: &mut FleetClient<_>| {
-        fleet
+        let asked = fleet
             .history(p::HistoryRequest {
                 device_id: "sn:SIM77-00000".into(),
                 since: String::new(),
             })
-            .await
-            .map_or(0, |h| h.into_inner().readings.len())
+            .await;
+        match asked {
+            Ok(h) => h.into_inner().joined().await.map_or(0, |h| h.len()),
+            Err(_) => 0,
+        }
     };
     let before = stored(&mut fleet).await;
     until("three more readings at 12 %", 30, async || {
@@ -464,7 +468,9 @@ async fn a_draining_toner_alerts_once_mails_once_uploads_once_and_a_refill_close
         .await
         .unwrap()
         .into_inner()
-        .alerts;
+        .joined()
+        .await
+        .unwrap();
     let closed_low: Vec<_> = closed.iter().filter(|a| supply_low(a)).collect();
     assert_eq!(closed_low.len(), 1);
     assert!(closed_low[0].closed_at.is_some());

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
+use printwatch_proto::listing::Joined;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::Command;
@@ -98,7 +99,9 @@ async fn stored(dir: &Path, listen: SocketAddr) -> (usize, Vec<p::Device>) {
         .await
         .unwrap()
         .into_inner()
-        .devices;
+        .joined()
+        .await
+        .unwrap();
     let mut n = 0;
     for d in &devices {
         n += f
@@ -109,7 +112,9 @@ async fn stored(dir: &Path, listen: SocketAddr) -> (usize, Vec<p::Device>) {
             .await
             .unwrap()
             .into_inner()
-            .readings
+            .joined()
+            .await
+            .unwrap()
             .len();
         // Another site's readings of a printer are kept apart, counted.
         n += d

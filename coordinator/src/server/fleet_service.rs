@@ -28,6 +28,21 @@ fn from_query<M>(e: SendError<M, QueryError>) -> Status {
     }
 }
 
+/// A listing sent in parts (see [`printwatch_proto::listing`]).
+type Parts<M> = Pin<Box<dyn Stream<Item = Result<M, Status>> + Send>>;
+
+/// `items` as a stream of messages of about a MiB, each made by `wrap`.
+fn in_parts<T: prost::Message, M: Send + 'static>(
+    items: Vec<T>,
+    wrap: impl Fn(Vec<T>) -> M,
+) -> Response<Parts<M>> {
+    let parts: Vec<Result<M, Status>> = printwatch_proto::listing::parts(items)
+        .into_iter()
+        .map(|p| Ok(wrap(p)))
+        .collect();
+    Response::new(Box::pin(tokio_stream::iter(parts)))
+}
+
 /// The fleet service, for operators.
 pub struct FleetService {
     queries: ActorRef<Queries>,
@@ -89,16 +104,24 @@ impl FleetService {
 
 #[tonic::async_trait]
 impl Fleet for FleetService {
+    type ListDevicesStream = Parts<p::ListDevicesResponse>;
+    type ListSuppliesStream = Parts<p::ListSuppliesResponse>;
+    type ListAlertsStream = Parts<p::ListAlertsResponse>;
+    type HistoryStream = Parts<p::HistoryResponse>;
+    type ExportStream = Parts<p::ExportResponse>;
+
     async fn list_devices(
         &self,
         req: Request<p::ListDevicesRequest>,
-    ) -> Result<Response<p::ListDevicesResponse>, Status> {
+    ) -> Result<Response<Self::ListDevicesStream>, Status> {
         let devices = self
             .queries
             .ask(queries::ListDevices(req.into_inner().site))
             .await
             .map_err(from_query)?;
-        Ok(Response::new(p::ListDevicesResponse { devices }))
+        Ok(in_parts(devices, |devices| p::ListDevicesResponse {
+            devices,
+        }))
     }
 
     async fn get_device(
@@ -144,7 +167,7 @@ impl Fleet for FleetService {
     async fn list_supplies(
         &self,
         req: Request<p::ListSuppliesRequest>,
-    ) -> Result<Response<p::ListSuppliesResponse>, Status> {
+    ) -> Result<Response<Self::ListSuppliesStream>, Status> {
         let q = req.into_inner();
         let supplies = self
             .queries
@@ -154,26 +177,28 @@ impl Fleet for FleetService {
             })
             .await
             .map_err(from_query)?;
-        Ok(Response::new(p::ListSuppliesResponse { supplies }))
+        Ok(in_parts(supplies, |supplies| p::ListSuppliesResponse {
+            supplies,
+        }))
     }
 
     async fn list_alerts(
         &self,
         req: Request<p::ListAlertsRequest>,
-    ) -> Result<Response<p::ListAlertsResponse>, Status> {
+    ) -> Result<Response<Self::ListAlertsStream>, Status> {
         let include_closed = req.into_inner().include_closed;
         let alerts = self
             .queries
             .ask(queries::ListAlerts { include_closed })
             .await
             .map_err(from_query)?;
-        Ok(Response::new(p::ListAlertsResponse { alerts }))
+        Ok(in_parts(alerts, |alerts| p::ListAlertsResponse { alerts }))
     }
 
     async fn history(
         &self,
         req: Request<p::HistoryRequest>,
-    ) -> Result<Response<p::HistoryResponse>, Status> {
+    ) -> Result<Response<Self::HistoryStream>, Status> {
         let q = req.into_inner();
         let readings = self
             .queries
@@ -183,7 +208,9 @@ impl Fleet for FleetService {
             })
             .await
             .map_err(from_query)?;
-        Ok(Response::new(p::HistoryResponse { readings }))
+        Ok(in_parts(readings, |readings| p::HistoryResponse {
+            readings,
+        }))
     }
 
     async fn add_printer(
@@ -255,14 +282,14 @@ impl Fleet for FleetService {
     async fn export(
         &self,
         req: Request<p::ExportRequest>,
-    ) -> Result<Response<p::ExportResponse>, Status> {
+    ) -> Result<Response<Self::ExportStream>, Status> {
         let since = since(&req.into_inner().since)?;
         let rows = self
             .queries
             .ask(queries::Export { since })
             .await
             .map_err(from_query)?;
-        Ok(Response::new(p::ExportResponse { rows }))
+        Ok(in_parts(rows, |rows| p::ExportResponse { rows }))
     }
 
     async fn watch(

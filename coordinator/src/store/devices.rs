@@ -182,14 +182,34 @@ impl StoreReader {
 
     /// A record with when it was last seen and last had its meters read, which ingest
     /// does not rewrite the record for: from its newest reading.
-    fn with_seen(&self, mut d: DeviceRecord) -> Result<DeviceRecord, StoreError> {
+    fn with_seen(&self, d: DeviceRecord) -> Result<DeviceRecord, StoreError> {
+        self.with_latest(d).map(|(d, _)| d)
+    }
+
+    /// [`StoreReader::device`]'s record and the newest reading it was made from, read once:
+    /// what a listing shows.
+    pub fn with_latest(
+        &self,
+        mut d: DeviceRecord,
+    ) -> Result<(DeviceRecord, Option<agent_core::model::Reading>), StoreError> {
         let latest = self.latest(&d.id)?;
         if let Some(r) = &latest {
             d.last_seen = super::history::reading_time(r)?;
         }
-        if let Some((at, _)) = self.meter_read_after(&d.id, latest)? {
+        let meters_too = latest.as_ref().filter(|r| !r.meters.is_empty()).cloned();
+        if let Some((at, _)) = self.meter_read_after(&d.id, meters_too)? {
             d.last_meter_read = Some(at);
         }
-        Ok(d)
+        Ok((d, latest))
+    }
+
+    /// Every device record as written, in id order (see [`StoreReader::with_latest`]).
+    pub fn device_records(&self) -> Result<Vec<DeviceRecord>, StoreError> {
+        self.t
+            .devices
+            .iter()
+            .values()
+            .map(|v| decode(&v?))
+            .collect()
     }
 }
