@@ -67,6 +67,76 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<std::path::PathBuf>,
     },
+    /// Look at the outbox: what waits to be sent, what was set aside, and any damage with
+    /// the envelopes it cost. It changes nothing and may run beside a running collector.
+    ///
+    /// Examples:
+    ///   printwatch-collector outbox check --config /etc/printwatch/collector.toml
+    ///   printwatch-collector outbox check --dir /var/lib/printwatch-collector
+    #[command(verbatim_doc_comment)]
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+    },
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum OutboxAction {
+    /// Say what the outbox holds; exit status 1 when it is damaged.
+    Check {
+        /// The collector's configuration, whose data_dir is the outbox.
+        #[arg(long, value_name = "FILE", conflicts_with = "dir")]
+        config: Option<std::path::PathBuf>,
+        /// The outbox directory itself.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+}
+
+/// `outbox check`: prints what the outbox holds; false when it is damaged.
+fn outbox_check(
+    config: Option<std::path::PathBuf>,
+    dir: Option<std::path::PathBuf>,
+) -> Result<bool> {
+    let dir = match dir {
+        Some(d) => d,
+        None => printwatch_collector::config::load(config.as_deref())?.data_dir,
+    };
+    let i = printwatch_collector::outbox::inspect(&dir)
+        .with_context(|| format!("reading the outbox in {}", dir.display()))?;
+    println!("outbox {}", dir.display());
+    println!(
+        "  identity      {}",
+        i.identity.as_deref().unwrap_or("(none yet)")
+    );
+    println!("  acknowledged  up to {}", i.acknowledged);
+    println!("  waiting       {} envelopes", i.pending);
+    println!("  set aside     {}", i.set_aside);
+    println!(
+        "  segments      {} ({} records, {} bytes)",
+        i.segments.len(),
+        i.records,
+        i.segments.iter().map(|s| s.3).sum::<u64>()
+    );
+    if i.torn_tail {
+        println!(
+            "  a torn last record (a crash mid-write): cut off at the next start, nothing lost"
+        );
+    }
+    if i.damage.is_empty() {
+        println!("  no damage");
+        return Ok(true);
+    }
+    for d in &i.damage {
+        println!(
+            "  DAMAGE in {} at byte {}: {}",
+            d.segment.display(),
+            d.at_byte,
+            d.lost()
+        );
+    }
+    println!("  the collector recovers every record after the damage at its next start");
+    Ok(false)
 }
 
 async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
@@ -166,6 +236,9 @@ async fn run() -> Result<()> {
         Command::Poll(args) => poll(args).await?,
         Command::Discover(args) => discover_cmd::run(args).await?,
         Command::Run { config } => run_agent(config).await?,
+        Command::Outbox {
+            action: OutboxAction::Check { config, dir },
+        } => outbox_check(config, dir)?,
     };
     if !ok {
         std::process::exit(1);

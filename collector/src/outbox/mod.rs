@@ -13,6 +13,7 @@
 //! count acknowledged envelopes as waiting; should it be lost, they are only sent again.
 
 mod record;
+mod salvage;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -34,16 +35,44 @@ pub enum OutboxError {
     /// Another collector holds the directory.
     #[error("the outbox in {0} is in use by another collector")]
     InUse(PathBuf),
-    /// A record in the middle of the log is damaged: not a crash's torn tail, which is
-    /// cut off quietly, but lost data.
-    #[error("the outbox file {0} is damaged at byte {1}: {2}")]
-    Corrupt(PathBuf, u64, &'static str),
     /// A stored envelope that does not decode.
     #[error("an outbox entry is unreadable: {0}")]
     Decode(#[from] prost::DecodeError),
     /// An envelope too large to store.
     #[error("an envelope of {0} bytes is too large for the outbox")]
     TooLarge(usize),
+}
+
+/// Damage found in the outbox when it was opened: where, and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamageReport {
+    /// The segment file.
+    pub segment: PathBuf,
+    /// Where in it the damage starts.
+    pub at_byte: u64,
+    /// The first envelope number lost.
+    pub lost_from: u64,
+    /// The last, when known (none may be lost: damage past a record's end).
+    pub lost_to: Option<u64>,
+}
+
+impl DamageReport {
+    /// What was lost, for people.
+    pub fn lost(&self) -> String {
+        match self.lost_to {
+            Some(to) if to < self.lost_from => "no envelope lost".to_string(),
+            Some(to) if to == self.lost_from => format!("envelope {to} lost"),
+            Some(to) => format!(
+                "envelopes {} to {to} lost ({})",
+                self.lost_from,
+                to - self.lost_from + 1
+            ),
+            None => format!(
+                "envelopes from {} to the end of the segment lost",
+                self.lost_from
+            ),
+        }
+    }
 }
 
 /// A durable queue of envelopes numbered 1, 2, 3, ...
@@ -58,6 +87,8 @@ struct Inner {
     identity: String,
     /// How many envelopes the coordinator rejected and were set aside.
     set_aside: AtomicU64,
+    /// Damage found when the outbox was opened.
+    damage: Vec<DamageReport>,
     /// Held (flock) while the outbox is open: one collector per directory.
     _lock: File,
     log: Mutex<Log>,
@@ -146,47 +177,68 @@ impl Outbox {
             return Err(OutboxError::InUse(dir.to_path_buf()));
         }
 
-        let mut firsts = Vec::new();
-        for entry in std::fs::read_dir(dir).map_err(io_at(dir))? {
-            let name = entry.map_err(io_at(dir))?.file_name();
-            if let Some(first) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".log"))
-                .and_then(|n| n.parse::<u64>().ok())
-            {
-                firsts.push(first);
-            }
-        }
-        firsts.sort_unstable();
-        // Each segment is read once, to find its last number and check the numbers run on
-        // without a gap; the newest may end in a torn record, which is cut off.
+        let firsts = segment_firsts(dir)?;
+        // Each segment is read once, keeping every record whose checksum holds. A crash's
+        // torn last record is cut off quietly (its push never returned); damage is
+        // reported with the numbers it cost, and the segment rewritten with what held,
+        // so the records after the damage are sent as usual.
         let mut segments = BTreeMap::new();
-        for (i, &first) in firsts.iter().enumerate() {
+        let mut damage = Vec::new();
+        let mut last_seen: Option<u64> = None;
+        for &first in &firsts {
             let path = segment_path(dir, first);
-            if segments
-                .values()
-                .next_back()
-                .is_some_and(|last| last + 1 != first)
-            {
-                return Err(OutboxError::Corrupt(
-                    path,
-                    0,
-                    "numbers missing before this segment",
-                ));
-            }
-            let (last, good_len, torn) = scan(&path, first)?;
-            if let Some(why) = torn {
-                if i + 1 != firsts.len() {
-                    return Err(OutboxError::Corrupt(path, good_len, why));
+            let bytes = std::fs::read(&path).map_err(io_at(&path))?;
+            let found = salvage::salvage(&bytes, first);
+            if let Some(before) = last_seen {
+                if first > before + 1 {
+                    damage.push(DamageReport {
+                        segment: path.clone(),
+                        at_byte: 0,
+                        lost_from: before + 1,
+                        lost_to: Some(first - 1),
+                    });
                 }
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(io_at(&path))?;
-                f.set_len(good_len).map_err(io_at(&path))?;
-                f.sync_all().map_err(io_at(&path))?;
             }
+            for d in &found.damage {
+                damage.push(DamageReport {
+                    segment: path.clone(),
+                    at_byte: d.bytes.start as u64,
+                    lost_from: d.lost_from,
+                    lost_to: d.lost_to,
+                });
+            }
+            if !found.damage.is_empty() || found.torn_tail.is_some() {
+                let mut kept = Vec::with_capacity(bytes.len());
+                for (_, range) in &found.records {
+                    kept.extend_from_slice(&bytes[range.clone()]);
+                }
+                rewrite(dir, &path, &kept)?;
+            }
+            let last = found
+                .records
+                .last()
+                .map_or(first.saturating_sub(1), |(seq, _)| *seq);
+            // Numbers that damage cost are never handed out again: one of them may be
+            // stored at the coordinator, which would take a new envelope under it for a
+            // replay. Where the count is not known, a record is at least a header long.
+            let used = found
+                .damage
+                .iter()
+                .map(|d| {
+                    d.lost_to
+                        .unwrap_or_else(|| d.lost_from + (d.bytes.len() / record::HEADER) as u64)
+                })
+                .fold(last, u64::max);
+            last_seen = Some(used.max(last_seen.unwrap_or(0)));
             segments.insert(first, last);
+        }
+        for d in &damage {
+            tracing::error!(
+                segment = %d.segment.display(),
+                byte = d.at_byte,
+                "the outbox was damaged: {}; the records after it were recovered",
+                d.lost()
+            );
         }
 
         let acked_path = dir.join(ACKED);
@@ -198,8 +250,8 @@ impl Outbox {
             .open(&acked_path)
             .map_err(io_at(&acked_path))?;
         let stored_ack = read_acked(&acked_file);
-        let last = match segments.values().next_back() {
-            Some(last) => *last,
+        let last = match last_seen {
+            Some(last) => last.max(stored_ack),
             None => stored_ack,
         };
         let first_kept = segments.keys().next().copied().unwrap_or(last + 1);
@@ -233,6 +285,7 @@ impl Outbox {
                 dir: dir.to_path_buf(),
                 identity,
                 set_aside: AtomicU64::new(set_aside),
+                damage,
                 _lock: lock,
                 log: Mutex::new(Log {
                     segments,
@@ -429,7 +482,8 @@ impl Outbox {
                     }
                 }
             }
-            // At a segment's end, on to the one that starts where it ended, if there is one.
+            // At a segment's end, on to the next one, if there is one: it starts where this
+            // one ended, or later where damage cost numbers.
             let following = match ended {
                 true => self
                     .log()
@@ -439,7 +493,10 @@ impl Outbox {
                     .map(|(f, _)| *f),
                 false => None,
             }
-            .filter(|first| *first == next);
+            .filter(|first| *first >= next);
+            if let Some(first) = following {
+                next = first;
+            }
             *cursor = Some(match following {
                 Some(first) => Cursor {
                     next,
@@ -497,6 +554,11 @@ impl Outbox {
             .map_err(io_at(&dir))?;
         self.inner.set_aside.fetch_add(1, Ordering::Relaxed);
         Ok(true)
+    }
+
+    /// The damage found when this outbox was opened (see [`DamageReport`]).
+    pub fn damage(&self) -> &[DamageReport] {
+        &self.inner.damage
     }
 
     /// How many envelopes are set aside (see [`Outbox::set_aside`]).
@@ -580,6 +642,121 @@ fn segment_path(dir: &Path, first: u64) -> PathBuf {
     dir.join(format!("{first:020}.log"))
 }
 
+/// What an outbox directory holds, read without changing it (the collector may be running):
+/// what `printwatch-collector outbox check` prints.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inspection {
+    /// The outbox's identity, if it has one yet.
+    pub identity: Option<String>,
+    /// Segments: first number, last number, good records, bytes.
+    pub segments: Vec<(u64, u64, usize, u64)>,
+    /// Records whose checksums hold.
+    pub records: usize,
+    /// The highest number acknowledged by the coordinator.
+    pub acknowledged: u64,
+    /// Good records above it: waiting to be sent.
+    pub pending: usize,
+    /// Damage, with the numbers it cost.
+    pub damage: Vec<DamageReport>,
+    /// A crash's torn last record, cut off at the next start (nothing promised is lost).
+    pub torn_tail: bool,
+    /// Envelopes set aside.
+    pub set_aside: usize,
+}
+
+/// Reads the outbox in `dir` without changing anything (see [`Inspection`]).
+pub fn inspect(dir: &Path) -> Result<Inspection, OutboxError> {
+    if !dir.is_dir() {
+        return Err(OutboxError::Io(
+            dir.to_path_buf(),
+            std::io::Error::new(std::io::ErrorKind::NotFound, "no outbox here"),
+        ));
+    }
+    let mut out = Inspection {
+        identity: std::fs::read_to_string(dir.join(IDENTITY))
+            .ok()
+            .map(|t| t.trim().to_string()),
+        acknowledged: File::open(dir.join(ACKED)).map_or(0, |f| read_acked(&f)),
+        set_aside: std::fs::read_dir(dir.join(SET_ASIDE)).map_or(0, |e| {
+            e.filter_map(Result::ok)
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".pb"))
+                .count()
+        }),
+        ..Inspection::default()
+    };
+    let mut last_seen: Option<u64> = None;
+    for first in segment_firsts(dir)? {
+        let path = segment_path(dir, first);
+        let bytes = std::fs::read(&path).map_err(io_at(&path))?;
+        let found = salvage::salvage(&bytes, first);
+        if let Some(before) = last_seen.filter(|b| first > b + 1) {
+            out.damage.push(DamageReport {
+                segment: path.clone(),
+                at_byte: 0,
+                lost_from: before + 1,
+                lost_to: Some(first - 1),
+            });
+        }
+        for d in &found.damage {
+            out.damage.push(DamageReport {
+                segment: path.clone(),
+                at_byte: d.bytes.start as u64,
+                lost_from: d.lost_from,
+                lost_to: d.lost_to,
+            });
+        }
+        out.torn_tail |= found.torn_tail.is_some();
+        let last = found
+            .records
+            .last()
+            .map_or(first.saturating_sub(1), |(n, _)| *n);
+        out.records += found.records.len();
+        out.pending += found
+            .records
+            .iter()
+            .filter(|(n, _)| *n > out.acknowledged)
+            .count();
+        out.segments
+            .push((first, last, found.records.len(), bytes.len() as u64));
+        last_seen = Some(last.max(last_seen.unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+/// The first numbers of the segments in `dir`, in order.
+fn segment_firsts(dir: &Path) -> Result<Vec<u64>, OutboxError> {
+    let mut firsts = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io_at(dir))? {
+        let name = entry.map_err(io_at(dir))?.file_name();
+        if let Some(first) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".log"))
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            firsts.push(first);
+        }
+    }
+    firsts.sort_unstable();
+    Ok(firsts)
+}
+
+/// Replaces a segment with `bytes`, durably: a new file, synced, renamed over it.
+fn rewrite(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), OutboxError> {
+    let tmp = path.with_extension("log.new");
+    private()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(&tmp)
+        .and_then(|mut f| {
+            f.write_all(bytes)?;
+            f.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .and_then(|()| File::open(dir)?.sync_all())
+        .map_err(io_at(path))
+}
+
 /// Creates a directory of the outbox (and its parents), for the collector's user only.
 fn private_dir(dir: &Path) -> Result<(), OutboxError> {
     use std::os::unix::fs::DirBuilderExt;
@@ -635,26 +812,6 @@ fn create_segment(dir: &Path, first: u64) -> Result<PathBuf, OutboxError> {
         .and_then(|d| d.sync_all())
         .map_err(io_at(dir))?;
     Ok(path)
-}
-
-/// Reads a segment through: its last number (`first - 1` if empty), how many bytes of it
-/// are whole records numbered on from `first`, and why the rest is not, if there is a rest.
-fn scan(path: &Path, first: u64) -> Result<(u64, u64, Option<&'static str>), OutboxError> {
-    let file = File::open(path).map_err(io_at(path))?;
-    let mut reader = BufReader::with_capacity(64 << 10, file);
-    let mut payload = Vec::new();
-    let (mut last, mut len) = (first.saturating_sub(1), 0u64);
-    loop {
-        match record::read(&mut reader, &mut payload) {
-            Ok(None) => return Ok((last, len, None)),
-            Ok(Some(seq)) if seq == last + 1 => {
-                last = seq;
-                len += (record::HEADER + payload.len()) as u64;
-            }
-            Ok(Some(_)) => return Ok((last, len, Some("a number out of order"))),
-            Err(record::Torn(why)) => return Ok((last, len, Some(why))),
-        }
-    }
 }
 
 /// What `acked` holds for `seq`: the number and its CRC-32, so a torn write reads as none.
@@ -842,7 +999,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_torn_tail_is_cut_off_and_damage_inside_is_an_error() {
+    async fn a_torn_tail_is_cut_off_and_damage_costs_only_its_records() {
         let dir = fresh("torn");
         drop(small_segments(&dir, 30).await);
         // A crash in the middle of a write: half a record at the end of the newest segment.
@@ -858,19 +1015,39 @@ mod tests {
             assert_eq!(o.push(body(31)).await.unwrap().seq, 31);
             assert_eq!(all_pending(&o, 5), (1..=31).collect::<Vec<_>>());
         }
-        // Damage in an older segment is lost data: an error that names the file.
-        let oldest = segments(&dir).remove(0);
-        let mut bytes = std::fs::read(&oldest).unwrap();
-        bytes[record::HEADER + 1] ^= 0xff;
-        std::fs::write(&oldest, bytes).unwrap();
-        let e = Outbox::open_sized(&dir, 200)
-            .err()
-            .expect("damage is an error")
-            .to_string();
-        assert!(
-            e.contains(&oldest.display().to_string()) && e.contains("checksum"),
-            "{e}"
+        // A byte flipped in an older segment and one in the newest: each costs its record,
+        // said with the numbers; the rest is recovered and sent, and new pushes go on.
+        let all = segments(&dir);
+        let (oldest, newest) = (all[0].clone(), all[all.len() - 1].clone());
+        for seg in [&oldest, &newest] {
+            let mut bytes = std::fs::read(seg).unwrap();
+            bytes[record::HEADER + 1] ^= 0xff;
+            std::fs::write(seg, bytes).unwrap();
+        }
+        let o = Outbox::open_sized(&dir, 200).expect("damage does not stop the outbox");
+        let lost: Vec<(u64, Option<u64>)> = o
+            .damage()
+            .iter()
+            .map(|d| (d.lost_from, d.lost_to))
+            .collect();
+        let first_of =
+            |p: &Path| -> u64 { p.file_stem().unwrap().to_str().unwrap().parse().unwrap() };
+        let (a, b) = (first_of(&oldest), first_of(&newest));
+        assert_eq!(lost, vec![(a, Some(a)), (b, Some(b))]);
+        assert!(o.damage()[0].lost().contains(&format!("envelope {a} lost")));
+        let expected: Vec<u64> = (1..=31).filter(|n| *n != a && *n != b).collect();
+        assert_eq!(all_pending(&o, 5), expected);
+        assert_eq!(
+            o.push(body(32)).await.unwrap().seq,
+            32,
+            "a number lost to damage is not used again"
         );
+        drop(o);
+        // Reopened, the rewritten segments are clean: nothing more is reported.
+        let o = Outbox::open_sized(&dir, 200).unwrap();
+        assert!(o.damage().is_empty());
+        assert_eq!(all_pending(&o, 5).len(), expected.len() + 1);
+        drop(o);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
