@@ -33,8 +33,9 @@ pub const DEFAULT_RATE: u32 = 4_000;
 /// What to sweep and how.
 #[derive(Debug, Clone)]
 pub struct SweepConfig {
-    /// The addresses, in the order to probe them (ranges expanded, exclusions removed).
-    pub addresses: Vec<Ipv4Addr>,
+    /// The addresses, in the order to probe them (exclusions removed), as spans: a sweep's
+    /// memory does not grow with its range.
+    pub addresses: crate::range::SpanSet,
     /// The UDP port the agents listen on.
     pub port: u16,
     /// Communities to try, in order; the next only where the previous got no answer.
@@ -240,7 +241,7 @@ pub async fn sweep(
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let per_tick = f64::from(config.rate.max(1)) / 100.0;
         let mut credit = 0.0;
-        for &address in &config.addresses {
+        for address in config.addresses.iter() {
             while credit < 1.0 {
                 ticker.tick().await;
                 credit += per_tick;

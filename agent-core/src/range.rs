@@ -130,9 +130,132 @@ impl FromStr for Range {
     }
 }
 
+/// Sweeps larger than this (a /16) must be asked for as large: a slip in a prefix length
+/// should not start hours of probing.
+pub const LARGE_SWEEP: u64 = 65_536;
+
+/// Addresses to sweep as disjoint spans in order, exclusions taken out: the set of a /8
+/// is a few dozen bytes, not sixteen million addresses. Iterated lazily, each address
+/// once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpanSet {
+    spans: Vec<Span>,
+}
+
+impl SpanSet {
+    /// `spans` merged (overlaps and neighbours joined), minus `exclude`.
+    pub fn new(spans: &[Span], exclude: &[Span]) -> SpanSet {
+        let mut sorted: Vec<Span> = spans.to_vec();
+        sorted.sort_by_key(|s| s.first);
+        let mut merged: Vec<Span> = Vec::with_capacity(sorted.len());
+        for s in sorted {
+            match merged.last_mut() {
+                Some(m) if u64::from(u32::from(s.first)) <= u64::from(u32::from(m.last)) + 1 => {
+                    m.last = m.last.max(s.last);
+                }
+                _ => merged.push(s),
+            }
+        }
+        let mut out = merged;
+        for x in exclude {
+            out = out
+                .into_iter()
+                .flat_map(|s| {
+                    let (f, l) = (u32::from(s.first), u32::from(s.last));
+                    let (xf, xl) = (u32::from(x.first), u32::from(x.last));
+                    let mut keep = Vec::with_capacity(2);
+                    if xl < f || xf > l {
+                        keep.push(s);
+                    } else {
+                        if xf > f {
+                            keep.push(Span {
+                                first: s.first,
+                                last: Ipv4Addr::from(xf - 1),
+                            });
+                        }
+                        if xl < l {
+                            keep.push(Span {
+                                first: Ipv4Addr::from(xl + 1),
+                                last: s.last,
+                            });
+                        }
+                    }
+                    keep
+                })
+                .collect();
+        }
+        SpanSet { spans: out }
+    }
+
+    /// How many addresses.
+    pub fn len(&self) -> u64 {
+        self.spans.iter().map(Span::len).sum()
+    }
+
+    /// True when there is none.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Every address, in order, once.
+    pub fn iter(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+        self.spans.iter().flat_map(Span::iter)
+    }
+
+    /// The spans.
+    pub fn spans(&self) -> &[Span] {
+        &self.spans
+    }
+}
+
+impl FromIterator<Ipv4Addr> for SpanSet {
+    fn from_iter<I: IntoIterator<Item = Ipv4Addr>>(addrs: I) -> Self {
+        let spans: Vec<Span> = addrs
+            .into_iter()
+            .map(|a| Span { first: a, last: a })
+            .collect();
+        SpanSet::new(&spans, &[])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_span_set_is_small_whatever_it_covers() {
+        let eight = Span::cidr(Ipv4Addr::new(127, 0, 0, 0), 8).unwrap();
+        let hole = Span::cidr(Ipv4Addr::new(127, 1, 0, 0), 16).unwrap();
+        let set = SpanSet::new(&[eight, eight], &[hole]);
+        assert_eq!(set.spans().len(), 2, "{set:?}");
+        assert_eq!(set.len(), eight.len() - hole.len());
+        assert_eq!(set.iter().next(), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        let a = |d| Ipv4Addr::new(10, 0, 0, d);
+        let set = SpanSet::new(
+            &[
+                Span {
+                    first: a(5),
+                    last: a(9),
+                },
+                Span {
+                    first: a(1),
+                    last: a(4),
+                },
+                Span {
+                    first: a(20),
+                    last: a(20),
+                },
+            ],
+            &[Span {
+                first: a(3),
+                last: a(3),
+            }],
+        );
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [1, 2, 4, 5, 6, 7, 8, 9, 20].map(a)
+        );
+    }
     use proptest::prelude::*;
 
     fn span(s: &str) -> Span {

@@ -172,6 +172,8 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
             community,
             rate,
             port,
+            large,
+            cancel,
         } => {
             let a = client
                 .discover(p::DiscoverRequest {
@@ -181,10 +183,19 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                     communities: community,
                     rate,
                     port: u32::from(port),
+                    large,
+                    cancel,
                 })
                 .await
                 .map_err(c::ClientError::from)?
                 .into_inner();
+            if cancel {
+                emit(&format!(
+                    "command {} sent to site {}: stop its sweeps",
+                    a.command_id, a.site
+                ));
+                return Ok(());
+            }
             emit(&format!(
                 "command {} sent to site {}: sweep {}; printers found appear in `printwatch devices` as they are read",
                 a.command_id,
@@ -318,6 +329,17 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                         ),
                         serde_json::json!({"device_id": r.device_id, "site": r.site, "supply": r.supply, "description": r.description, "from": r.from_percent, "to": r.to_percent}),
                     ),
+                    Some(p::fleet_event::Body::SweepEnded(w)) => {
+                        let d = w.done.unwrap_or_default();
+                        (
+                            "sweep_ended",
+                            format!(
+                                "sweep {} at {} ended ({}): {} addresses probed, {} printers, {} other devices",
+                                d.command_id, w.site, d.reason, d.probed, d.printers, d.others
+                            ),
+                            serde_json::json!({"site": w.site, "command_id": d.command_id, "reason": d.reason, "probed": d.probed, "printers": d.printers, "others": d.others, "seconds": d.seconds}),
+                        )
+                    }
                     None => continue,
                 };
                 if json {

@@ -121,12 +121,14 @@ pub(crate) enum Command {
     /// Examples:
     ///   printwatch discover hq 10.1.0.0/22 --exclude 10.1.3.0/24
     ///   printwatch discover branch1 10.2.0.0/24 -c public -c site7 --rate 500
+    ///   printwatch discover hq 10.0.0.0/12 --large
+    ///   printwatch discover hq --cancel
     #[command(verbatim_doc_comment)]
     Discover {
         /// The site whose collector sweeps.
         site: String,
         /// CIDR blocks, spans (a.b.c.d-e.f.g.h), addresses or host names.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "cancel")]
         ranges: Vec<String>,
         /// Addresses to leave alone.
         #[arg(long)]
@@ -140,6 +142,13 @@ pub(crate) enum Command {
         /// SNMP port (default 161).
         #[arg(long, default_value_t = 0)]
         port: u16,
+        /// Allow more than a /16 (65,536 addresses): a large sweep takes hours at the
+        /// default rate.
+        #[arg(long)]
+        large: bool,
+        /// Stop the site's running sweeps instead; each reports what it found so far.
+        #[arg(long, conflicts_with_all = ["ranges", "large"])]
+        cancel: bool,
     },
     /// The alerts the coordinator opened: supplies low or empty, waste full, jams, open
     /// doors, no paper, service requested, offline or unreachable printers, silent

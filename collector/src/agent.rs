@@ -119,6 +119,8 @@ pub async fn run(
                     communities: Vec::new(),
                     rate: d.rate,
                     port: u32::from(d.port),
+                    // Written in the configuration by its administrator: knowingly.
+                    large: true,
                 };
                 if sweeper
                     .tell(crate::sweeper::StartSweep {

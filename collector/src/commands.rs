@@ -8,7 +8,7 @@ use kameo::prelude::*;
 use printwatch_proto::v1 as p;
 
 use crate::scheduler::{AddTarget, PollNow, RemoveTarget, Scheduler, SetIntervals};
-use crate::sweeper::{StartSweep, Sweeper};
+use crate::sweeper::{CancelSweeps, StartSweep, Sweeper};
 
 /// Handles commands until the channel closes.
 pub async fn dispatch(
@@ -50,6 +50,9 @@ pub async fn dispatch(
                             sweep,
                         })
                         .await?;
+                }
+                Some(p::command::Body::CancelSweeps(_)) => {
+                    sweeper.tell(CancelSweeps).await?;
                 }
                 Some(p::command::Body::Intervals(i)) => {
                     let secs = |s: u32| (s > 0).then(|| Duration::from_secs(u64::from(s)));

@@ -31,6 +31,10 @@ pub struct DiscoverArgs {
     /// Stop after this long and report what was found (e.g. 90s, 10m).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     time_limit: Option<Duration>,
+    /// Allow more than a /16 (65,536 addresses): at the default rate a large sweep takes
+    /// hours, so a slip in a prefix length should not start one.
+    #[arg(long)]
+    large: bool,
     /// UDP port of the agents.
     #[arg(long, default_value_t = 161)]
     port: u16,
@@ -95,6 +99,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     }
     let (addresses, unresolved) =
         printwatch_collector::ranges::addresses(&args.ranges, &args.exclude).await?;
+    printwatch_collector::ranges::check_size(&addresses, args.large)?;
     for e in &unresolved {
         eprintln!("error: {e}");
     }

@@ -2,10 +2,9 @@
 //! exclusions, expanded to the addresses to probe, each once; with no RANGE, the subnets of
 //! this host's own interfaces.
 
-use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
 
-use agent_core::range::{Range, Span};
+use agent_core::range::{Range, Span, SpanSet};
 use anyhow::{bail, Context, Result};
 
 /// The subnets of this host's non-loopback IPv4 interfaces.
@@ -43,14 +42,11 @@ async fn resolve_name(name: &str) -> Result<Ipv4Addr> {
         .ok_or_else(|| anyhow::anyhow!("cannot resolve {name}: it has no IPv4 address"))
 }
 
-/// Expands RANGEs minus exclusions into the addresses to probe, in order, each once.
+/// RANGEs minus exclusions: the addresses to probe, in order, each once.
 /// A name that does not resolve is skipped, not fatal: the rest of a site's sweep is still
 /// worth doing. Returns the addresses and why each skipped name was skipped, for the
 /// caller to tell its user (a terminal, a log).
-pub async fn addresses(
-    ranges: &[String],
-    exclude: &[String],
-) -> Result<(Vec<Ipv4Addr>, Vec<String>)> {
+pub async fn addresses(ranges: &[String], exclude: &[String]) -> Result<(SpanSet, Vec<String>)> {
     let mut unresolved = Vec::new();
     let mut spans = Vec::new();
     if ranges.is_empty() {
@@ -75,20 +71,27 @@ pub async fn addresses(
             }
         }
     }
-    let total: u64 = spans.iter().map(Span::len).sum();
-    if total > 1 << 24 {
-        bail!("{total} addresses is more than a /8: sweep smaller ranges");
+    let set = SpanSet::new(&spans, &excluded);
+    if set.len() > 1 << 24 {
+        bail!(
+            "{} addresses is more than a /8: sweep smaller ranges",
+            set.len()
+        );
     }
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for s in &spans {
-        for a in s.iter() {
-            if !excluded.iter().any(|x| x.contains(a)) && seen.insert(a) {
-                out.push(a);
-            }
-        }
+    Ok((set, unresolved))
+}
+
+use agent_core::range::LARGE_SWEEP;
+
+/// Refuses a sweep of more than [`LARGE_SWEEP`] addresses unless `large`.
+pub fn check_size(set: &SpanSet, large: bool) -> Result<()> {
+    if set.len() > LARGE_SWEEP && !large {
+        bail!(
+            "{} addresses is more than a /16: ask for a large sweep to go ahead (--large)",
+            set.len()
+        );
     }
-    Ok((out, unresolved))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -108,12 +111,14 @@ mod tests {
         .await
         .unwrap();
         assert!(ok.is_empty(), "{ok:?}");
-        let want: Vec<Ipv4Addr> = [1, 2, 3, 4, 6, 7, 8, 9]
-            .iter()
-            .map(|&d| Ipv4Addr::new(127, 9, 0, d))
-            .chain([Ipv4Addr::LOCALHOST])
+        let want: Vec<Ipv4Addr> = std::iter::once(Ipv4Addr::LOCALHOST)
+            .chain(
+                [1, 2, 3, 4, 6, 7, 8, 9]
+                    .iter()
+                    .map(|&d| Ipv4Addr::new(127, 9, 0, d)),
+            )
             .collect();
-        assert_eq!(a, want);
+        assert_eq!(a.iter().collect::<Vec<_>>(), want);
         let (a, unresolved) = addresses(&strings(&["no-such-host.invalid", "127.9.0.1"]), &[])
             .await
             .unwrap();
@@ -122,7 +127,10 @@ mod tests {
             unresolved[0].contains("no-such-host.invalid"),
             "{unresolved:?}"
         );
-        assert_eq!(a, vec![Ipv4Addr::new(127, 9, 0, 1)]);
+        assert_eq!(
+            a.iter().collect::<Vec<_>>(),
+            vec![Ipv4Addr::new(127, 9, 0, 1)]
+        );
         assert!(addresses(&strings(&["10.0.0.0/7"]), &[])
             .await
             .unwrap_err()

@@ -25,7 +25,8 @@ pub struct Sweeper {
     version: Version,
     timeout: Duration,
     default_communities: Vec<String>,
-    running: BTreeMap<u64, tokio::task::JoinHandle<()>>,
+    /// Each running sweep's stop switch: true ends it as cancelled.
+    running: BTreeMap<u64, tokio::sync::watch::Sender<bool>>,
     me: ActorRef<Sweeper>,
 }
 
@@ -77,15 +78,28 @@ fn address_of(shown: &str, port: u16) -> Option<SocketAddr> {
     })
 }
 
-async fn run_sweep(
-    command_id: u64,
-    s: p::Sweep,
+/// What a sweep works with, from the sweeper.
+struct Tools {
     outbox: Outbox,
     scheduler: ActorRef<Scheduler>,
     version: Version,
     timeout: Duration,
     default_communities: Vec<String>,
+}
+
+async fn run_sweep(
+    command_id: u64,
+    s: p::Sweep,
+    mut cancel: tokio::sync::watch::Receiver<bool>,
+    tools: Tools,
 ) {
+    let Tools {
+        outbox,
+        scheduler,
+        version,
+        timeout,
+        default_communities,
+    } = tools;
     let port = u16::try_from(s.port)
         .ok()
         .filter(|p| *p != 0)
@@ -119,6 +133,10 @@ async fn run_sweep(
             return;
         }
     };
+    if let Err(e) = crate::ranges::check_size(&addresses, s.large) {
+        let _ = outbox.push(done(&format!("error: {e:#}"), None)).await;
+        return;
+    }
     let transport = match Transport::bind(TransportConfig {
         max_pps: Some(rate),
         ..TransportConfig::default()
@@ -191,7 +209,10 @@ async fn run_sweep(
         in_flight,
         Arc::new(SweepStats::default()),
         tx,
-        std::future::pending::<EndReason>(),
+        async move {
+            let _ = cancel.wait_for(|c| *c).await;
+            EndReason::Cancelled
+        },
     )
     .await;
     let _ = publisher.await;
@@ -206,25 +227,34 @@ async fn run_sweep(
 impl Message<StartSweep> for Sweeper {
     type Reply = ();
     async fn handle(&mut self, m: StartSweep, _: &mut Context<Self, ()>) {
-        let (outbox, scheduler, me) =
-            (self.outbox.clone(), self.scheduler.clone(), self.me.clone());
-        let (version, timeout, communities) =
-            (self.version, self.timeout, self.default_communities.clone());
+        let me = self.me.clone();
+        let tools = Tools {
+            outbox: self.outbox.clone(),
+            scheduler: self.scheduler.clone(),
+            version: self.version,
+            timeout: self.timeout,
+            default_communities: self.default_communities.clone(),
+        };
         let id = m.command_id;
-        let task = tokio::spawn(async move {
-            run_sweep(
-                id,
-                m.sweep,
-                outbox,
-                scheduler,
-                version,
-                timeout,
-                communities,
-            )
-            .await;
+        let (stop, cancel) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            run_sweep(id, m.sweep, cancel, tools).await;
             let _ = me.tell(SweepFinished(id)).await;
         });
-        self.running.insert(id, task);
+        self.running.insert(id, stop);
+    }
+}
+
+/// Stop every running sweep: each ends as cancelled and says so in its SweepDone.
+pub struct CancelSweeps;
+
+impl Message<CancelSweeps> for Sweeper {
+    type Reply = ();
+    async fn handle(&mut self, _: CancelSweeps, _: &mut Context<Self, ()>) {
+        for (id, stop) in &self.running {
+            tracing::info!(sweep = id, "a sweep is cancelled");
+            let _ = stop.send(true);
+        }
     }
 }
 

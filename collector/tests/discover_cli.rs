@@ -184,4 +184,15 @@ fn bad_ranges_are_refused_clearly() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rate"));
+    // A slip in a prefix length does not start hours of probing.
+    let out = collector()
+        .args(["discover", "127.0.0.0/8", "--json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("more than a /16") && err.contains("--large"),
+        "{err}"
+    );
 }

@@ -250,11 +250,41 @@ async fn operator_commands_reach_the_connected_collector_of_their_site() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::FailedPrecondition);
-    let err = FleetClient::new(op)
+    let err = FleetClient::new(op.clone())
         .discover(discover("hq", &["10.0.0.0/33"]))
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    // More than a /16 needs --large; with it, the sweep goes; --cancel stops the sweeps.
+    let err = FleetClient::new(op.clone())
+        .discover(discover("hq", &["10.0.0.0/8"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("--large"), "{err}");
+    let mut large = discover("hq", &["10.0.0.0/8"]);
+    large.large = true;
+    FleetClient::new(op.clone()).discover(large).await.unwrap();
+    let cancel = p::DiscoverRequest {
+        site: "hq".into(),
+        cancel: true,
+        ..Default::default()
+    };
+    FleetClient::new(op).discover(cancel).await.unwrap();
+    let mut bodies = Vec::new();
+    while bodies.len() < 2 {
+        if let Some(p::CoordinatorMessage {
+            body: Some(p::coordinator_message::Body::Command(c)),
+        }) = inbound.message().await.unwrap()
+        {
+            bodies.push(c.body);
+        }
+    }
+    assert!(matches!(&bodies[0], Some(p::command::Body::Sweep(s)) if s.large));
+    assert!(matches!(
+        &bodies[1],
+        Some(p::command::Body::CancelSweeps(_))
+    ));
     drop(tx);
     let _ = std::fs::remove_dir_all(&dir);
 }

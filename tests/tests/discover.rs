@@ -28,7 +28,7 @@ fn span(s: &str) -> Span {
 
 fn config(addresses: Vec<Ipv4Addr>, communities: &[&str], rate: u32) -> SweepConfig {
     SweepConfig {
-        addresses,
+        addresses: addresses.into_iter().collect(),
         port: PORT,
         communities: communities.iter().map(|c| c.to_string()).collect(),
         version: Version::V2c,

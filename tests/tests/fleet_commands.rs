@@ -151,6 +151,42 @@ async fn discover_add_and_remove_through_the_coordinator() {
         after_removal,
         "a removed printer is not polled"
     );
+
+    // A large sweep (a /12, a million addresses at 200 a second: hours) is asked for
+    // knowingly, and cancelled: it reports what it did so far to watchers.
+    let mut watch = fleet
+        .clone()
+        .watch(p::WatchRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let large = p::DiscoverRequest {
+        site: "hq".into(),
+        ranges: vec!["127.224.0.0/12".into()],
+        port: 16161,
+        rate: 200,
+        large: true,
+        ..Default::default()
+    };
+    fleet.clone().discover(large).await.unwrap();
+    // Commands reach the sweeper in order: the cancel finds the sweep started.
+    let cancel = p::DiscoverRequest {
+        site: "hq".into(),
+        cancel: true,
+        ..Default::default()
+    };
+    fleet.clone().discover(cancel).await.unwrap();
+    let ended = printwatch_tests::eventually("the sweep to end as cancelled", 30, async || {
+        match tokio::time::timeout(std::time::Duration::from_millis(500), watch.message()).await {
+            Ok(Ok(Some(p::FleetEvent {
+                body: Some(p::fleet_event::Body::SweepEnded(e)),
+                ..
+            }))) => e.done.filter(|d| d.reason == "cancelled"),
+            _ => None,
+        }
+    })
+    .await;
+    assert!(ended.probed < 1_000_000, "{ended:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

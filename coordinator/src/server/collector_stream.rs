@@ -149,6 +149,7 @@ impl Collector for CollectorService {
                         _ => break,
                     }
                 }
+                let sweeps = sweeps_in(&batch);
                 let Decoded {
                     order,
                     items,
@@ -192,6 +193,7 @@ impl Collector for CollectorService {
                     order,
                     answer,
                     error,
+                    sweeps,
                 };
                 if sent_tx.send(sent).await.is_err() || last {
                     break;
@@ -199,8 +201,15 @@ impl Collector for CollectorService {
             }
         });
         tokio::spawn(async move {
-            'acks: while let Some(sent) = sent_rx.recv().await {
+            'acks: while let Some(mut sent) = sent_rx.recv().await {
+                let sweeps = std::mem::take(&mut sent.sweeps);
                 let (acked, rejected, error) = settle(&queries, &events, sent).await;
+                for done in sweeps {
+                    let _ = events.send(event(p::fleet_event::Body::SweepEnded(p::SweepEnded {
+                        site: site.clone(),
+                        done: Some(done),
+                    })));
+                }
                 // Each rejection before the ack that covers it: the collector sets the
                 // envelope aside before the ack deletes it from its queue.
                 for (seq, reason, detail) in rejected {
@@ -298,6 +307,23 @@ fn incoming(env: p::Envelope, now: Timestamp) -> Result<Option<Incoming>, (&'sta
     })
 }
 
+/// The sweep results among `batch`, for watchers.
+fn sweeps_in(batch: &[Result<p::CollectorMessage, Status>]) -> Vec<p::SweepDone> {
+    batch
+        .iter()
+        .filter_map(|m| match m {
+            Ok(p::CollectorMessage {
+                body:
+                    Some(p::collector_message::Body::Envelope(p::Envelope {
+                        body: Some(p::envelope::Body::SweepDone(d)),
+                        ..
+                    })),
+            }) => Some(d.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A batch of what a collector sent, made ready for the store.
 struct Decoded {
     /// Every envelope's sequence number in order, and what became of it.
@@ -368,6 +394,8 @@ struct Sent {
     answer: Option<Result<PendingAnswers, Status>>,
     /// The error that ends the stream after this batch, if one did.
     error: Option<Status>,
+    /// Sweep results in it, told to watchers once the batch is settled.
+    sweeps: Vec<p::SweepDone>,
 }
 
 type PendingAnswers = kameo::request::PendingReply<
@@ -388,6 +416,7 @@ async fn settle(queries: &ActorRef<Queries>, events: &Events, sent: Sent) -> Set
         order,
         answer,
         error,
+        ..
     } = sent;
     let answers = match answer {
         None => Vec::new(),

@@ -260,12 +260,31 @@ impl Fleet for FleetService {
         req: Request<p::DiscoverRequest>,
     ) -> Result<Response<p::CommandAccepted>, Status> {
         let q = req.into_inner();
+        if q.cancel {
+            return self
+                .deliver(q.site, p::command::Body::CancelSweeps(p::CancelSweeps {}))
+                .await;
+        }
         if q.ranges.is_empty() {
             return Err(Status::invalid_argument("give at least one range to sweep"));
         }
-        for r in q.ranges.iter().chain(&q.exclude) {
-            r.parse::<agent_core::range::Range>()
-                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let spans = |list: &[String]| -> Result<Vec<agent_core::range::Span>, Status> {
+            list.iter()
+                .map(|r| match r.parse::<agent_core::range::Range>() {
+                    Ok(agent_core::range::Range::Span(s)) => Ok(Some(s)),
+                    // A name is one address, resolved by the collector.
+                    Ok(agent_core::range::Range::Name(_)) => Ok(None),
+                    Err(e) => Err(Status::invalid_argument(e.to_string())),
+                })
+                .filter_map(Result::transpose)
+                .collect()
+        };
+        let set = agent_core::range::SpanSet::new(&spans(&q.ranges)?, &spans(&q.exclude)?);
+        if set.len() > agent_core::range::LARGE_SWEEP && !q.large {
+            return Err(Status::invalid_argument(format!(
+                "{} addresses is more than a /16: ask for a large sweep to go ahead (--large)",
+                set.len()
+            )));
         }
         let sweep = p::Sweep {
             ranges: q.ranges,
@@ -273,6 +292,7 @@ impl Fleet for FleetService {
             communities: q.communities,
             rate: q.rate,
             port: q.port,
+            large: q.large,
         };
         self.deliver(q.site, p::command::Body::Sweep(sweep)).await
     }
