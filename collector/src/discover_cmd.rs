@@ -104,7 +104,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         eprintln!("error: {e}");
     }
     let all_resolved = unresolved.is_empty();
-    let total = addresses.len() as u64;
+    let total = addresses.len();
     let transport = Transport::bind(TransportConfig {
         max_pps: Some(args.rate),
         ..TransportConfig::default()
