@@ -10,6 +10,7 @@ pub use mimalloc::MiMalloc as Allocator;
 
 pub mod config;
 pub mod dealer;
+pub mod disk;
 pub mod export;
 pub mod ingest;
 pub mod mail;

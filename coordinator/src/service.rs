@@ -47,6 +47,9 @@ pub struct Running {
     /// Where its Prometheus scrape endpoint listens, when it has one.
     pub metrics: Option<SocketAddr>,
     stop: tokio::sync::oneshot::Sender<()>,
+    /// Says why, when the process must start again (the database failed a write and the
+    /// disk has room again, see [`crate::disk`]).
+    restart_asked: tokio::sync::oneshot::Receiver<String>,
     served: tokio::task::JoinHandle<Result<(), server::ServeError>>,
     actors: Actors,
     instruments: Instruments,
@@ -119,9 +122,18 @@ impl Running {
     }
 
     /// Serves until `shutdown` completes, then stops.
-    pub async fn until(self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
-        shutdown.await;
-        self.stop().await.map(|_| ())
+    /// Runs until `shutdown` completes, or until the coordinator must start again (then
+    /// it stops and returns why, as an error: the service manager starts it again).
+    pub async fn until(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<()> {
+        let restart = tokio::select! {
+            () = shutdown => None,
+            why = &mut self.restart_asked => why.ok(),
+        };
+        self.stop().await?;
+        match restart {
+            Some(why) => Err(anyhow::anyhow!("{why}")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -233,11 +245,14 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
             "uploading to the dealer"
         );
     }
+    let (must_restart, restart_asked) = tokio::sync::oneshot::channel();
     let ingest_done = ingest_actor.spawn(IngestorArgs {
         store,
         policy: policy.clone(),
         notify: notify.clone(),
         metrics: metrics.clone(),
+        data_dir: c.data_dir.clone(),
+        restart: Some(must_restart),
     });
     let registry = Registry::spawn(());
     let queries = Queries::spawn((reader.clone(), policy.clone()));
@@ -288,6 +303,7 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         listen,
         metrics: instruments.scrape,
         stop,
+        restart_asked,
         served,
         actors: Actors {
             ingest,

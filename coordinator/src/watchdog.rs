@@ -394,6 +394,8 @@ mod tests {
             policy: policy.clone(),
             notify: Notifiers::default(),
             metrics: Default::default(),
+            data_dir: dir.clone(),
+            restart: None,
         });
         // Two printers at site hq: one read with meters long ago, one just now.
         let now = OffsetDateTime::now_utc();

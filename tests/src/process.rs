@@ -115,6 +115,23 @@ impl Process {
         let _ = self.child.0.wait();
     }
 
+    /// Waits (up to `secs`) until it exits by itself; returns how.
+    pub fn exited(mut self, secs: u64) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        loop {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not exit by itself; its log:\n{}",
+                self.name,
+                self.log_text()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Asks it to stop (SIGINT) and waits (up to 20 s) until it has exited; returns how
     /// it exited.
     pub fn interrupt(mut self) -> std::process::ExitStatus {

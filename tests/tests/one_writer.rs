@@ -116,6 +116,8 @@ async fn the_watchdog_and_ingest_never_share_an_alert_id_or_a_batch_key() {
             dealer: Some(uplink),
         },
         metrics: Default::default(),
+        data_dir: dir.clone(),
+        restart: None,
     });
     let watchdog = Watchdog::spawn(WatchdogArgs {
         store: reader.clone(),

@@ -64,6 +64,13 @@ pub struct Ingestor {
     notify: Notifiers,
     metrics: CoordinatorMetrics,
     shown: LevelsShown,
+    /// Why the database cannot be written, once a write or a flush failed: then nothing
+    /// more is written (see [`crate::disk`]).
+    unwritable: Option<String>,
+    /// Told once the database failed a write and the disk has room again: the process
+    /// must start again to reopen it.
+    restart: Option<tokio::sync::oneshot::Sender<String>>,
+    data_dir: std::path::PathBuf,
 }
 
 /// What the ingest actor starts with.
@@ -76,6 +83,10 @@ pub struct IngestorArgs {
     pub notify: Notifiers,
     /// What ingest records.
     pub metrics: CoordinatorMetrics,
+    /// The database's directory, where space is looked for after a failed write.
+    pub data_dir: std::path::PathBuf,
+    /// Told when the process must start again to reopen the database.
+    pub restart: Option<tokio::sync::oneshot::Sender<String>>,
 }
 
 impl Actor for Ingestor {
@@ -90,6 +101,9 @@ impl Actor for Ingestor {
             notify: a.notify,
             metrics: a.metrics,
             shown: LevelsShown::default(),
+            unwritable: None,
+            restart: a.restart,
+            data_dir: a.data_dir,
         })
     }
 }
@@ -125,6 +139,9 @@ impl Ingestor {
                 }
                 Some(Err(e)) => {
                     let _ = me.tell(Forget).await;
+                    if matches!(e, StoreError::Unwritable(_)) {
+                        let _ = me.tell(Unwritable(e.to_string())).await;
+                    }
                     Err(e.to_string())
                 }
                 None => Err("no answer".into()),
@@ -160,7 +177,18 @@ impl Message<IngestBatch> for Ingestor {
         m: IngestBatch,
         ctx: &mut Context<Self, Self::Reply>,
     ) -> Self::Reply {
+        if let Some(why) = &self.unwritable {
+            let (reply, sender) = ctx.reply_sender();
+            if let Some(sender) = sender {
+                sender.send(vec![Err(format!("{UNWRITABLE} since: {why}"))]);
+            }
+            return reply;
+        }
         let answers = self.writer.write_batch(&m.site, &m.items, m.follows);
+        if let Some(Err(e @ StoreError::Sled(_))) = answers.last() {
+            let why = e.to_string();
+            self.unwritable(why, ctx.actor_ref().clone());
+        }
         let mut wake = false;
         let mut counts = [0u64; 4];
         for ((_, item), answer) in m.items.iter().zip(&answers) {
@@ -218,6 +246,9 @@ impl Message<IngestBatch> for Ingestor {
                 // Nothing of the batch is durable: what ingest kept in memory may say
                 // otherwise.
                 let _ = me.tell(Forget).await;
+                if let Some(Err(e @ StoreError::Unwritable(_))) = answers.first() {
+                    let _ = me.tell(Unwritable(e.to_string())).await;
+                }
             }
             if let Some(sender) = sender {
                 sender.send(
@@ -345,6 +376,44 @@ impl Message<OutboxIdentity> for Ingestor {
     ) -> Self::Reply {
         let result = self.writer.outbox_identity(&m.site, &m.id);
         self.when_durable(ctx, result, false)
+    }
+}
+
+/// What a batch is answered while the database cannot be written.
+pub const UNWRITABLE: &str = "unavailable: the database cannot be written";
+
+/// The database failed a write or a flush (a full disk): sled keeps such an error for the
+/// rest of the process, so ingest stops writing, and once the disk has room the process
+/// is told to start again.
+pub struct Unwritable(pub String);
+
+impl Message<Unwritable> for Ingestor {
+    type Reply = ();
+    async fn handle(&mut self, m: Unwritable, ctx: &mut Context<Self, ()>) {
+        self.unwritable(m.0, ctx.actor_ref().clone());
+    }
+}
+
+impl Ingestor {
+    /// Enters the unwritable state once: logs why, and waits for space in the background.
+    fn unwritable(&mut self, why: String, _me: ActorRef<Self>) {
+        if self.unwritable.is_some() {
+            return;
+        }
+        tracing::error!(
+            "the database cannot be written ({why}): readings are refused (collectors keep \
+             them) and operators are answered from what is stored; waiting for space"
+        );
+        self.unwritable = Some(why);
+        let (dir, restart) = (self.data_dir.clone(), self.restart.take());
+        tokio::spawn(async move {
+            crate::disk::space_returned(dir).await;
+            if let Some(tell) = restart {
+                let _ = tell.send(
+                    "the disk has room again: stopping so that the database is reopened".into(),
+                );
+            }
+        });
     }
 }
 

@@ -1056,7 +1056,7 @@ pub async fn durable<T>(
             let e = e.to_string();
             answers
                 .into_iter()
-                .map(|_| Err(StoreError::Corrupt(format!("flushing: {e}"))))
+                .map(|_| Err(StoreError::Unwritable(e.clone())))
                 .collect()
         }
     }

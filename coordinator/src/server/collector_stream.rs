@@ -457,6 +457,10 @@ async fn settle(queries: &ActorRef<Queries>, events: &Events, sent: Sent) -> Set
                 Some(Err(e)) => {
                     let status = match e.strip_prefix("refused: ") {
                         Some(why) => Status::failed_precondition(format!("message {seq}: {why}")),
+                        None if e.starts_with("unavailable: ") => Status::unavailable(format!(
+                            "message {seq}: {}",
+                            e.trim_start_matches("unavailable: ")
+                        )),
                         None => Status::internal(format!("storing message {seq}: {e}")),
                     };
                     return (acked, rejected, Some(status));

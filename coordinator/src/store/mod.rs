@@ -41,6 +41,10 @@ pub enum StoreError {
     /// A batch that may not be stored now.
     #[error("refused: {0}")]
     Refused(String),
+    /// A flush failed: nothing written since the last one is durable, and sled refuses
+    /// every write from now on (a full disk; see [`crate::disk`]).
+    #[error("unavailable: the database cannot be written: {0}")]
+    Unwritable(String),
 }
 
 impl From<crate::wire_reading::UnreadableReading> for StoreError {
