@@ -112,6 +112,7 @@ impl Collector for CollectorService {
             self.events.clone(),
             self.metrics.clone(),
         );
+        let acker_metrics = metrics.clone();
         let mut stopping = self.stopping.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let registry = self.registry.clone();
@@ -235,6 +236,12 @@ impl Collector for CollectorService {
                     }
                 }
                 if let Some(status) = error {
+                    if status.code() == tonic::Code::FailedPrecondition {
+                        // A batch the store refused (numbers far ahead, a broken order):
+                        // nothing of it is acknowledged, and the operator hears of it.
+                        acker_metrics.refused(&site, "refused_batch");
+                        tracing::warn!(site = %site, "refused a collector's batch: {}", status.message());
+                    }
                     let _ = tx.send(Err(status)).await;
                     break;
                 }
