@@ -22,18 +22,7 @@ async fn acknowledged_readings_survive_kill_9_and_replays_are_stored_once() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let config = dir.join("coordinator.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{addr}\"\ndata_dir = \"{}\"\ncache_mb = 8\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
-            dir.join("db").display(),
-            dir.join("ca.pem").display(),
-            dir.join("coordinator.pem").display(),
-            dir.join("coordinator.key").display()
-        ),
-    )
-    .unwrap();
+    let config = printwatch_tests::coordinator_config(&dir, addr, "");
     let ca = dir.join("ca.pem");
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let admin = certs::paths(&dir, Role::Operator, "admin");

@@ -31,6 +31,19 @@ pub async fn channel(
         .await
 }
 
+/// Every device the coordinator on `ch` lists (all its parts).
+pub async fn devices(ch: Channel) -> Vec<p::Device> {
+    use printwatch_proto::listing::Joined;
+    printwatch_proto::v1::fleet_client::FleetClient::new(ch)
+        .list_devices(p::ListDevicesRequest::default())
+        .await
+        .expect("listing devices")
+        .into_inner()
+        .joined()
+        .await
+        .expect("every part of the listing")
+}
+
 /// A minimal reading of a printer with this serial.
 pub fn reading(serial: &str) -> p::Reading {
     agent_core::model::Reading {

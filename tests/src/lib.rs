@@ -13,7 +13,7 @@ pub mod process;
 pub mod wait;
 
 pub use expect::check_reading;
-pub use process::{Kill, Process};
+pub use process::{coordinator_config, Kill, Process};
 pub use wait::{eventually, until, until_blocking, wait_port};
 
 use std::net::{Ipv4Addr, SocketAddr};

@@ -28,6 +28,26 @@ fn occurrences(log: &Path, line: &str) -> usize {
     std::fs::read_to_string(log).map_or(0, |text| text.matches(line).count())
 }
 
+/// Writes `dir/coordinator.toml` for a coordinator of the fleet whose certificates are in
+/// `dir` (`printwatch certs init`), its database in `dir/db`, listening on `listen`, with
+/// `extra` TOML after the top-level keys; returns the file.
+pub fn coordinator_config(
+    dir: &std::path::Path,
+    listen: std::net::SocketAddr,
+    extra: &str,
+) -> std::path::PathBuf {
+    let config = dir.join("coordinator.toml");
+    let text = format!(
+        "listen = \"{listen}\"\ndata_dir = \"{}\"\ncache_mb = 8\n{extra}\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
+        dir.join("db").display(),
+        dir.join("ca.pem").display(),
+        dir.join("coordinator.pem").display(),
+        dir.join("coordinator.key").display()
+    );
+    std::fs::write(&config, text).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+    config
+}
+
 impl Process {
     /// Starts `cmd` with its output appended to `log`, and waits (up to 30 s) until the
     /// log holds one more `ready` line than before: the program says it is ready.

@@ -13,7 +13,9 @@ use printwatch_pki::{self as certs, Role};
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
 use printwatch_tests::grpc::channel;
-use printwatch_tests::{binary, free_port, raise_file_limit, tempdir, until, Process};
+use printwatch_tests::{
+    binary, coordinator_config, free_port, raise_file_limit, tempdir, until, Process,
+};
 use tokio::io::AsyncReadExt;
 
 /// Up to `n` connections from one loopback source address that say nothing.
@@ -49,18 +51,7 @@ async fn idle_connections_neither_exhaust_the_coordinator_nor_keep_operators_out
     let dir = tempdir("front-door");
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let conf = dir.join("coordinator.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "listen = \"{addr}\"\ndata_dir = \"{}\"\ncache_mb = 8\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
-            dir.join("db").display(),
-            dir.join("ca.pem").display(),
-            dir.join("coordinator.pem").display(),
-            dir.join("coordinator.key").display(),
-        ),
-    )
-    .unwrap();
+    let conf = coordinator_config(&dir, addr, "");
     let mut cmd = Command::new(binary("printwatch-coordinator"));
     cmd.arg("--config").arg(&conf);
     // SAFETY: setrlimit between fork and exec touches only the child's own limits.

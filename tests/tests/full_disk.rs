@@ -13,11 +13,8 @@ use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 use printwatch_pki::{self as certs, Role};
-use printwatch_proto::listing::Joined;
-use printwatch_proto::v1 as p;
-use printwatch_proto::v1::fleet_client::FleetClient;
-use printwatch_tests::grpc::{channel, envelope, hello, reading, session_answers};
-use printwatch_tests::{binary, free_port, tempdir, Process};
+use printwatch_tests::grpc::{channel, devices, envelope, hello, reading, session_answers};
+use printwatch_tests::{binary, coordinator_config, free_port, tempdir, Process};
 
 fn start(conf: &std::path::Path) -> Process {
     let mut cmd = Command::new(binary("printwatch-coordinator"));
@@ -61,18 +58,7 @@ async fn a_full_disk_refuses_readings_keeps_answering_and_recovers() {
     let dir = tempdir("full-disk");
     certs::init(&dir, &[], &["hq".into()], "admin").unwrap();
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let conf = dir.join("coordinator.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "listen = \"{addr}\"\ndata_dir = \"{}\"\ncache_mb = 8\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
-            dir.join("db").display(),
-            dir.join("ca.pem").display(),
-            dir.join("coordinator.pem").display(),
-            dir.join("coordinator.key").display(),
-        ),
-    )
-    .unwrap();
+    let conf = coordinator_config(&dir, addr, "");
     let ca = dir.join("ca.pem");
     let hq = certs::paths(&dir, Role::Collector, "hq");
     let admin = certs::paths(&dir, Role::Operator, "admin");
@@ -112,16 +98,7 @@ async fn a_full_disk_refuses_readings_keeps_answering_and_recovers() {
     assert_eq!(again.code(), tonic::Code::Unavailable, "{again}");
 
     // Operators are answered from what is stored.
-    let op = operator.await.unwrap();
-    let devices = FleetClient::new(op.clone())
-        .list_devices(p::ListDevicesRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .joined()
-        .await
-        .unwrap();
-    assert!(devices.len() >= 5);
+    assert!(devices(operator.await.unwrap()).await.len() >= 5);
 
     // Space comes back: the coordinator stops by itself, saying why, for its service
     // manager to start it again.
@@ -143,14 +120,6 @@ async fn a_full_disk_refuses_readings_keeps_answering_and_recovers() {
     let op = channel(addr, &ca, Some((&admin.cert, &admin.key)))
         .await
         .unwrap();
-    let devices = FleetClient::new(op)
-        .list_devices(p::ListDevicesRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .joined()
-        .await
-        .unwrap();
-    assert_eq!(devices.len() as u64, next, "every reading, once");
+    assert_eq!(devices(op).await.len() as u64, next, "every reading, once");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -20,18 +20,7 @@ use printwatch_tests::{until, until_blocking, Process};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
 fn coordinator(dir: &Path, listen: SocketAddr) -> Process {
-    let config = dir.join("coordinator.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"{listen}\"\ndata_dir = \"{}\"\ncache_mb = 8\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n",
-            dir.join("db").display(),
-            dir.join("ca.pem").display(),
-            dir.join("coordinator.pem").display(),
-            dir.join("coordinator.key").display()
-        ),
-    )
-    .unwrap();
+    let config = printwatch_tests::coordinator_config(dir, listen, "");
     Process::coordinator(&config)
 }
 
