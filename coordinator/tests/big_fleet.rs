@@ -15,7 +15,7 @@ use printwatch_pki::{self as certs, Role};
 use printwatch_proto::listing::Joined;
 use printwatch_proto::v1 as p;
 use printwatch_proto::v1::fleet_client::FleetClient;
-use printwatch_tests::grpc::channel;
+use printwatch_tests::grpc::{channel, devices};
 use printwatch_tests::tempdir;
 
 const PRINTERS: u32 = 20_000;
@@ -93,15 +93,8 @@ async fn twenty_thousand_printers_are_listed_whole() {
     )
     .await
     .unwrap();
+    let devices = devices(ch.clone()).await;
     let mut fleet = FleetClient::new(ch);
-    let devices = fleet
-        .list_devices(p::ListDevicesRequest::default())
-        .await
-        .unwrap()
-        .into_inner()
-        .joined()
-        .await
-        .unwrap();
     assert_eq!(devices.len(), PRINTERS as usize);
     let bytes: usize = devices.iter().map(prost::Message::encoded_len).sum();
     assert!(
