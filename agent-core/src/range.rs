@@ -130,6 +130,50 @@ impl FromStr for Range {
     }
 }
 
+/// A target's host and port, without resolving: an address, or a valid host name. What
+/// looks like an address but is not one (`300.1.1.1`) is refused here rather than sent to
+/// DNS, as `discover` refuses it.
+pub fn host_and_port(spec: &str) -> Result<(&str, u16), String> {
+    let (host, port) = match spec.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !h.contains(':') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("{spec}: {p:?} is not a port number"))?;
+            (h, port)
+        }
+        _ => (spec, 161),
+    };
+    if host.is_empty() {
+        return Err(
+            "empty target: give a host name or address, e.g. 10.0.0.7 or printer1:161".into(),
+        );
+    }
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok((host, port));
+    }
+    match host.parse::<Range>() {
+        Ok(Range::Name(_)) => Ok((host, port)),
+        Ok(_) => Err(format!(
+            "{spec}: give one address or host name, not a range"
+        )),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Checks a target as a user wrote it (`host[:port]`, `[v6]:port`), without resolving
+/// it: the collector's configuration, its `poll`, and the coordinator's `add` all ask this.
+pub fn check_target(spec: &str) -> Result<(), String> {
+    if spec.parse::<std::net::SocketAddr>().is_ok()
+        || spec
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok()
+    {
+        return Ok(());
+    }
+    host_and_port(spec).map(|_| ())
+}
+
 /// Sweeps larger than this (a /16) must be asked for as large: a slip in a prefix length
 /// should not start hours of probing.
 pub const LARGE_SWEEP: u64 = 65_536;

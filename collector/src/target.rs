@@ -3,43 +3,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-/// A target's host and port, without resolving: an address, or a valid host name. What
-/// looks like an address but is not one (`300.1.1.1`) is refused here rather than sent to
-/// DNS, as `discover` refuses it.
-fn host_and_port(spec: &str) -> Result<(&str, u16), String> {
-    let (host, port) = match spec.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && !h.contains(':') => {
-            let port = p
-                .parse::<u16>()
-                .map_err(|_| format!("{spec}: {p:?} is not a port number"))?;
-            (h, port)
-        }
-        _ => (spec, 161),
-    };
-    if host.is_empty() {
-        return Err(
-            "empty target: give a host name or address, e.g. 10.0.0.7 or printer1:161".into(),
-        );
-    }
-    if host.parse::<IpAddr>().is_ok() {
-        return Ok((host, port));
-    }
-    match host.parse::<agent_core::range::Range>() {
-        Ok(agent_core::range::Range::Name(_)) => Ok((host, port)),
-        Ok(_) => Err(format!(
-            "{spec}: give one address or host name, not a range"
-        )),
-        Err(e) => Err(e.to_string()),
-    }
-}
-
-/// Checks a target as a user wrote it, without resolving it.
+/// Checks a target as a user wrote it, without resolving it (see
+/// [`agent_core::range::check_target`]).
 pub fn check(spec: &str) -> Result<(), String> {
-    if spec.parse::<SocketAddr>().is_ok() || spec.trim_matches(['[', ']']).parse::<IpAddr>().is_ok()
-    {
-        return Ok(());
-    }
-    host_and_port(spec).map(|_| ())
+    agent_core::range::check_target(spec)
 }
 
 /// Resolves `host[:port]` (port 161 by default). IPv6 addresses with a port go in brackets.
@@ -50,7 +17,7 @@ pub async fn resolve(spec: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(ip) = spec.trim_matches(['[', ']']).parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 161));
     }
-    let (host, port) = host_and_port(spec).map_err(anyhow::Error::msg)?;
+    let (host, port) = agent_core::range::host_and_port(spec).map_err(anyhow::Error::msg)?;
     let mut addrs = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| anyhow::anyhow!("cannot resolve {host}: {e}"))?;

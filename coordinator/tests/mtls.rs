@@ -244,6 +244,17 @@ async fn operator_commands_reach_the_connected_collector_of_their_site() {
         matches!(cmd.body, Some(p::command::Body::AddTarget(ref t)) if t.host == "printer7.example.lan")
     );
 
+    // A target that looks like an address but is not one is refused before it is sent.
+    let err = FleetClient::new(op.clone())
+        .add_printer(p::AddPrinterRequest {
+            site: "hq".into(),
+            host: "300.1.1.1".into(),
+            community: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err}");
+
     // Another site is still not connected; a bad range is refused before anything is sent.
     let err = FleetClient::new(op.clone())
         .discover(discover("branch", &["10.0.0.0/24"]))

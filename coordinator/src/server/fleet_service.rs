@@ -223,6 +223,7 @@ impl Fleet for FleetService {
                 "give the printer's address or host name",
             ));
         }
+        agent_core::range::check_target(q.host.trim()).map_err(Status::invalid_argument)?;
         self.deliver(
             q.site,
             p::command::Body::AddTarget(p::Target {
