@@ -107,16 +107,13 @@ impl Process {
 
     /// Waits (up to 30 s) until the log holds `line` at least `times` times.
     pub fn wait_for(&self, line: &str, times: usize) {
-        let what = format!("{} to say {line:?}", self.name);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while occurrences(&self.log, line) < times {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "timed out waiting for {what}; its log:\n{}",
-                self.log_text()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        let said = crate::wait::poll_blocking(30, || occurrences(&self.log, line) >= times);
+        assert!(
+            said,
+            "timed out waiting for {} to say {line:?}; its log:\n{}",
+            self.name,
+            self.log_text()
+        );
     }
 
     /// What it has written so far.
@@ -137,18 +134,24 @@ impl Process {
 
     /// Waits (up to `secs`) until it exits by itself; returns how.
     pub fn exited(mut self, secs: u64) -> std::process::ExitStatus {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        loop {
-            if let Ok(Some(status)) = self.child.0.try_wait() {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} did not exit by itself; its log:\n{}",
+        self.wait_exit(secs, "exit by itself")
+    }
+
+    /// Waits (up to `secs`) for the process to end; `what` says what was waited for.
+    fn wait_exit(&mut self, secs: u64, what: &str) -> std::process::ExitStatus {
+        let mut status = None;
+        let child = &mut self.child.0;
+        let waited = crate::wait::poll_blocking(secs, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        });
+        match status {
+            Some(s) if waited => s,
+            _ => panic!(
+                "{} did not {what} within {secs} s; its log:\n{}",
                 self.name,
                 self.log_text()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            ),
         }
     }
 
@@ -158,18 +161,6 @@ impl Process {
         let _ = Command::new("kill")
             .args(["-INT", &self.pid().to_string()])
             .status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = self.child.0.try_wait() {
-                return status;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{} did not stop on SIGINT; its log:\n{}",
-                self.name,
-                self.log_text()
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+        self.wait_exit(20, "stop on SIGINT")
     }
 }

@@ -31,13 +31,24 @@ pub async fn until(what: &str, secs: u64, mut ok: impl AsyncFnMut() -> bool) {
 }
 
 /// [`until`] for a test without an async runtime (or one that must block).
-pub fn until_blocking(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+pub fn until_blocking(what: &str, secs: u64, ok: impl FnMut() -> bool) {
+    assert!(
+        poll_blocking(secs, ok),
+        "timed out after {secs} s waiting for {what}"
+    );
+}
+
+/// Polls `ok` until it holds (true) or `secs` pass (false), blocking: for callers that
+/// say more than [`until_blocking`] when time runs out.
+pub fn poll_blocking(secs: u64, mut ok: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(secs);
-    while !ok() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {secs} s waiting for {what}"
-        );
+    loop {
+        if ok() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(POLL);
     }
 }

@@ -33,6 +33,20 @@ fn reading(i: u32) -> p::envelope::Body {
     )
 }
 
+/// Site hq's uplink (certificates from `dir`) to `to`, retrying quickly.
+fn hq_uplink(dir: &Path, to: SocketAddr) -> UplinkConfig {
+    let hq = certs::paths(dir, Role::Collector, "hq");
+    UplinkConfig {
+        endpoint: format!("https://{to}"),
+        server_name: "localhost".into(),
+        ca_pem: read(&dir.join("ca.pem")),
+        cert_pem: read(&hq.cert),
+        key_pem: read(&hq.key),
+        site: "hq".into(),
+        max_backoff: Duration::from_millis(400),
+    }
+}
+
 async fn start_coordinator(dir: &Path, listen: SocketAddr) -> Running {
     let mut c = CoordinatorConfig::with_pki(dir, dir.join("db"), listen);
     c.cache_mb = 8;
@@ -114,22 +128,13 @@ async fn nothing_is_lost_while_the_coordinator_is_down_or_the_link_is_cut() {
             .unwrap()
     };
     let (listen, relay) = (free(), free());
-    let hq = certs::paths(&dir, Role::Collector, "hq");
     let outbox = Outbox::open(&dir.join("outbox")).unwrap();
 
     // Ten readings while no coordinator is there.
     for i in 1..=10 {
         outbox.push(reading(i)).await.unwrap();
     }
-    let config = UplinkConfig {
-        endpoint: format!("https://{relay}"),
-        server_name: "localhost".into(),
-        ca_pem: read(&dir.join("ca.pem")),
-        cert_pem: read(&hq.cert),
-        key_pem: read(&hq.key),
-        site: "hq".into(),
-        max_backoff: Duration::from_millis(400),
-    };
+    let config = hq_uplink(&dir, relay);
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (commands, _command_rx) = tokio::sync::mpsc::channel(8);
     let link = Link::new(relay, listen).await;
@@ -191,16 +196,7 @@ async fn refused_envelopes_are_set_aside_and_a_lost_outbox_starts_a_new_numberin
         .unwrap();
     let server = start_coordinator(&dir, listen).await;
     let store = server.store.clone();
-    let hq = certs::paths(&dir, Role::Collector, "hq");
-    let config = UplinkConfig {
-        endpoint: format!("https://{listen}"),
-        server_name: "localhost".into(),
-        ca_pem: read(&dir.join("ca.pem")),
-        cert_pem: read(&hq.cert),
-        key_pem: read(&hq.key),
-        site: "hq".into(),
-        max_backoff: Duration::from_millis(400),
-    };
+    let config = hq_uplink(&dir, listen);
     let outbox_dir = dir.join("outbox");
     let outbox = Outbox::open(&outbox_dir).unwrap();
     // A good reading, one with a time the coordinator refuses, one far too large to send

@@ -177,61 +177,23 @@ impl Outbox {
             return Err(OutboxError::InUse(dir.to_path_buf()));
         }
 
-        let firsts = segment_firsts(dir)?;
         // Each segment is read once, keeping every record whose checksum holds. A crash's
         // torn last record is cut off quietly (its push never returned); damage is
         // reported with the numbers it cost, and the segment rewritten with what held,
         // so the records after the damage are sent as usual.
+        let survey = survey(dir)?;
         let mut segments = BTreeMap::new();
-        let mut damage = Vec::new();
-        let mut last_seen: Option<u64> = None;
-        for &first in &firsts {
-            let path = segment_path(dir, first);
-            let bytes = std::fs::read(&path).map_err(io_at(&path))?;
-            let found = salvage::salvage(&bytes, first);
-            if let Some(before) = last_seen {
-                if first > before + 1 {
-                    damage.push(DamageReport {
-                        segment: path.clone(),
-                        at_byte: 0,
-                        lost_from: before + 1,
-                        lost_to: Some(first - 1),
-                    });
+        for seg in &survey.segments {
+            if !seg.found.damage.is_empty() || seg.found.torn_tail.is_some() {
+                let mut kept = Vec::with_capacity(seg.bytes.len());
+                for (_, range) in &seg.found.records {
+                    kept.extend_from_slice(&seg.bytes[range.clone()]);
                 }
+                rewrite(dir, &seg.path, &kept)?;
             }
-            for d in &found.damage {
-                damage.push(DamageReport {
-                    segment: path.clone(),
-                    at_byte: d.bytes.start as u64,
-                    lost_from: d.lost_from,
-                    lost_to: d.lost_to,
-                });
-            }
-            if !found.damage.is_empty() || found.torn_tail.is_some() {
-                let mut kept = Vec::with_capacity(bytes.len());
-                for (_, range) in &found.records {
-                    kept.extend_from_slice(&bytes[range.clone()]);
-                }
-                rewrite(dir, &path, &kept)?;
-            }
-            let last = found
-                .records
-                .last()
-                .map_or(first.saturating_sub(1), |(seq, _)| *seq);
-            // Numbers that damage cost are never handed out again: one of them may be
-            // stored at the coordinator, which would take a new envelope under it for a
-            // replay. Where the count is not known, a record is at least a header long.
-            let used = found
-                .damage
-                .iter()
-                .map(|d| {
-                    d.lost_to
-                        .unwrap_or_else(|| d.lost_from + (d.bytes.len() / record::HEADER) as u64)
-                })
-                .fold(last, u64::max);
-            last_seen = Some(used.max(last_seen.unwrap_or(0)));
-            segments.insert(first, last);
+            segments.insert(seg.first, seg.last());
         }
+        let (damage, last_seen) = (survey.damage, survey.last_used);
         for d in &damage {
             tracing::error!(
                 segment = %d.segment.display(),
@@ -684,12 +646,65 @@ pub fn inspect(dir: &Path) -> Result<Inspection, OutboxError> {
         }),
         ..Inspection::default()
     };
-    let mut last_seen: Option<u64> = None;
+    let survey = survey(dir)?;
+    for seg in &survey.segments {
+        out.torn_tail |= seg.found.torn_tail.is_some();
+        out.records += seg.found.records.len();
+        out.pending += seg
+            .found
+            .records
+            .iter()
+            .filter(|(n, _)| *n > out.acknowledged)
+            .count();
+        out.segments.push((
+            seg.first,
+            seg.last(),
+            seg.found.records.len(),
+            seg.bytes.len() as u64,
+        ));
+    }
+    out.damage = survey.damage;
+    Ok(out)
+}
+
+/// One segment as read: where, its bytes, and what of them holds.
+struct SegmentRead {
+    first: u64,
+    path: PathBuf,
+    bytes: Vec<u8>,
+    found: salvage::Salvaged,
+}
+
+impl SegmentRead {
+    /// The last good number in it (`first - 1` when it holds none).
+    fn last(&self) -> u64 {
+        self.found
+            .records
+            .last()
+            .map_or(self.first.saturating_sub(1), |(seq, _)| *seq)
+    }
+}
+
+/// The whole log as read: every segment, the damage across it (within segments and
+/// between them) and the highest number it ever used, lost ones included.
+struct Survey {
+    segments: Vec<SegmentRead>,
+    damage: Vec<DamageReport>,
+    last_used: Option<u64>,
+}
+
+/// Reads every segment of `dir` once (what [`Outbox::open`] mends and [`inspect`] shows).
+fn survey(dir: &Path) -> Result<Survey, OutboxError> {
+    let mut out = Survey {
+        segments: Vec::new(),
+        damage: Vec::new(),
+        last_used: None,
+    };
     for first in segment_firsts(dir)? {
         let path = segment_path(dir, first);
         let bytes = std::fs::read(&path).map_err(io_at(&path))?;
         let found = salvage::salvage(&bytes, first);
-        if let Some(before) = last_seen.filter(|b| first > b + 1) {
+        if let Some(before) = out.last_used.filter(|b| first > b + 1) {
             out.damage.push(DamageReport {
                 segment: path.clone(),
                 at_byte: 0,
@@ -697,28 +712,32 @@ pub fn inspect(dir: &Path) -> Result<Inspection, OutboxError> {
                 lost_to: Some(first - 1),
             });
         }
-        for d in &found.damage {
-            out.damage.push(DamageReport {
-                segment: path.clone(),
-                at_byte: d.bytes.start as u64,
-                lost_from: d.lost_from,
-                lost_to: d.lost_to,
-            });
-        }
-        out.torn_tail |= found.torn_tail.is_some();
-        let last = found
-            .records
-            .last()
-            .map_or(first.saturating_sub(1), |(n, _)| *n);
-        out.records += found.records.len();
-        out.pending += found
-            .records
+        out.damage.extend(found.damage.iter().map(|d| DamageReport {
+            segment: path.clone(),
+            at_byte: d.bytes.start as u64,
+            lost_from: d.lost_from,
+            lost_to: d.lost_to,
+        }));
+        let seg = SegmentRead {
+            first,
+            path,
+            bytes,
+            found,
+        };
+        // Numbers that damage cost are never handed out again: one of them may be stored
+        // at the coordinator, which would take a new envelope under it for a replay. Where
+        // the count is not known, a record is at least a header long.
+        let used = seg
+            .found
+            .damage
             .iter()
-            .filter(|(n, _)| *n > out.acknowledged)
-            .count();
-        out.segments
-            .push((first, last, found.records.len(), bytes.len() as u64));
-        last_seen = Some(last.max(last_seen.unwrap_or(0)));
+            .map(|d| {
+                d.lost_to
+                    .unwrap_or_else(|| d.lost_from + (d.bytes.len() / record::HEADER) as u64)
+            })
+            .fold(seg.last(), u64::max);
+        out.last_used = Some(used.max(out.last_used.unwrap_or(0)));
+        out.segments.push(seg);
     }
     Ok(out)
 }

@@ -196,9 +196,14 @@ impl StoreReader {
         if let Some(r) = &latest {
             d.last_seen = super::history::reading_time(r)?;
         }
-        let meters_too = latest.as_ref().filter(|r| !r.meters.is_empty()).cloned();
-        if let Some((at, _)) = self.meter_read_after(&d.id, meters_too)? {
-            d.last_meter_read = Some(at);
+        // The newest reading with meters is the meter read; without, the one kept.
+        match &latest {
+            Some(r) if !r.meters.is_empty() => d.last_meter_read = Some(d.last_seen),
+            _ => {
+                if let Some((at, _)) = self.kept_meter_read(&d.id)? {
+                    d.last_meter_read = Some(at);
+                }
+            }
         }
         Ok((d, latest))
     }
