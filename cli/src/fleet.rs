@@ -349,7 +349,9 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                 }
             }
         }
-        Command::Demo(_) | Command::Certs(_) => unreachable!("handled before connecting"),
+        Command::Demo(_) | Command::Certs(_) | Command::Users(_) => {
+            unreachable!("handled before connecting")
+        }
     }
     Ok(())
 }

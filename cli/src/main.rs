@@ -6,6 +6,7 @@ mod demo;
 mod export;
 mod fleet;
 mod fleet_view;
+mod users;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -41,6 +42,9 @@ pub(crate) enum Command {
     /// Make the fleet's certificates: its own CA, and certificates issued by it.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Who may sign in to the dashboard: add, list, remove users, set a password.
+    #[command(subcommand)]
+    Users(users::UsersCommand),
     /// List the fleet's devices: one line per printer, however many addresses or sites saw it.
     ///
     /// Examples:
@@ -230,6 +234,7 @@ async fn run() -> Result<()> {
     match cli.command {
         Command::Demo(args) => demo::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Users(cmd) => users::run(cmd, &cli.connect).await,
         other => fleet::run(other, &cli.connect).await,
     }
 }

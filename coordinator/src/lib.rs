@@ -23,5 +23,6 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod timestamp;
+pub mod users;
 pub mod watchdog;
 pub mod wire_reading;

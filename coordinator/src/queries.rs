@@ -314,3 +314,21 @@ impl Message<History> for Queries {
             .collect())
     }
 }
+
+/// The dashboard's users, or one of them (by name).
+pub struct Users(pub Option<String>);
+
+impl Message<Users> for Queries {
+    type Reply = Result<Vec<crate::store::users::UserRecord>, QueryError>;
+    async fn handle(&mut self, m: Users, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        match m.0 {
+            Some(name) => Ok(self
+                .store
+                .user(&name)
+                .map_err(store_err)?
+                .into_iter()
+                .collect()),
+            None => self.store.users().map_err(store_err),
+        }
+    }
+}

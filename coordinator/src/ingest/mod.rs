@@ -379,6 +379,28 @@ impl Message<OutboxIdentity> for Ingestor {
     }
 }
 
+/// Add or replace a dashboard user, durably.
+pub struct PutUser(pub crate::store::users::UserRecord);
+
+impl Message<PutUser> for Ingestor {
+    type Reply = DelegatedReply<Result<(), String>>;
+    async fn handle(&mut self, m: PutUser, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let result = self.writer.put_user(&m.0);
+        self.when_durable(ctx, result, false)
+    }
+}
+
+/// Remove a dashboard user, durably; the answer is true when there was one.
+pub struct RemoveUser(pub String);
+
+impl Message<RemoveUser> for Ingestor {
+    type Reply = DelegatedReply<Result<bool, String>>;
+    async fn handle(&mut self, m: RemoveUser, ctx: &mut Context<Self, Self::Reply>) -> Self::Reply {
+        let result = self.writer.remove_user(&m.0);
+        self.when_durable(ctx, result, false)
+    }
+}
+
 /// What a batch is answered while the database cannot be written.
 pub const UNWRITABLE: &str = "unavailable: the database cannot be written";
 

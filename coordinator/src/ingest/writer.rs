@@ -1020,6 +1020,16 @@ impl Writer {
         self.store.batch_delivered(key)
     }
 
+    /// Adds or replaces a dashboard user.
+    pub fn put_user(&mut self, u: &crate::store::users::UserRecord) -> Result<(), StoreError> {
+        self.store.put_user(u)
+    }
+
+    /// Removes a dashboard user; true when there was one.
+    pub fn remove_user(&mut self, name: &str) -> Result<bool, StoreError> {
+        self.store.delete_user(name)
+    }
+
     /// Records when a scheduled job was last done.
     pub fn set_mark(&mut self, name: &str, at: Timestamp) -> Result<(), StoreError> {
         self.store.set_mark(name, at)

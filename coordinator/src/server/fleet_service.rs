@@ -12,9 +12,10 @@ use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status};
 
 use super::Events;
-use crate::ingest::{Ingestor, MoveDevice};
+use crate::ingest::{Ingestor, MoveDevice, PutUser, RemoveUser};
 use crate::queries::{self, Queries, QueryError};
 use crate::registry::{Deliver, Registry};
+use crate::store::users::{UserRecord, UserRole};
 use crate::timestamp::Timestamp;
 
 /// An actor's answer as a gRPC status.
@@ -41,6 +42,17 @@ fn in_parts<T: prost::Message, M: Send + 'static>(
         .map(|p| Ok(wrap(p)))
         .collect();
     Response::new(Box::pin(tokio_stream::iter(parts)))
+}
+
+/// A user as the wire shows it: never with its hash.
+fn user_message(u: UserRecord) -> p::User {
+    p::User {
+        name: u.name,
+        role: u.role.name().into(),
+        sites: u.sites,
+        password_hash: String::new(),
+        created: u.created.rfc3339(),
+    }
 }
 
 /// The fleet service, for operators.
@@ -134,6 +146,80 @@ impl Fleet for FleetService {
             .await
             .map_err(from_query)?;
         Ok(Response::new(device))
+    }
+
+    async fn put_user(&self, req: Request<p::User>) -> Result<Response<p::User>, Status> {
+        let u = req.into_inner();
+        crate::users::check_name(&u.name).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        crate::users::check_hash(&u.password_hash)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let role = UserRole::parse(&u.role)
+            .ok_or_else(|| Status::invalid_argument("role: viewer or admin"))?;
+        let record = UserRecord {
+            name: u.name,
+            role,
+            sites: u.sites,
+            hash: u.password_hash,
+            created: Timestamp::now(),
+        };
+        self.ingestor
+            .ask(PutUser(record.clone()))
+            .await
+            .map_err(|e| Status::internal(format!("the store: {e}")))?;
+        Ok(Response::new(user_message(record)))
+    }
+
+    async fn set_password(
+        &self,
+        req: Request<p::SetPasswordRequest>,
+    ) -> Result<Response<p::User>, Status> {
+        let q = req.into_inner();
+        crate::users::check_hash(&q.password_hash)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let mut found = self
+            .queries
+            .ask(queries::Users(Some(q.name.clone())))
+            .await
+            .map_err(from_query)?;
+        let Some(mut record) = found.pop() else {
+            return Err(Status::not_found(format!("no user {:?}", q.name)));
+        };
+        record.hash = q.password_hash;
+        self.ingestor
+            .ask(PutUser(record.clone()))
+            .await
+            .map_err(|e| Status::internal(format!("the store: {e}")))?;
+        Ok(Response::new(user_message(record)))
+    }
+
+    async fn list_users(
+        &self,
+        _: Request<p::ListUsersRequest>,
+    ) -> Result<Response<p::ListUsersResponse>, Status> {
+        let users = self
+            .queries
+            .ask(queries::Users(None))
+            .await
+            .map_err(from_query)?;
+        Ok(Response::new(p::ListUsersResponse {
+            users: users.into_iter().map(user_message).collect(),
+        }))
+    }
+
+    async fn remove_user(
+        &self,
+        req: Request<p::RemoveUserRequest>,
+    ) -> Result<Response<p::RemoveUserResponse>, Status> {
+        let name = req.into_inner().name;
+        let removed = self
+            .ingestor
+            .ask(RemoveUser(name.clone()))
+            .await
+            .map_err(|e| Status::internal(format!("the store: {e}")))?;
+        if !removed {
+            return Err(Status::not_found(format!("no user {name:?}")));
+        }
+        Ok(Response::new(p::RemoveUserResponse { removed }))
     }
 
     async fn move_device(

@@ -22,6 +22,7 @@ pub mod marks;
 pub mod meters;
 pub mod outboxes;
 pub mod sequences;
+pub mod users;
 
 use std::path::Path;
 use std::sync::atomic::AtomicUsize;
@@ -70,6 +71,7 @@ struct Trees {
     mail_out: sled::Tree,
     dealer_out: sled::Tree,
     meta: sled::Tree,
+    users: sled::Tree,
 }
 
 /// A handle that reads the store, for anyone. Cheap to clone.
@@ -143,6 +145,7 @@ impl Store {
             mail_out: db.open_tree("mail_out")?,
             dealer_out: db.open_tree("dealer_out")?,
             meta: db.open_tree("meta")?,
+            users: db.open_tree("users")?,
         };
         let device_total = Arc::new(AtomicUsize::new(t.devices.len()));
         Ok(Store {
