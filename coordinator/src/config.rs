@@ -64,6 +64,9 @@ pub struct CoordinatorConfig {
     /// How log lines look: `text` for people, `json` for a log shipper.
     #[serde(default)]
     pub log_format: printwatch_telemetry::logs::LogFormat,
+    /// The dashboard.
+    #[serde(default)]
+    pub web: crate::web::WebConfig,
 }
 
 /// One site's settings.
@@ -159,6 +162,7 @@ impl Default for CoordinatorConfig {
             meter_reads: Default::default(),
             metrics: Default::default(),
             log_format: Default::default(),
+            web: Default::default(),
         }
     }
 }
@@ -205,6 +209,13 @@ impl CoordinatorConfig {
             1,
         )?;
         at_least("alerts.check_seconds", self.alerts.check_seconds, 1)?;
+        if let Err(why) = self.web.check() {
+            return Err(ConfigError::out_of_range(
+                "web.listen",
+                self.web.listen.map(|a| a.to_string()).unwrap_or_default(),
+                &why,
+            ));
+        }
         let percent = |key: String, v: u8| {
             if v > 100 {
                 Err(ConfigError::out_of_range(&key, v, "a percentage: 0 to 100"))

@@ -25,4 +25,5 @@ pub mod store;
 pub mod timestamp;
 pub mod users;
 pub mod watchdog;
+pub mod web;
 pub mod wire_reading;

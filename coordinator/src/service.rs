@@ -46,6 +46,8 @@ pub struct Running {
     pub listen: SocketAddr,
     /// Where its Prometheus scrape endpoint listens, when it has one.
     pub metrics: Option<SocketAddr>,
+    /// Where its dashboard listens, when it has one.
+    pub web: Option<SocketAddr>,
     stop: tokio::sync::oneshot::Sender<()>,
     /// Says why, when the process must start again (the database failed a write and the
     /// disk has room again, see [`crate::disk`]).
@@ -282,6 +284,7 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
     let listen = listener.local_addr()?;
     let (events, _) = tokio::sync::broadcast::channel(1024);
     let (stop_streams, stopping) = tokio::sync::watch::channel(false);
+    let stopping_web = stopping.clone();
     let collectors = CollectorService::new(
         stopping,
         ingest.clone(),
@@ -291,6 +294,27 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         metrics,
     );
     let fleet = FleetService::new(queries.clone(), ingest.clone(), registry.clone(), events);
+    let web = match c.web.listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("web.listen: listening on {addr}"))?;
+            let at = listener.local_addr()?;
+            let mut stop_web = stopping_web.clone();
+            let site = crate::web::Web::new(queries.clone(), reader.clone());
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stop_web.wait_for(|s| *s).await;
+                };
+                if let Err(e) = crate::web::serve(listener, site, shutdown).await {
+                    tracing::error!("the dashboard stopped: {e}");
+                }
+            });
+            tracing::info!(url = %format!("http://{at}/"), "serving the dashboard");
+            Some(at)
+        }
+        None => None,
+    };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let served = tokio::spawn(async move {
         server::serve(listener, &tls, collectors, fleet, stop_streams, async {
@@ -302,6 +326,7 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         store: reader,
         listen,
         metrics: instruments.scrape,
+        web,
         stop,
         restart_asked,
         served,

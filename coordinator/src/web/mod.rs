@@ -1,0 +1,282 @@
+//! The dashboard (work in progress for issue 17): pages rendered on the server from the
+//! same query side as the gRPC fleet service, behind a sign-in. So far: sign-in and
+//! sign-out with sessions, CSRF tokens and a brake on guessing; the fleet page; strict
+//! security headers. Plain HTTP is served only on loopback.
+
+pub mod html;
+pub mod sessions;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, Form, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use kameo::actor::ActorRef;
+use serde::{Deserialize, Serialize};
+
+use crate::queries::{self, Queries};
+use crate::store::StoreReader;
+use html::{escape, page};
+use sessions::Sessions;
+
+/// `[web]` in the coordinator's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Where the dashboard listens; unset: no dashboard. Plain HTTP, so loopback only
+    /// until HTTPS is served.
+    pub listen: Option<SocketAddr>,
+}
+
+impl WebConfig {
+    /// Refuses what cannot be served safely.
+    pub fn check(&self) -> Result<(), String> {
+        match self.listen {
+            Some(a) if !a.ip().is_loopback() => Err(format!(
+                "web.listen = {a}: the dashboard is served over plain HTTP, so only on a \
+                 loopback address (HTTPS is not served yet)"
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What every page handler has.
+#[derive(Clone)]
+pub struct Web {
+    queries: ActorRef<Queries>,
+    store: StoreReader,
+    sessions: Arc<Mutex<Sessions>>,
+}
+
+const COOKIE: &str = "pw_session";
+
+impl Web {
+    /// The dashboard's state.
+    pub fn new(queries: ActorRef<Queries>, store: StoreReader) -> Web {
+        Web {
+            queries,
+            store,
+            sessions: Arc::default(),
+        }
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session a request's cookie names, if live.
+    fn session(&self, headers: &HeaderMap) -> Option<(String, sessions::Session)> {
+        let token = cookie(headers, COOKIE)?;
+        let s = self.sessions().get(&token).cloned()?;
+        Some((token, s))
+    }
+}
+
+/// A cookie's value from the request's `Cookie` headers.
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The routes, with the security headers on every answer.
+pub fn router(web: Web) -> Router {
+    Router::new()
+        .route("/", get(fleet))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(web)
+}
+
+async fn security_headers(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    for (k, v) in [
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ] {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    r
+}
+
+fn html(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+async fn login_form() -> Response {
+    html(StatusCode::OK, page("Sign in", &sign_in_form("")))
+}
+
+fn sign_in_form(message: &str) -> String {
+    format!(
+        "<form class=\"signin\" method=\"post\" action=\"/login\"><h1>printwatch</h1>{}\
+         <label>Name<input name=\"name\" autocomplete=\"username\" required></label>\
+         <label>Password<input name=\"password\" type=\"password\" \
+         autocomplete=\"current-password\" required></label>\
+         <button type=\"submit\">Sign in</button></form>",
+        if message.is_empty() {
+            String::new()
+        } else {
+            format!("<p class=\"low\">{}</p>", escape(message))
+        }
+    )
+}
+
+/// The sign-in form's fields.
+#[derive(Deserialize)]
+pub struct SignIn {
+    name: String,
+    password: String,
+}
+
+async fn login(
+    State(web): State<Web>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Form(f): Form<SignIn>,
+) -> Response {
+    let wait = web.sessions().brake(&f.name, peer.ip());
+    tokio::time::sleep(wait).await;
+    let (store, name, password) = (web.store.clone(), f.name.clone(), f.password);
+    let user =
+        tokio::task::spawn_blocking(move || crate::users::sign_in(&store, &name, &password)).await;
+    match user {
+        Ok(Ok(Some(user))) => {
+            web.sessions().succeeded(&f.name, peer.ip());
+            let token = web.sessions().start(user);
+            let mut r = Redirect::to("/").into_response();
+            let c = format!(
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+                sessions::SESSION_HOURS * 3600
+            );
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                r.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            r
+        }
+        Ok(Ok(None)) => {
+            web.sessions().failed(&f.name, peer.ip());
+            html(
+                StatusCode::UNAUTHORIZED,
+                page("Sign in", &sign_in_form("Wrong name or password.")),
+            )
+        }
+        _ => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page(
+                "Sign in",
+                &sign_in_form("The dashboard cannot check sign-ins now."),
+            ),
+        ),
+    }
+}
+
+/// A form that changes something: its CSRF token.
+#[derive(Deserialize)]
+pub struct Csrf {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(State(web): State<Web>, headers: HeaderMap, Form(f): Form<Csrf>) -> Response {
+    match web.session(&headers) {
+        Some((token, s)) if !f.csrf.is_empty() && f.csrf == s.csrf => {
+            web.sessions().end(&token);
+            Redirect::to("/login").into_response()
+        }
+        Some(_) => html(
+            StatusCode::FORBIDDEN,
+            page(
+                "Refused",
+                "<p>This form is stale or forged: reload the page.</p>",
+            ),
+        ),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+async fn fleet(State(web): State<Web>, headers: HeaderMap) -> Response {
+    let Some((_, s)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let devices = match web.queries.ask(queries::ListDevices(String::new())).await {
+        Ok(d) => d,
+        Err(e) => {
+            return html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                page("Fleet", &escape(&e.to_string())),
+            )
+        }
+    };
+    let mut rows = String::new();
+    for d in devices
+        .iter()
+        .filter(|d| s.user.sites.is_empty() || s.user.sites.contains(&d.site))
+    {
+        let id = d.identity.clone().unwrap_or_default();
+        let supplies: String = d
+            .latest
+            .iter()
+            .flat_map(|r| &r.supplies)
+            .map(|x| {
+                let pct = x.percent.unwrap_or(0).min(100);
+                format!(
+                    "<div>{} <span class=\"bar\"><span style=\"width:{pct}%;background:#555\"></span></span> {}</div>",
+                    escape(&x.description),
+                    x.percent.map_or_else(|| "?".to_string(), |p| format!("{p} %"))
+                )
+            })
+            .collect();
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{supplies}</td></tr>",
+            escape(id.model.as_deref().unwrap_or("")),
+            escape(id.serial.as_deref().unwrap_or("")),
+            escape(&d.site),
+            escape(d.addresses.last().map(String::as_str).unwrap_or("")),
+        ));
+    }
+    let body = format!(
+        "<h1>Fleet</h1><form method=\"post\" action=\"/logout\"><input type=\"hidden\" \
+         name=\"csrf\" value=\"{}\"><button>Sign out {}</button></form>\
+         <table><thead><tr><th>Model</th><th>Serial</th><th>Site</th><th>Address</th>\
+         <th>Supplies</th></tr></thead><tbody>{rows}</tbody></table>",
+        escape(&s.csrf),
+        escape(&s.user.name)
+    );
+    html(StatusCode::OK, page("Fleet", &body))
+}
+
+/// Serves the dashboard on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    web: Web,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(web).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
