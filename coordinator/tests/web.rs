@@ -57,6 +57,17 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
             percent: Some(40),
             ..Default::default()
         });
+        r.supplies.push(p::Supply {
+            index: 2,
+            description: "Black Toner".into(),
+            part_number: Some("CF259A".into()),
+            class: 1,
+            state: 2,
+            level: 5,
+            max_capacity: 100,
+            percent: Some(5),
+            ..Default::default()
+        });
         session(ch, vec![hello(site), envelope(1, r)])
             .await
             .unwrap();
@@ -136,6 +147,28 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
         "{page}"
     );
     assert!(!page.contains("<img"), "a printer's text is never markup");
+
+    // The shopping list: both printers need CF259A; as a page and as CSV.
+    let get = async |path: &str, cookie: &str| {
+        http.get(format!("{base}{path}"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+    };
+    let order = get("/order", &cookie).await.text().await.unwrap();
+    assert!(
+        order.contains("<td>CF259A</td><td>Black Toner</td><td>2</td>"),
+        "{order}"
+    );
+    let csv = get("/order.csv", &cookie).await;
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.starts_with("part,description,count,printers\r\nCF259A,Black Toner,2,"),
+        "{csv}"
+    );
+    assert_eq!(get("/order.csv", "pw_session=forged").await.status(), 303);
 
     // A viewer of branch sees branch only.
     let anna = sign_in("anna", "anna's long password").await;

@@ -4,6 +4,7 @@
 //! security headers. Plain HTTP is served only on loopback.
 
 pub mod html;
+pub mod order;
 pub mod sessions;
 
 use std::net::SocketAddr;
@@ -92,6 +93,8 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 pub fn router(web: Web) -> Router {
     Router::new()
         .route("/", get(fleet))
+        .route("/order", get(order_page))
+        .route("/order.csv", get(order_csv))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .layer(axum::middleware::map_response(security_headers))
@@ -265,6 +268,88 @@ async fn fleet(State(web): State<Web>, headers: HeaderMap) -> Response {
         escape(&s.user.name)
     );
     html(StatusCode::OK, page("Fleet", &body))
+}
+
+/// `?days=N` on the shopping list: supplies forecast to run out within N days.
+#[derive(Deserialize)]
+pub struct Within {
+    #[serde(default = "two_weeks")]
+    days: f64,
+}
+
+fn two_weeks() -> f64 {
+    14.0
+}
+
+/// The shopping list of the sites the signed-in user sees.
+async fn shopping(
+    web: &Web,
+    s: &sessions::Session,
+    days: f64,
+) -> Result<Vec<order::ToOrder>, String> {
+    let rows = web
+        .queries
+        .ask(queries::ListSupplies {
+            low_only: false,
+            site: String::new(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mine: Vec<_> = rows
+        .into_iter()
+        .filter(|r| s.user.sites.is_empty() || s.user.sites.contains(&r.site))
+        .collect();
+    Ok(order::shopping_list(&mine, days))
+}
+
+async fn order_page(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::extract::Query(w): axum::extract::Query<Within>,
+) -> Response {
+    let Some((_, s)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    match shopping(&web, &s, w.days).await {
+        Ok(list) => html(
+            StatusCode::OK,
+            page(
+                "To order",
+                &format!(
+                    "<h1>To order</h1><p>Supplies at their reorder point, or forecast to run out within {} days. <a href=\"/order.csv?days={}\">Download as CSV</a></p>{}",
+                    w.days,
+                    w.days,
+                    order::table(&list)
+                ),
+            ),
+        ),
+        Err(e) => html(StatusCode::SERVICE_UNAVAILABLE, page("To order", &escape(&e))),
+    }
+}
+
+async fn order_csv(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::extract::Query(w): axum::extract::Query<Within>,
+) -> Response {
+    let Some((_, s)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    match shopping(&web, &s, w.days).await {
+        Ok(list) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"printwatch-to-order.csv\"",
+                ),
+            ],
+            order::csv(&list),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    }
 }
 
 /// Serves the dashboard on `listener` until `shutdown` completes.

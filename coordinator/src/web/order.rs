@@ -1,0 +1,145 @@
+//! The shopping list: every supply at or under its reorder point, or forecast to run out
+//! within N days, grouped by part number with how many are needed; as a page and as CSV.
+
+use std::collections::BTreeMap;
+
+use printwatch_proto::v1 as p;
+
+use super::html::escape;
+
+/// One line of the shopping list: a part and the printers that need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToOrder {
+    /// The part number, or the supply's description when the printer gives none.
+    pub part: String,
+    /// What it is (the first supply's description).
+    pub description: String,
+    /// How many.
+    pub count: usize,
+    /// The printers (model and serial) and their levels.
+    pub printers: Vec<String>,
+}
+
+/// The supplies that need ordering among `rows`: at or under their reorder point, or
+/// forecast to be empty within `days`; grouped by part, most needed first.
+pub fn shopping_list(rows: &[p::SupplyRow], days: f64) -> Vec<ToOrder> {
+    let mut by_part: BTreeMap<String, ToOrder> = BTreeMap::new();
+    for r in rows {
+        let Some(s) = &r.supply else { continue };
+        let low = s.percent.is_some_and(|p| p <= r.reorder_percent);
+        let soon = r.days_left.is_some_and(|d| d <= days);
+        if !(low || soon) {
+            continue;
+        }
+        let part = s
+            .part_number
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| s.description.clone());
+        let id = r.identity.clone().unwrap_or_default();
+        let printer = format!(
+            "{} {} ({})",
+            id.model.unwrap_or_default(),
+            id.serial.unwrap_or_default(),
+            s.percent
+                .map_or_else(|| "?".to_string(), |p| format!("{p} %"))
+        );
+        let e = by_part.entry(part.clone()).or_insert(ToOrder {
+            part,
+            description: s.description.clone(),
+            count: 0,
+            printers: Vec::new(),
+        });
+        e.count += 1;
+        e.printers.push(printer);
+    }
+    let mut list: Vec<ToOrder> = by_part.into_values().collect();
+    list.sort_by(|a, b| b.count.cmp(&a.count).then(a.part.cmp(&b.part)));
+    list
+}
+
+/// The list as an HTML table (every text escaped).
+pub fn table(list: &[ToOrder]) -> String {
+    let mut rows = String::new();
+    for o in list {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&o.part),
+            escape(&o.description),
+            o.count,
+            escape(&o.printers.join(", "))
+        ));
+    }
+    format!(
+        "<table><thead><tr><th>Part</th><th>What</th><th>How many</th><th>For</th></tr>\
+         </thead><tbody>{rows}</tbody></table>"
+    )
+}
+
+/// The list as CSV: a header, then one line per part. A field starting with `= + - @` is
+/// prefixed with `'`, so a spreadsheet does not run what a printer put there.
+pub fn csv(list: &[ToOrder]) -> String {
+    fn field(t: &str) -> String {
+        let t = match t.chars().next() {
+            Some('=' | '+' | '-' | '@') => format!("'{t}"),
+            _ => t.to_string(),
+        };
+        if t.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", t.replace('"', "\"\""))
+        } else {
+            t
+        }
+    }
+    let mut out = String::from("part,description,count,printers\r\n");
+    for o in list {
+        out.push_str(&format!(
+            "{},{},{},{}\r\n",
+            field(&o.part),
+            field(&o.description),
+            o.count,
+            field(&o.printers.join("; "))
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(serial: &str, part: &str, percent: u32, days: Option<f64>) -> p::SupplyRow {
+        p::SupplyRow {
+            identity: Some(p::Identity {
+                serial: Some(serial.into()),
+                model: Some("M404".into()),
+                ..Default::default()
+            }),
+            supply: Some(p::Supply {
+                description: "Black Toner".into(),
+                part_number: Some(part.into()),
+                percent: Some(percent),
+                ..Default::default()
+            }),
+            days_left: days,
+            reorder_percent: 15,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn low_or_soon_grouped_by_part_and_safe_as_csv() {
+        let rows = [
+            row("A", "CF259A", 10, None),
+            row("B", "CF259A", 50, Some(5.0)),
+            row("C", "CF259A", 60, Some(40.0)),
+            row("D", "=HYPERLINK(\"x\")", 3, None),
+        ];
+        let list = shopping_list(&rows, 14.0);
+        assert_eq!(list.len(), 2);
+        assert_eq!((list[0].part.as_str(), list[0].count), ("CF259A", 2));
+        let csv = csv(&list);
+        assert!(csv.starts_with("part,description,count,printers\r\n"));
+        assert!(csv.contains("\"'=HYPERLINK(\"\"x\"\")\""), "{csv}");
+        assert!(table(&list).contains("=HYPERLINK(&quot;x&quot;)"));
+    }
+}
