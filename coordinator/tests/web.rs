@@ -170,6 +170,19 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
     );
     assert_eq!(get("/order.csv", "pw_session=forged").await.status(), 303);
 
+    // A printer's page: its supplies with their reorder points and forecasts.
+    let printer = get("/printer/sn:HQ1", &cookie).await;
+    assert_eq!(printer.status(), 200);
+    let printer = printer.text().await.unwrap();
+    assert!(
+        printer.contains("CF259A")
+            && printer.contains("15 %")
+            && printer.contains("not enough data"),
+        "{printer}"
+    );
+    assert!(printer.contains("&lt;img src=x onerror=alert(1)&gt;") && !printer.contains("<img"));
+    assert_eq!(get("/printer/sn:NOPE", &cookie).await.status(), 404);
+
     // A viewer of branch sees branch only.
     let anna = sign_in("anna", "anna's long password").await;
     let anna_cookie = anna.headers()["set-cookie"]
@@ -189,6 +202,11 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
         .await
         .unwrap();
     assert!(page.contains("BR1") && !page.contains("HQ1"), "{page}");
+    assert_eq!(
+        get("/printer/sn:HQ1", &anna_cookie).await.status(),
+        404,
+        "another site's printer is not there for her"
+    );
 
     // Sign-out is a form with the session's CSRF token: without it, refused.
     let refused = http

@@ -94,6 +94,7 @@ pub fn router(web: Web) -> Router {
     Router::new()
         .route("/", get(fleet))
         .route("/order", get(order_page))
+        .route("/printer/{id}", get(printer_page))
         .route("/order.csv", get(order_csv))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
@@ -252,8 +253,9 @@ async fn fleet(State(web): State<Web>, headers: HeaderMap) -> Response {
             })
             .collect();
         rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{supplies}</td></tr>",
-            escape(id.model.as_deref().unwrap_or("")),
+            "<tr><td><a href=\"/printer/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{supplies}</td></tr>",
+            escape(&path_segment(&d.id)),
+            escape(id.model.as_deref().unwrap_or("(no model)")),
             escape(id.serial.as_deref().unwrap_or("")),
             escape(&d.site),
             escape(d.addresses.last().map(String::as_str).unwrap_or("")),
@@ -268,6 +270,106 @@ async fn fleet(State(web): State<Web>, headers: HeaderMap) -> Response {
         escape(&s.user.name)
     );
     html(StatusCode::OK, page("Fleet", &body))
+}
+
+async fn printer_page(
+    State(web): State<Web>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Response {
+    let Some((_, s)) = web.session(&headers) else {
+        return Redirect::to("/login").into_response();
+    };
+    let not_found = || {
+        html(
+            StatusCode::NOT_FOUND,
+            page("Not found", "<p>No such printer.</p>"),
+        )
+    };
+    let Ok(d) = web.queries.ask(queries::GetDevice(id.clone())).await else {
+        return not_found();
+    };
+    if !(s.user.sites.is_empty() || s.user.sites.contains(&d.site)) {
+        return not_found();
+    }
+    let supplies = web
+        .queries
+        .ask(queries::ListSupplies {
+            low_only: false,
+            site: d.site.clone(),
+        })
+        .await
+        .unwrap_or_default();
+    let alerts = web
+        .queries
+        .ask(queries::ListAlerts {
+            include_closed: true,
+        })
+        .await
+        .unwrap_or_default();
+    let idn = d.identity.clone().unwrap_or_default();
+    let mut body = format!(
+        "<p><a href=\"/\">Fleet</a> · <a href=\"/order\">To order</a></p><h1>{} {}</h1>\
+         <p>Site {} · address {} · firmware {}</p>",
+        escape(idn.vendor.as_deref().unwrap_or("")),
+        escape(idn.model.as_deref().unwrap_or("")),
+        escape(&d.site),
+        escape(d.addresses.last().map(String::as_str).unwrap_or("")),
+        escape(idn.firmware.as_deref().unwrap_or("unknown")),
+    );
+    body.push_str(
+        "<h2>Supplies</h2><table><thead><tr><th>Supply</th><th>Level</th><th>Part</th>\
+         <th>Reorder at</th><th>Days left</th></tr></thead><tbody>",
+    );
+    for r in supplies.iter().filter(|r| r.device_id == d.id) {
+        let Some(x) = &r.supply else { continue };
+        let pct = x.percent.unwrap_or(0).min(100);
+        let low = x.percent.is_some_and(|p| p <= r.reorder_percent);
+        body.push_str(&format!(
+            "<tr><td>{}</td><td{}><span class=\"bar\"><span style=\"width:{pct}%;background:#555\"></span></span> {}</td><td>{}</td><td>{} %</td><td>{}</td></tr>",
+            escape(&x.description),
+            if low { " class=\"low\"" } else { "" },
+            x.percent.map_or_else(|| "?".to_string(), |p| format!("{p} %")),
+            escape(x.part_number.as_deref().unwrap_or("")),
+            r.reorder_percent,
+            escape(&r.forecast),
+        ));
+    }
+    body.push_str("</tbody></table><h2>Page meters</h2><ul>");
+    for m in d.latest.iter().flat_map(|r| &r.meters) {
+        body.push_str(&format!("<li>{}: {}</li>", escape(&m.name), m.value));
+    }
+    body.push_str("</ul><h2>Alerts</h2><ul>");
+    for a in alerts.iter().filter(|a| a.device_id == d.id) {
+        body.push_str(&format!(
+            "<li>{} {} {} ({})</li>",
+            escape(&a.opened_at),
+            escape(&a.kind),
+            escape(&a.detail),
+            if a.closed_at.is_some() {
+                "closed"
+            } else {
+                "open"
+            }
+        ));
+    }
+    body.push_str("</ul>");
+    html(
+        StatusCode::OK,
+        page(idn.model.as_deref().unwrap_or("Printer"), &body),
+    )
+}
+
+/// A device id as a path segment: percent-encoded where a URL would take it apart.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `?days=N` on the shopping list: supplies forecast to run out within N days.
