@@ -34,6 +34,9 @@ pub struct DemoArgs {
     /// Seed for the simulated fleet.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+    /// Where the dashboard listens (plain HTTP, so a loopback address; port 0: any free).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    web: SocketAddr,
 }
 
 /// Runs the demo until Ctrl-C or `--cycles`.
@@ -53,6 +56,9 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
     if args.base.octets()[0] != 127 {
         bail!("--base must be a loopback address (127.x.y.z): the demo sends only to loopback");
+    }
+    if !args.web.ip().is_loopback() {
+        bail!("--web must be a loopback address: the demo's dashboard is plain HTTP");
     }
     if args.printers < 2 || args.printers > 2_000 {
         bail!("--printers must be between 2 and 2000");
@@ -78,10 +84,36 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         SocketAddr::from(([127, 0, 0, 1], 0)),
     );
     config.cache_mb = 32;
+    config.web.listen = Some(args.web);
+    config.web.https = false;
     let coordinator = printwatch_coordinator::service::start(config)
         .await
         .context("starting the coordinator")?;
     let (listen, store) = (coordinator.listen, coordinator.store.clone());
+    let connect = client::ConnectArgs {
+        coordinator: format!("https://{listen}"),
+        server_name: "localhost".into(),
+        pki: dir.clone(),
+        operator: "demo".into(),
+    };
+    // A sign-in for the dashboard, made for this demo only.
+    let password = format!("{:016x}", rand::random::<u64>());
+    client::connect(&connect)
+        .await?
+        .put_user(p::User {
+            name: "demo".into(),
+            role: "admin".into(),
+            sites: Vec::new(),
+            password_hash: printwatch_coordinator::users::hash(&password)?,
+            created: String::new(),
+        })
+        .await
+        .context("making the demo's dashboard user")?;
+    let dashboard = match coordinator.web {
+        Some(at) => format!("dashboard: {}/  user demo  password {password}", at.url()),
+        None => bail!("the dashboard did not start"),
+    };
+    println!("{dashboard}");
 
     // The printers: half at each site; one printer reachable from both; one in 25 off.
     let base = u32::from(args.base);
@@ -161,12 +193,6 @@ pub async fn run(args: DemoArgs) -> Result<()> {
     }
 
     // The live fleet, as an operator sees it through the coordinator.
-    let connect = client::ConnectArgs {
-        coordinator: format!("https://{listen}"),
-        server_name: "localhost".into(),
-        pki: dir.clone(),
-        operator: "demo".into(),
-    };
     let tty = std::io::stdout().is_terminal();
     let width = if tty { 160 } else { usize::MAX };
     let mut cycle = 0u32;
@@ -201,6 +227,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
         screen.push_str(&format!(
             "printwatch demo: a coordinator (mTLS on {listen}), collectors for sites north and south,\n\
              {addresses} printer addresses on {}..:{}, polled every {} (Ctrl-C stops)\n\
+             {dashboard}\n\
              cycle {cycle}: {} devices in the fleet ({}), {stored} readings stored\n\n",
             args.base,
             args.port,

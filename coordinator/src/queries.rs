@@ -74,13 +74,24 @@ pub fn supply_rows(
     low_only: bool,
     site: &str,
 ) -> Result<Vec<SupplyView>, StoreError> {
+    let devices = store
+        .devices()?
+        .into_iter()
+        .filter(|d| site.is_empty() || d.site == site);
+    supply_rows_of(store, policy, low_only, devices)
+}
+
+/// [`supply_rows`] of the given devices.
+fn supply_rows_of(
+    store: &StoreReader,
+    policy: &Policy,
+    low_only: bool,
+    devices: impl Iterator<Item = DeviceRecord>,
+) -> Result<Vec<SupplyView>, StoreError> {
     use agent_core::model::{SupplyClass, SupplyState};
     let mut rows = Vec::new();
     let now = Timestamp::now();
-    for d in store.devices()? {
-        if !site.is_empty() && d.site != site {
-            continue;
-        }
+    for d in devices {
         let Some(r) = store.latest(&d.id)? else {
             continue;
         };
@@ -236,27 +247,30 @@ impl Message<ListSupplies> for Queries {
         Ok(supply_rows(&self.store, &self.policy, q.low_only, &q.site)
             .map_err(store_err)?
             .into_iter()
-            .map(|v| {
-                let (days_left, pages_left) = match v.forecast {
-                    Forecast::Estimate {
-                        days_left,
-                        pages_left,
-                        ..
-                    } => (Some(days_left), pages_left),
-                    Forecast::NotEnoughData => (None, None),
-                };
-                p::SupplyRow {
-                    device_id: v.device.id.clone(),
-                    site: v.site,
-                    identity: Some(v.device.identity.into()),
-                    supply: Some(v.supply.into()),
-                    days_left,
-                    pages_left,
-                    forecast: v.forecast.describe(),
-                    reorder_percent: u32::from(v.reorder_percent),
-                }
-            })
+            .map(supply_row)
             .collect())
+    }
+}
+
+/// A supply as the wire carries it.
+fn supply_row(v: SupplyView) -> p::SupplyRow {
+    let (days_left, pages_left) = match v.forecast {
+        Forecast::Estimate {
+            days_left,
+            pages_left,
+            ..
+        } => (Some(days_left), pages_left),
+        Forecast::NotEnoughData => (None, None),
+    };
+    p::SupplyRow {
+        device_id: v.device.id.clone(),
+        site: v.site,
+        identity: Some(v.device.identity.into()),
+        supply: Some(v.supply.into()),
+        days_left,
+        pages_left,
+        forecast: v.forecast.describe(),
+        reorder_percent: u32::from(v.reorder_percent),
     }
 }
 
@@ -330,5 +344,91 @@ impl Message<Users> for Queries {
                 .collect()),
             None => self.store.users().map_err(store_err),
         }
+    }
+}
+
+/// Everything a printer's own page shows: the device, its supplies as [`ListSupplies`]
+/// gives them, each supply's level over time, replacements, pages per day and alerts.
+#[derive(Debug, Clone)]
+pub struct PrinterDetail {
+    /// The device with its latest reading.
+    pub device: p::Device,
+    /// Its supplies, lowest first, with forecasts and reorder points.
+    pub supplies: Vec<p::SupplyRow>,
+    /// Each supply's level points (by position, `device_index.index`), oldest first.
+    pub levels: std::collections::BTreeMap<String, Vec<crate::store::levels::LevelPoint>>,
+    /// Supplies replaced, oldest first.
+    pub replacements: Vec<crate::store::levels::Replacement>,
+    /// Pages printed per day over the last [`PAGES_PER_DAY_SPAN`] days, from the total
+    /// meter; `None` with less than a day of meters.
+    pub pages_per_day: Option<f64>,
+    /// Its alerts, open and closed, newest first.
+    pub alerts: Vec<p::FleetAlert>,
+}
+
+/// How far back pages per day look.
+pub const PAGES_PER_DAY_SPAN: i64 = 30;
+
+/// A printer's page.
+pub struct GetPrinterDetail(pub String);
+
+impl Message<GetPrinterDetail> for Queries {
+    type Reply = Result<PrinterDetail, QueryError>;
+    async fn handle(
+        &mut self,
+        m: GetPrinterDetail,
+        _: &mut Context<Self, Self::Reply>,
+    ) -> Self::Reply {
+        let record = self.record(&m.0)?;
+        let views = supply_rows_of(
+            &self.store,
+            &self.policy,
+            false,
+            std::iter::once(record.clone()),
+        )
+        .map_err(store_err)?;
+        let mut levels = std::collections::BTreeMap::new();
+        for v in &views {
+            let at = supply_position(&v.supply);
+            let points = self.store.levels(&record.id, &at).map_err(store_err)?;
+            levels.insert(at, points);
+        }
+        let since = Timestamp::now().plus(-time::Duration::days(PAGES_PER_DAY_SPAN));
+        let totals: Vec<(Timestamp, u64)> = self
+            .store
+            .history(&record.id, Some(since))
+            .map_err(store_err)?
+            .iter()
+            .filter_map(|r| {
+                let total = r.meters.iter().find(|m| m.name == "total")?.value;
+                Some((crate::store::history::reading_time(r).ok()?, total))
+            })
+            .collect();
+        let pages_per_day = match (totals.first(), totals.last()) {
+            (Some((t0, p0)), Some((t1, p1))) if t1.since(*t0) >= time::Duration::days(1) => {
+                Some(p1.saturating_sub(*p0) as f64 / t1.since(*t0).as_seconds_f64() * 86_400.0)
+            }
+            _ => None,
+        };
+        let alerts = self
+            .store
+            .alerts(true)
+            .map_err(store_err)?
+            .into_iter()
+            .filter(|a| a.device_id == record.id)
+            .map(alert_message)
+            .collect();
+        let replacements = self
+            .store
+            .replacements(Some(&record.id))
+            .map_err(store_err)?;
+        Ok(PrinterDetail {
+            device: self.device_message(record)?,
+            supplies: views.into_iter().map(supply_row).collect(),
+            levels,
+            replacements,
+            pages_per_day,
+            alerts,
+        })
     }
 }

@@ -47,7 +47,7 @@ pub struct Running {
     /// Where its Prometheus scrape endpoint listens, when it has one.
     pub metrics: Option<SocketAddr>,
     /// Where its dashboard listens, when it has one.
-    pub web: Option<SocketAddr>,
+    pub web: Option<WebAt>,
     stop: tokio::sync::oneshot::Sender<()>,
     /// Says why, when the process must start again (the database failed a write and the
     /// disk has room again, see [`crate::disk`]).
@@ -55,6 +55,23 @@ pub struct Running {
     served: tokio::task::JoinHandle<Result<(), server::ServeError>>,
     actors: Actors,
     instruments: Instruments,
+}
+
+/// Where the dashboard is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebAt {
+    /// Its address (the port the system chose when the configuration gave 0).
+    pub addr: SocketAddr,
+    /// HTTPS, or plain HTTP on loopback.
+    pub https: bool,
+}
+
+impl WebAt {
+    /// The dashboard's address as a browser takes it, without the trailing slash.
+    pub fn url(&self) -> String {
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
 }
 
 /// The actors and tasks of a running coordinator, to stop them in order.
@@ -293,25 +310,62 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         events.clone(),
         metrics,
     );
-    let fleet = FleetService::new(queries.clone(), ingest.clone(), registry.clone(), events);
+    let fleet = FleetService::new(
+        queries.clone(),
+        ingest.clone(),
+        registry.clone(),
+        events.clone(),
+    );
+    let tls_limits = tls.max_connections;
     let web = match c.web.listen {
         Some(addr) => {
+            // The dashboard's certificate: its own, else the coordinator's; checked here,
+            // so a bad one stops the start rather than every browser later.
+            let tls = if c.web.https {
+                let cert = c.web.cert.as_ref().unwrap_or(&c.tls.cert);
+                let key = c.web.key.as_ref().unwrap_or(&c.tls.key);
+                Some(
+                    crate::web::tls_config(
+                        &read(cert, "web.cert (the dashboard's certificate)")?,
+                        &read(key, "web.key (the dashboard's key)")?,
+                    )
+                    .map_err(anyhow::Error::msg)?,
+                )
+            } else {
+                None
+            };
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("web.listen: listening on {addr}"))?;
             let at = listener.local_addr()?;
             let mut stop_web = stopping_web.clone();
-            let site = crate::web::Web::new(queries.clone(), reader.clone());
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let site = crate::web::Web::new(
+                queries.clone(),
+                registry.clone(),
+                FleetService::new(
+                    queries.clone(),
+                    ingest.clone(),
+                    registry.clone(),
+                    events.clone(),
+                ),
+                reader.clone(),
+                tls.is_some(),
+            );
+            let limits = server::front_door::Limits::within_file_limit(tls_limits);
             tokio::spawn(async move {
                 let shutdown = async move {
                     let _ = stop_web.wait_for(|s| *s).await;
                 };
-                if let Err(e) = crate::web::serve(listener, site, shutdown).await {
+                if let Err(e) = crate::web::serve(listener, site, tls, limits, shutdown).await {
                     tracing::error!("the dashboard stopped: {e}");
                 }
             });
-            tracing::info!(url = %format!("http://{at}/"), "serving the dashboard");
-            Some(at)
+            tracing::info!(url = %format!("{scheme}://{at}/"), "serving the dashboard");
+            Some(WebAt {
+                addr: at,
+                https: scheme == "https",
+            })
         }
         None => None,
     };

@@ -1,6 +1,8 @@
-//! The dashboard over HTTP (the real-browser test comes with the rest of issue 17):
-//! sign-in and its refusals, the session cookie's flags, the security headers, CSRF on
-//! sign-out, a site-limited viewer, and a printer's text shown as text, never markup.
+//! The dashboard over HTTP (the real-browser test is tests/tests/dashboard.rs): sign-in
+//! and its refusals, the session cookie's flags, the security headers, CSRF on every form,
+//! a site-limited viewer kept from other sites and from admin actions, admin actions with
+//! the fleet service's own checks, a printer's text shown as text, never markup; and the
+//! dashboard over HTTPS with the coordinator's certificate and a Secure cookie.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
@@ -31,14 +33,23 @@ fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// The CSRF token in a page's forms.
+fn csrf_of(page: &str) -> String {
+    let mark = "name=\"csrf\" value=\"";
+    let at = page.find(mark).expect("a form with a CSRF token") + mark.len();
+    page[at..at + 32].to_string()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_in_sessions_csrf_sites_and_escaping() {
     let dir = printwatch_tests::tempdir("web");
     certs::init(&dir, &[], &["hq".into(), "branch".into()], "admin").unwrap();
     let mut c = CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
     c.web.listen = Some("127.0.0.1:0".parse().unwrap());
+    c.web.https = false;
     let coordinator = service::start(c).await.unwrap();
-    let base = format!("http://{}", coordinator.web.expect("a dashboard"));
+    let base = coordinator.web.expect("a dashboard").url();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let ca = dir.join("ca.pem");
 
     // A printer at each site; hq's says something hostile about its toner.
@@ -208,6 +219,156 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
         "another site's printer is not there for her"
     );
 
+    // A viewer reaches no admin page and no admin action, token or not.
+    let anna_csrf = csrf_of(&get("/", &anna_cookie).await.text().await.unwrap());
+    assert!(!get("/", &anna_cookie)
+        .await
+        .text()
+        .await
+        .unwrap()
+        .contains("/admin/"));
+    for path in ["/admin/printers", "/admin/users"] {
+        assert_eq!(get(path, &anna_cookie).await.status(), 403, "{path}");
+    }
+    let post = async |path: &str, cookie: &str, fields: &[(&str, &str)]| {
+        http.post(format!("{base}{path}"))
+            .header("cookie", cookie)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(fields))
+            .send()
+            .await
+            .unwrap()
+    };
+    let r = post(
+        "/admin/printers/add",
+        &anna_cookie,
+        &[
+            ("csrf", &anna_csrf),
+            ("site", "branch"),
+            ("host", "127.0.0.9"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+    let r = post(
+        "/admin/users/add",
+        &anna_cookie,
+        &[
+            ("csrf", &anna_csrf),
+            ("name", "mallory"),
+            ("password", "a long password"),
+            ("role", "admin"),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+
+    // An admin's forms: without the session's token, each is refused and changes nothing.
+    let boss_csrf = csrf_of(&get("/", &cookie).await.text().await.unwrap());
+    let users = async || {
+        FleetClient::new(op.clone())
+            .list_users(p::ListUsersRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .users
+            .into_iter()
+            .map(|u| u.name)
+            .collect::<Vec<_>>()
+    };
+    let carol = [
+        ("name", "carol"),
+        ("password", "carol's long password"),
+        ("role", "viewer"),
+        ("sites", "hq"),
+    ];
+    for csrf in ["", "forged"] {
+        let mut fields = vec![("csrf", csrf)];
+        fields.extend(carol);
+        assert_eq!(
+            post("/admin/users/add", &cookie, &fields).await.status(),
+            403
+        );
+        assert_eq!(
+            post("/printer/sn:HQ1/remove", &cookie, &[("csrf", csrf)])
+                .await
+                .status(),
+            403
+        );
+    }
+    assert!(!users().await.contains(&"carol".to_string()));
+    // With it: carol is made (hashed here, stored by ingest) and can sign in.
+    let mut fields = vec![("csrf", boss_csrf.as_str())];
+    fields.extend(carol);
+    let made = post("/admin/users/add", &cookie, &fields).await;
+    assert_eq!(made.status(), 200);
+    assert!(made.text().await.unwrap().contains("carol can sign in now"));
+    assert!(users().await.contains(&"carol".to_string()));
+    assert_eq!(
+        sign_in("carol", "carol's long password").await.status(),
+        303
+    );
+    // The fleet service's checks hold here too: a short password, an address that is none.
+    let short = post(
+        "/admin/users/add",
+        &cookie,
+        &[
+            ("csrf", &boss_csrf),
+            ("name", "dave"),
+            ("password", "short"),
+            ("role", "viewer"),
+        ],
+    )
+    .await;
+    assert_eq!(short.status(), 400);
+    assert!(short.text().await.unwrap().contains("too short"));
+    let bad = post(
+        "/admin/printers/add",
+        &cookie,
+        &[("csrf", &boss_csrf), ("site", "hq"), ("host", "300.1.1.1")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+    // No collector is connected: the command cannot be delivered, and the page says so.
+    let gone = post("/printer/sn:HQ1/remove", &cookie, &[("csrf", &boss_csrf)]).await;
+    assert_eq!(gone.status(), 400);
+    assert!(gone.text().await.unwrap().contains("no collector for site"));
+    // Removed, carol's session ends at once.
+    let carol_cookie = sign_in("carol", "carol's long password").await.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(get("/", &carol_cookie).await.status(), 200);
+    let removed = post(
+        "/admin/users/remove",
+        &cookie,
+        &[("csrf", &boss_csrf), ("name", "carol")],
+    )
+    .await;
+    assert_eq!(removed.status(), 200);
+    assert_eq!(get("/", &carol_cookie).await.status(), 303, "signed out");
+
+    // The other pages answer, each for the user's sites only.
+    let alerts = get("/alerts?state=all", &anna_cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!alerts.contains("HQ1"), "{alerts}");
+    let sites = get("/sites", &anna_cookie).await.text().await.unwrap();
+    assert!(
+        sites.contains("branch") && !sites.contains(">hq<"),
+        "{sites}"
+    );
+    let sites = get("/sites", &cookie).await.text().await.unwrap();
+    assert!(
+        sites.contains(">hq<") && sites.contains("not connected"),
+        "{sites}"
+    );
+
     // Sign-out is a form with the session's CSRF token: without it, refused.
     let refused = http
         .post(format!("{base}/logout"))
@@ -218,19 +379,7 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
-    let csrf = {
-        let page = http
-            .get(format!("{base}/"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let at = page.find("name=\"csrf\" value=\"").unwrap() + "name=\"csrf\" value=\"".len();
-        page[at..at + 32].to_string()
-    };
+    let csrf = boss_csrf;
     let out = http
         .post(format!("{base}/logout"))
         .header("cookie", &cookie)
@@ -247,5 +396,73 @@ async fn sign_in_sessions_csrf_sites_and_escaping() {
         .await
         .unwrap();
     assert_eq!(after.status(), 303, "the session ended");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_over_https_with_the_coordinators_certificate() {
+    let dir = printwatch_tests::tempdir("web-https");
+    certs::init(&dir, &["localhost".into()], &["hq".into()], "admin").unwrap();
+    let mut c = CoordinatorConfig::with_pki(&dir, dir.join("db"), "127.0.0.1:0".parse().unwrap());
+    c.web.listen = Some("127.0.0.1:0".parse().unwrap());
+    let coordinator = service::start(c).await.unwrap();
+    let at = coordinator.web.expect("a dashboard");
+    assert!(at.https, "HTTPS by default");
+    let admin = certs::paths(&dir, Role::Operator, "admin");
+    let op = channel(
+        coordinator.listen,
+        &dir.join("ca.pem"),
+        Some((&admin.cert, &admin.key)),
+    )
+    .await
+    .unwrap();
+    FleetClient::new(op)
+        .put_user(p::User {
+            name: "boss".into(),
+            role: "admin".into(),
+            sites: vec![],
+            password_hash: printwatch_coordinator::users::hash("boss's long password").unwrap(),
+            created: String::new(),
+        })
+        .await
+        .unwrap();
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
+    let https = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .resolve("localhost", at.addr)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", at.addr.port());
+    let r = https
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("name", "boss"),
+            ("password", "boss's long password"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set.contains("Secure") && set.contains("HttpOnly"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let fleet = https
+        .get(format!("{base}/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fleet.status(), 200);
+    assert!(fleet.text().await.unwrap().contains("<h1>Fleet</h1>"));
+    // Plain HTTP to the HTTPS port gets no page.
+    let plain = reqwest::Client::new()
+        .get(format!("http://{}/login", at.addr))
+        .send()
+        .await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
     let _ = std::fs::remove_dir_all(&dir);
 }

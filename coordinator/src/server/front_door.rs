@@ -66,6 +66,13 @@ pub struct Admitted {
     _place: OwnedSemaphorePermit,
 }
 
+impl Admitted {
+    /// Who connected.
+    pub fn remote_addr(&self) -> Option<std::net::SocketAddr> {
+        self.io.get_ref().0.peer_addr().ok()
+    }
+}
+
 impl tonic::transport::server::Connected for Admitted {
     type ConnectInfo = <TlsStream<TcpStream> as tonic::transport::server::Connected>::ConnectInfo;
     fn connect_info(&self) -> Self::ConnectInfo {

@@ -1,16 +1,32 @@
-//! The dashboard (work in progress for issue 17): pages rendered on the server from the
-//! same query side as the gRPC fleet service, behind a sign-in. So far: sign-in and
-//! sign-out with sessions, CSRF tokens and a brake on guessing; the fleet page; strict
-//! security headers. Plain HTTP is served only on loopback.
+//! The dashboard: pages for the person who orders toner, rendered on the server from the
+//! same query side (and, for changes, the same fleet service) that answers operators over
+//! gRPC, so the two never disagree. Everything ships in the binary; pages read without
+//! JavaScript, and one small script keeps the fleet page live from the fleet's event
+//! stream.
+//!
+//! One module per page or concern: [`sessions`] (sign-in, CSRF, the brake on guessing),
+//! [`html`] (escaping and the layout), [`fleet`], [`printer`] with its [`chart`],
+//! [`order`], [`alerts`], [`sites`], [`admin`] and [`live`] (server-sent events).
+//! [`serve`] takes HTTPS connections through the coordinator's front door, or plain HTTP
+//! on loopback only.
 
+pub mod admin;
+pub mod alerts;
+pub mod chart;
+pub mod fleet;
 pub mod html;
+pub mod live;
 pub mod order;
+pub mod printer;
 pub mod sessions;
+pub mod sites;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,63 +34,186 @@ use axum::Router;
 use kameo::actor::ActorRef;
 use serde::{Deserialize, Serialize};
 
-use crate::queries::{self, Queries};
+use crate::queries::Queries;
+use crate::registry::Registry;
+use crate::server::fleet_service::FleetService;
+use crate::store::users::UserRole;
 use crate::store::StoreReader;
 use html::{escape, page};
 use sessions::Sessions;
 
 /// `[web]` in the coordinator's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
-    /// Where the dashboard listens; unset: no dashboard. Plain HTTP, so loopback only
-    /// until HTTPS is served.
+    /// Where the dashboard listens; unset: no dashboard.
     pub listen: Option<SocketAddr>,
+    /// HTTPS (the default). Plain HTTP is allowed only on a loopback address, where
+    /// nothing crosses a network: the demo, or behind a local TLS proxy.
+    pub https: bool,
+    /// The certificate chain browsers see (PEM); unset: the coordinator's own
+    /// (`tls.cert`). Browsers trust it only if they trust its CA: give one from the
+    /// company's CA here for a dashboard without warnings.
+    pub cert: Option<PathBuf>,
+    /// Its key (PEM); unset: the coordinator's (`tls.key`).
+    pub key: Option<PathBuf>,
+}
+
+impl Default for WebConfig {
+    fn default() -> WebConfig {
+        WebConfig {
+            listen: None,
+            https: true,
+            cert: None,
+            key: None,
+        }
+    }
 }
 
 impl WebConfig {
     /// Refuses what cannot be served safely.
     pub fn check(&self) -> Result<(), String> {
         match self.listen {
-            Some(a) if !a.ip().is_loopback() => Err(format!(
-                "web.listen = {a}: the dashboard is served over plain HTTP, so only on a \
-                 loopback address (HTTPS is not served yet)"
+            Some(a) if !self.https && !a.ip().is_loopback() => Err(format!(
+                "web.listen = {a} with web.https = false: plain HTTP would send passwords \
+                 across the network, so it is served only on a loopback address \
+                 (127.0.0.1); serve HTTPS (web.https = true) on {a}"
             )),
             _ => Ok(()),
         }
     }
 }
 
-/// What every page handler has.
+/// What every page handler has: the query side, the fleet service for changes, the
+/// connected collectors, the sessions.
 #[derive(Clone)]
 pub struct Web {
     queries: ActorRef<Queries>,
+    registry: ActorRef<Registry>,
+    fleet: Arc<FleetService>,
     store: StoreReader,
     sessions: Arc<Mutex<Sessions>>,
+    /// Served over HTTPS: cookies are marked Secure.
+    secure: bool,
 }
 
 const COOKIE: &str = "pw_session";
 
 impl Web {
-    /// The dashboard's state.
-    pub fn new(queries: ActorRef<Queries>, store: StoreReader) -> Web {
+    /// The dashboard's state. `secure`: served over HTTPS.
+    pub fn new(
+        queries: ActorRef<Queries>,
+        registry: ActorRef<Registry>,
+        fleet: FleetService,
+        store: StoreReader,
+        secure: bool,
+    ) -> Web {
         Web {
             queries,
+            registry,
+            fleet: Arc::new(fleet),
             store,
             sessions: Arc::default(),
+            secure,
         }
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
-    /// The session a request's cookie names, if live.
-    fn session(&self, headers: &HeaderMap) -> Option<(String, sessions::Session)> {
-        let token = cookie(headers, COOKIE)?;
-        let s = self.sessions().get(&token).cloned()?;
-        Some((token, s))
+/// A signed-in user's request: every page but sign-in takes one, so no page can forget
+/// to ask. Signed out, the answer is the sign-in page.
+pub struct Signed {
+    token: String,
+    /// The session: who, and the CSRF token its forms carry.
+    pub session: sessions::Session,
+}
+
+impl Signed {
+    /// Whether this user sees `site` (a viewer limited to some sites sees only those).
+    pub fn sees(&self, site: &str) -> bool {
+        let sites = &self.session.user.sites;
+        sites.is_empty() || sites.iter().any(|s| s == site)
     }
+
+    /// Whether this user may change the fleet and the users.
+    pub fn is_admin(&self) -> bool {
+        self.session.user.role == UserRole::Admin
+    }
+
+    /// `None` when `csrf` is this session's token; else the refusal to send.
+    pub fn forged(&self, csrf: &str) -> Option<Response> {
+        use subtle_eq::eq;
+        if !csrf.is_empty() && eq(csrf.as_bytes(), self.session.csrf.as_bytes()) {
+            return None;
+        }
+        Some(refusal(
+            StatusCode::FORBIDDEN,
+            "This form is stale or forged: reload the page and try again.",
+        ))
+    }
+}
+
+/// Comparing tokens without leaking, through timing, how much of a guess was right.
+mod subtle_eq {
+    /// Whether `a` and `b` are equal, in time that depends only on their lengths.
+    pub fn eq(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+    }
+}
+
+impl FromRequestParts<Web> for Signed {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Signed, Response> {
+        let signed_out = || Redirect::to("/login").into_response();
+        let token = cookie(&parts.headers, COOKIE).ok_or_else(signed_out)?;
+        let mut session = web.sessions().get(&token).cloned().ok_or_else(signed_out)?;
+        // The user as stored now: removed, or given a new password, ends the session; a
+        // role or sites changed (by `printwatch users add`) apply at once.
+        match web.store.user(&session.user.name) {
+            Ok(Some(now)) if now.hash == session.user.hash => session.user = now,
+            Ok(_) => {
+                web.sessions().end(&token);
+                return Err(signed_out());
+            }
+            Err(e) => return Err(refusal(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+        }
+        Ok(Signed { token, session })
+    }
+}
+
+/// An administrator's request: a viewer is refused, whatever the page.
+pub struct Admin(pub Signed);
+
+impl FromRequestParts<Web> for Admin {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, web: &Web) -> Result<Admin, Response> {
+        let s = Signed::from_request_parts(parts, web).await?;
+        if !s.is_admin() {
+            return Err(refusal(
+                StatusCode::FORBIDDEN,
+                "Only an administrator can do this.",
+            ));
+        }
+        Ok(Admin(s))
+    }
+}
+
+/// A page that says no.
+fn refusal(status: StatusCode, why: &str) -> Response {
+    respond(
+        status,
+        page(
+            "Refused",
+            None,
+            &format!(
+                "<h1>Refused</h1><p>{}</p><p><a href=\"/\">Back to the fleet</a></p>",
+                escape(why)
+            ),
+        ),
+    )
 }
 
 /// A cookie's value from the request's `Cookie` headers.
@@ -92,35 +231,52 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The routes, with the security headers on every answer.
 pub fn router(web: Web) -> Router {
     Router::new()
-        .route("/", get(fleet))
-        .route("/order", get(order_page))
-        .route("/printer/{id}", get(printer_page))
-        .route("/order.csv", get(order_csv))
+        .route("/", get(fleet::page))
+        .route("/printer/{id}", get(printer::page))
+        .route("/printer/{id}/remove", post(admin::remove_printer))
+        .route("/order", get(order::page))
+        .route("/order.csv", get(order::csv_file))
+        .route("/alerts", get(alerts::page))
+        .route("/sites", get(sites::page))
+        .route("/admin/printers", get(admin::printers))
+        .route("/admin/printers/add", post(admin::add_printer))
+        .route("/admin/discover", post(admin::discover))
+        .route("/admin/users", get(admin::users))
+        .route("/admin/users/add", post(admin::add_user))
+        .route("/admin/users/password", post(admin::set_password))
+        .route("/admin/users/remove", post(admin::remove_user))
+        .route("/events", get(live::events))
+        .route("/live.js", get(live::script))
+        .route("/style.css", get(html::style))
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
 }
 
+/// What every answer carries: no script but our own file, no styles but our own sheet,
+/// no framing, no sniffing, no referrer, no caching of pages about the fleet.
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     for (k, v) in [
         (
             "content-security-policy",
-            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
-             frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; \
+             img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-frame-options", "DENY"),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
         ("cache-control", "no-store"),
+        ("cross-origin-opener-policy", "same-origin"),
     ] {
         h.insert(k, HeaderValue::from_static(v));
     }
     r
 }
 
-fn html(status: StatusCode, body: String) -> Response {
+/// An HTML answer.
+fn respond(status: StatusCode, body: String) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -129,8 +285,24 @@ fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
+/// The query side failed: say so rather than show an empty fleet.
+fn unavailable(title: &str, s: &Signed, e: impl std::fmt::Display) -> Response {
+    respond(
+        StatusCode::SERVICE_UNAVAILABLE,
+        page(
+            title,
+            Some(s),
+            &format!(
+                "<h1>{}</h1><p class=\"low\">The coordinator cannot answer now: {}</p>",
+                escape(title),
+                escape(&e.to_string())
+            ),
+        ),
+    )
+}
+
 async fn login_form() -> Response {
-    html(StatusCode::OK, page("Sign in", &sign_in_form("")))
+    respond(StatusCode::OK, page("Sign in", None, &sign_in_form("")))
 }
 
 fn sign_in_form(message: &str) -> String {
@@ -171,8 +343,9 @@ async fn login(
             let token = web.sessions().start(user);
             let mut r = Redirect::to("/").into_response();
             let c = format!(
-                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                sessions::SESSION_HOURS * 3600
+                "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+                sessions::SESSION_HOURS * 3600,
+                if web.secure { "; Secure" } else { "" }
             );
             if let Ok(v) = HeaderValue::from_str(&c) {
                 r.headers_mut().insert(header::SET_COOKIE, v);
@@ -181,187 +354,39 @@ async fn login(
         }
         Ok(Ok(None)) => {
             web.sessions().failed(&f.name, peer.ip());
-            html(
+            respond(
                 StatusCode::UNAUTHORIZED,
-                page("Sign in", &sign_in_form("Wrong name or password.")),
+                page("Sign in", None, &sign_in_form("Wrong name or password.")),
             )
         }
-        _ => html(
+        _ => respond(
             StatusCode::SERVICE_UNAVAILABLE,
             page(
                 "Sign in",
+                None,
                 &sign_in_form("The dashboard cannot check sign-ins now."),
             ),
         ),
     }
 }
 
-/// A form that changes something: its CSRF token.
+/// A form that changes nothing but carries the CSRF token (sign-out).
 #[derive(Deserialize)]
 pub struct Csrf {
     #[serde(default)]
     csrf: String,
 }
 
-async fn logout(State(web): State<Web>, headers: HeaderMap, Form(f): Form<Csrf>) -> Response {
-    match web.session(&headers) {
-        Some((token, s)) if !f.csrf.is_empty() && f.csrf == s.csrf => {
-            web.sessions().end(&token);
-            Redirect::to("/login").into_response()
-        }
-        Some(_) => html(
-            StatusCode::FORBIDDEN,
-            page(
-                "Refused",
-                "<p>This form is stale or forged: reload the page.</p>",
-            ),
-        ),
-        None => Redirect::to("/login").into_response(),
+async fn logout(State(web): State<Web>, s: Signed, Form(f): Form<Csrf>) -> Response {
+    if let Some(refused) = s.forged(&f.csrf) {
+        return refused;
     }
-}
-
-async fn fleet(State(web): State<Web>, headers: HeaderMap) -> Response {
-    let Some((_, s)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
-    };
-    let devices = match web.queries.ask(queries::ListDevices(String::new())).await {
-        Ok(d) => d,
-        Err(e) => {
-            return html(
-                StatusCode::SERVICE_UNAVAILABLE,
-                page("Fleet", &escape(&e.to_string())),
-            )
-        }
-    };
-    let mut rows = String::new();
-    for d in devices
-        .iter()
-        .filter(|d| s.user.sites.is_empty() || s.user.sites.contains(&d.site))
-    {
-        let id = d.identity.clone().unwrap_or_default();
-        let supplies: String = d
-            .latest
-            .iter()
-            .flat_map(|r| &r.supplies)
-            .map(|x| {
-                let pct = x.percent.unwrap_or(0).min(100);
-                format!(
-                    "<div>{} <span class=\"bar\"><span style=\"width:{pct}%;background:#555\"></span></span> {}</div>",
-                    escape(&x.description),
-                    x.percent.map_or_else(|| "?".to_string(), |p| format!("{p} %"))
-                )
-            })
-            .collect();
-        rows.push_str(&format!(
-            "<tr><td><a href=\"/printer/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{supplies}</td></tr>",
-            escape(&path_segment(&d.id)),
-            escape(id.model.as_deref().unwrap_or("(no model)")),
-            escape(id.serial.as_deref().unwrap_or("")),
-            escape(&d.site),
-            escape(d.addresses.last().map(String::as_str).unwrap_or("")),
-        ));
-    }
-    let body = format!(
-        "<h1>Fleet</h1><form method=\"post\" action=\"/logout\"><input type=\"hidden\" \
-         name=\"csrf\" value=\"{}\"><button>Sign out {}</button></form>\
-         <table><thead><tr><th>Model</th><th>Serial</th><th>Site</th><th>Address</th>\
-         <th>Supplies</th></tr></thead><tbody>{rows}</tbody></table>",
-        escape(&s.csrf),
-        escape(&s.user.name)
-    );
-    html(StatusCode::OK, page("Fleet", &body))
-}
-
-async fn printer_page(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    axum::extract::Path(id): axum::extract::Path<String>,
-) -> Response {
-    let Some((_, s)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
-    };
-    let not_found = || {
-        html(
-            StatusCode::NOT_FOUND,
-            page("Not found", "<p>No such printer.</p>"),
-        )
-    };
-    let Ok(d) = web.queries.ask(queries::GetDevice(id.clone())).await else {
-        return not_found();
-    };
-    if !(s.user.sites.is_empty() || s.user.sites.contains(&d.site)) {
-        return not_found();
-    }
-    let supplies = web
-        .queries
-        .ask(queries::ListSupplies {
-            low_only: false,
-            site: d.site.clone(),
-        })
-        .await
-        .unwrap_or_default();
-    let alerts = web
-        .queries
-        .ask(queries::ListAlerts {
-            include_closed: true,
-        })
-        .await
-        .unwrap_or_default();
-    let idn = d.identity.clone().unwrap_or_default();
-    let mut body = format!(
-        "<p><a href=\"/\">Fleet</a> · <a href=\"/order\">To order</a></p><h1>{} {}</h1>\
-         <p>Site {} · address {} · firmware {}</p>",
-        escape(idn.vendor.as_deref().unwrap_or("")),
-        escape(idn.model.as_deref().unwrap_or("")),
-        escape(&d.site),
-        escape(d.addresses.last().map(String::as_str).unwrap_or("")),
-        escape(idn.firmware.as_deref().unwrap_or("unknown")),
-    );
-    body.push_str(
-        "<h2>Supplies</h2><table><thead><tr><th>Supply</th><th>Level</th><th>Part</th>\
-         <th>Reorder at</th><th>Days left</th></tr></thead><tbody>",
-    );
-    for r in supplies.iter().filter(|r| r.device_id == d.id) {
-        let Some(x) = &r.supply else { continue };
-        let pct = x.percent.unwrap_or(0).min(100);
-        let low = x.percent.is_some_and(|p| p <= r.reorder_percent);
-        body.push_str(&format!(
-            "<tr><td>{}</td><td{}><span class=\"bar\"><span style=\"width:{pct}%;background:#555\"></span></span> {}</td><td>{}</td><td>{} %</td><td>{}</td></tr>",
-            escape(&x.description),
-            if low { " class=\"low\"" } else { "" },
-            x.percent.map_or_else(|| "?".to_string(), |p| format!("{p} %")),
-            escape(x.part_number.as_deref().unwrap_or("")),
-            r.reorder_percent,
-            escape(&r.forecast),
-        ));
-    }
-    body.push_str("</tbody></table><h2>Page meters</h2><ul>");
-    for m in d.latest.iter().flat_map(|r| &r.meters) {
-        body.push_str(&format!("<li>{}: {}</li>", escape(&m.name), m.value));
-    }
-    body.push_str("</ul><h2>Alerts</h2><ul>");
-    for a in alerts.iter().filter(|a| a.device_id == d.id) {
-        body.push_str(&format!(
-            "<li>{} {} {} ({})</li>",
-            escape(&a.opened_at),
-            escape(&a.kind),
-            escape(&a.detail),
-            if a.closed_at.is_some() {
-                "closed"
-            } else {
-                "open"
-            }
-        ));
-    }
-    body.push_str("</ul>");
-    html(
-        StatusCode::OK,
-        page(idn.model.as_deref().unwrap_or("Printer"), &body),
-    )
+    web.sessions().end(&s.token);
+    Redirect::to("/login").into_response()
 }
 
 /// A device id as a path segment: percent-encoded where a URL would take it apart.
-fn path_segment(id: &str) -> String {
+pub fn path_segment(id: &str) -> String {
     id.bytes()
         .map(|b| match b {
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
@@ -372,98 +397,109 @@ fn path_segment(id: &str) -> String {
         .collect()
 }
 
-/// `?days=N` on the shopping list: supplies forecast to run out within N days.
-#[derive(Deserialize)]
-pub struct Within {
-    #[serde(default = "two_weeks")]
-    days: f64,
-}
-
-fn two_weeks() -> f64 {
-    14.0
-}
-
-/// The shopping list of the sites the signed-in user sees.
-async fn shopping(
-    web: &Web,
-    s: &sessions::Session,
-    days: f64,
-) -> Result<Vec<order::ToOrder>, String> {
-    let rows = web
-        .queries
-        .ask(queries::ListSupplies {
-            low_only: false,
-            site: String::new(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let mine: Vec<_> = rows
-        .into_iter()
-        .filter(|r| s.user.sites.is_empty() || s.user.sites.contains(&r.site))
-        .collect();
-    Ok(order::shopping_list(&mine, days))
-}
-
-async fn order_page(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    axum::extract::Query(w): axum::extract::Query<Within>,
-) -> Response {
-    let Some((_, s)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
-    };
-    match shopping(&web, &s, w.days).await {
-        Ok(list) => html(
-            StatusCode::OK,
-            page(
-                "To order",
-                &format!(
-                    "<h1>To order</h1><p>Supplies at their reorder point, or forecast to run out within {} days. <a href=\"/order.csv?days={}\">Download as CSV</a></p>{}",
-                    w.days,
-                    w.days,
-                    order::table(&list)
-                ),
-            ),
-        ),
-        Err(e) => html(StatusCode::SERVICE_UNAVAILABLE, page("To order", &escape(&e))),
-    }
-}
-
-async fn order_csv(
-    State(web): State<Web>,
-    headers: HeaderMap,
-    axum::extract::Query(w): axum::extract::Query<Within>,
-) -> Response {
-    let Some((_, s)) = web.session(&headers) else {
-        return Redirect::to("/login").into_response();
-    };
-    match shopping(&web, &s, w.days).await {
-        Ok(list) => (
-            StatusCode::OK,
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                (
-                    header::CONTENT_DISPOSITION,
-                    "attachment; filename=\"printwatch-to-order.csv\"",
-                ),
-            ],
-            order::csv(&list),
-        )
-            .into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
-    }
-}
-
-/// Serves the dashboard on `listener` until `shutdown` completes.
+/// Serves the dashboard on `listener` until `shutdown` completes: HTTPS through the
+/// front door when `tls` is given (the same limits on connections and handshakes as the
+/// gRPC port), else plain HTTP (which [`WebConfig::check`] allows only on loopback).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     web: Web,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: crate::server::front_door::Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router(web).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let app = router(web);
+    let Some(tls) = tls else {
+        return axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+    };
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tokio_stream::StreamExt;
+    let mut admitted = crate::server::front_door::admit(listener, tls, limits);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let conn = tokio::select! {
+            c = admitted.next() => c,
+            () = &mut shutdown => break,
+        };
+        let Some(Ok(io)) = conn else { break };
+        let peer = io
+            .remote_addr()
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<_>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            let mut app = app.clone();
+            async move {
+                use tower::Service;
+                app.call(req.map(axum::body::Body::new)).await
+            }
+        });
+        let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, "a dashboard connection: {e}");
+            }
+        });
+    }
+    // Connections in flight finish (live pages end their event streams on shutdown).
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+    Ok(())
+}
+
+/// The TLS configuration browsers meet: a certificate and key, no client certificate,
+/// HTTP/1.1 and HTTP/2 by ALPN.
+pub fn tls_config(cert_pem: &str, key_pem: &str) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the dashboard's certificate: {e}"))?;
+    if chain.is_empty() {
+        return Err("the dashboard's certificate: no PEM certificate in the file".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes())
+        .map_err(|e| format!("the dashboard's key: {e}"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("the dashboard's certificate and key: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let on = |addr: &str, https: bool| WebConfig {
+            listen: Some(addr.parse().unwrap()),
+            https,
+            ..WebConfig::default()
+        };
+        assert!(on("127.0.0.1:8080", false).check().is_ok());
+        assert!(on("[::1]:8080", false).check().is_ok());
+        let why = on("0.0.0.0:8080", false).check().unwrap_err();
+        assert!(why.contains("loopback"), "{why}");
+        assert!(on("10.0.0.5:443", true).check().is_ok());
+        assert!(WebConfig::default().https, "HTTPS unless asked otherwise");
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(subtle_eq::eq(b"abc", b"abc"));
+        assert!(!subtle_eq::eq(b"abc", b"abd"));
+        assert!(!subtle_eq::eq(b"abc", b"ab"));
+    }
 }

@@ -3,9 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use printwatch_proto::v1 as p;
+use serde::Deserialize;
 
-use super::html::escape;
+use super::html::{escape, page as layout};
+use super::{respond, unavailable, Signed, Web};
+use crate::queries;
 
 /// One line of the shopping list: a part and the printers that need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +32,7 @@ pub fn shopping_list(rows: &[p::SupplyRow], days: f64) -> Vec<ToOrder> {
     let mut by_part: BTreeMap<String, ToOrder> = BTreeMap::new();
     for r in rows {
         let Some(s) = &r.supply else { continue };
-        let low = s.percent.is_some_and(|p| p <= r.reorder_percent);
+        let low = super::fleet::is_low(r);
         let soon = r.days_left.is_some_and(|d| d <= days);
         if !(low || soon) {
             continue;
@@ -101,6 +107,89 @@ pub fn csv(list: &[ToOrder]) -> String {
         ));
     }
     out
+}
+
+/// `?days=N` on the shopping list: supplies forecast to run out within N days.
+#[derive(Deserialize)]
+pub struct Within {
+    #[serde(default = "two_weeks")]
+    days: f64,
+}
+
+fn two_weeks() -> f64 {
+    14.0
+}
+
+/// The shopping list of the sites the signed-in user sees.
+async fn shopping(web: &Web, s: &Signed, days: f64) -> Result<Vec<ToOrder>, String> {
+    let rows = web
+        .queries
+        .ask(queries::ListSupplies {
+            low_only: false,
+            site: String::new(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mine: Vec<_> = rows.into_iter().filter(|r| s.sees(&r.site)).collect();
+    Ok(shopping_list(&mine, days))
+}
+
+/// Days as the form takes them: 0 to a year, whole.
+fn clamp_days(days: f64) -> f64 {
+    if days.is_finite() {
+        days.clamp(0.0, 365.0).round()
+    } else {
+        14.0
+    }
+}
+
+/// `GET /order`.
+pub async fn page_handler(web: &Web, s: &Signed, days: f64) -> Response {
+    let days = clamp_days(days);
+    match shopping(web, s, days).await {
+        Ok(list) => respond(
+            StatusCode::OK,
+            layout(
+                "To order",
+                Some(s),
+                &format!(
+                    "<h1>To order</h1><form class=\"filters\" method=\"get\" action=\"/order\">\
+                     <label>Supplies at their reorder point, or forecast to run out within\
+                     <br><input name=\"days\" type=\"number\" min=\"0\" max=\"365\" value=\"{days}\">\
+                     </label><button>Show</button></form><p><a href=\"/order.csv?days={days}\">\
+                     Download as CSV</a> · {} parts, {} supplies</p>{}",
+                    list.len(),
+                    list.iter().map(|o| o.count).sum::<usize>(),
+                    table(&list)
+                ),
+            ),
+        ),
+        Err(e) => unavailable("To order", s, e),
+    }
+}
+
+/// `GET /order`.
+pub async fn page(State(web): State<Web>, s: Signed, Query(w): Query<Within>) -> Response {
+    page_handler(&web, &s, w.days).await
+}
+
+/// `GET /order.csv`: the same list, for a spreadsheet or the supplier.
+pub async fn csv_file(State(web): State<Web>, s: Signed, Query(w): Query<Within>) -> Response {
+    match shopping(&web, &s, clamp_days(w.days)).await {
+        Ok(list) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"printwatch-to-order.csv\"",
+                ),
+            ],
+            csv(&list),
+        )
+            .into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, e).into_response(),
+    }
 }
 
 #[cfg(test)]
