@@ -187,15 +187,27 @@ impl StoreReader {
 
     /// Every alert, newest first; only open ones unless `include_closed`.
     pub fn alerts(&self, include_closed: bool) -> Result<Vec<AlertRecord>, StoreError> {
-        let mut all: Vec<AlertRecord> = self
-            .t
-            .alerts
-            .iter()
-            .values()
-            .map(|v| decode(&v?))
-            .collect::<Result<_, _>>()?;
-        all.retain(|a| include_closed || a.closed_at.is_none());
+        let mut all: Vec<AlertRecord> = if include_closed {
+            self.t
+                .alerts
+                .iter()
+                .values()
+                .map(|v| decode(&v?))
+                .collect::<Result<_, _>>()?
+        } else {
+            // Through the index of open conditions: as many reads as alerts open, however
+            // many were ever opened.
+            let mut open = Vec::new();
+            for id in self.t.open.iter().values() {
+                if let Some(a) = self.t.alerts.get(&id?)? {
+                    open.push(decode::<AlertRecord>(&a)?);
+                }
+            }
+            open.retain(|a| a.closed_at.is_none());
+            open
+        };
         all.sort_by(|a, b| b.opened_at.cmp(&a.opened_at).then(b.id.cmp(&a.id)));
+        all.dedup_by(|a, b| a.id == b.id);
         Ok(all)
     }
 

@@ -118,6 +118,32 @@ impl StoreReader {
         Ok(points)
     }
 
+    /// Every supply's level points of a device, by position, oldest first: one scan where
+    /// [`StoreReader::levels`] would take one per supply (what a listing of the whole
+    /// fleet's forecasts needs).
+    pub fn device_levels(
+        &self,
+        device: &str,
+    ) -> Result<BTreeMap<String, Vec<LevelPoint>>, StoreError> {
+        let prefix = device_prefix(device);
+        let mut out: BTreeMap<String, Vec<LevelPoint>> = BTreeMap::new();
+        for kv in self.t.levels.scan_prefix(&prefix) {
+            let (k, v) = kv?;
+            let rest = &k[prefix.len()..];
+            let Some(end) = rest.iter().position(|&b| b == 0) else {
+                return Err(StoreError::Corrupt(format!(
+                    "a level point's key of {device:?} has no supply"
+                )));
+            };
+            let supply = String::from_utf8_lossy(&rest[..end]).into_owned();
+            out.entry(supply).or_default().push(decode(&v)?);
+        }
+        for points in out.values_mut() {
+            points.reverse();
+        }
+        Ok(out)
+    }
+
     /// Supplies replaced, of one device or of all (`None`), oldest first per device.
     pub fn replacements(&self, device: Option<&str>) -> Result<Vec<Replacement>, StoreError> {
         let prefix = device.map(device_prefix).unwrap_or_default();

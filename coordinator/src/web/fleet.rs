@@ -269,19 +269,8 @@ pub fn board(rows: &[Row], from: usize, to: usize) -> String {
 
 /// `GET /`: the fleet.
 pub async fn page(State(web): State<Web>, s: Signed, Query(f): Query<Filters>) -> Response {
-    let devices = match web.queries.ask(queries::ListDevices(String::new())).await {
-        Ok(d) => d,
-        Err(e) => return unavailable("Fleet", &s, e),
-    };
-    let supplies = match web
-        .queries
-        .ask(queries::ListSupplies {
-            low_only: false,
-            site: String::new(),
-        })
-        .await
-    {
-        Ok(x) => x,
+    let (devices, supplies) = match web.queries.ask(queries::Board).await {
+        Ok(b) => b,
         Err(e) => return unavailable("Fleet", &s, e),
     };
     let alerts = match web
