@@ -34,6 +34,7 @@ pub struct Queries {
     store: StoreReader,
     policy: Policy,
     forecasts: ForecastCache,
+    board: BoardCache,
 }
 
 /// Forecasts already worked out, by device and supply, with the newest level point they
@@ -98,6 +99,7 @@ impl Actor for Queries {
             store,
             policy,
             forecasts: ForecastCache::default(),
+            board: BoardCache::default(),
         })
     }
 }
@@ -532,37 +534,266 @@ impl Message<GetPrinterDetail> for Queries {
     }
 }
 
-/// The fleet page's listing: every device with its latest reading and every supply with
-/// its forecast, as [`ListDevices`] and [`ListSupplies`] give them, read in one pass (each
-/// device's latest reading and level points once).
+/// One printer as the dashboard's board holds it: the device with its latest reading and
+/// its supplies with their forecasts, as [`ListDevices`] and [`ListSupplies`] give them.
+#[derive(Debug)]
+pub struct BoardEntry {
+    /// The device.
+    pub device: p::Device,
+    /// Its supplies, in the reading's order.
+    pub supplies: Vec<p::SupplyRow>,
+    /// When it was worked out (Unix seconds).
+    made: i64,
+}
+
+/// The board: every device's [`BoardEntry`], kept between requests. Ingest's answers say
+/// which devices a batch changed ([`Changed`]); a [`Refresh`] each second works out up to
+/// [`BOARD_REFRESH_PER_TICK`] of them again, a request whatever is left, and entries older
+/// than [`BOARD_REFRESH_SECONDS`] (a printer gone quiet, whose forecast still moves with
+/// time) are redone at most [`BOARD_REFRESH_PER_REQUEST`] at a time. So the dashboard's
+/// pages cost what changed since the last second, not the fleet's size; the first refresh
+/// after a start builds it whole.
+#[derive(Default)]
+struct BoardCache {
+    entries: std::collections::HashMap<String, std::sync::Arc<BoardEntry>>,
+    dirty: std::collections::HashSet<String>,
+    built: bool,
+}
+
+/// How old a board entry may get before it is worked out again with no change.
+pub const BOARD_REFRESH_SECONDS: i64 = 3_600;
+/// Old entries worked out again per request, at most.
+pub const BOARD_REFRESH_PER_REQUEST: usize = 1_000;
+/// Changed devices remembered one by one; past this the board is rebuilt whole.
+const BOARD_DIRTY_MAX: usize = 100_000;
+
+impl Queries {
+    fn board_entry(
+        &mut self,
+        d: DeviceRecord,
+        now: Timestamp,
+    ) -> Result<std::sync::Arc<BoardEntry>, QueryError> {
+        let (d, latest) = self.store.with_latest(d).map_err(store_err)?;
+        let wire = latest.clone().map(Into::into);
+        let supplies = supply_views(
+            &self.store,
+            &self.policy,
+            false,
+            &d,
+            latest,
+            now,
+            &mut self.forecasts,
+        )
+        .map_err(store_err)?
+        .into_iter()
+        .map(supply_row)
+        .collect();
+        Ok(std::sync::Arc::new(BoardEntry {
+            device: self.device_with(d, wire)?,
+            supplies,
+            made: now.unix_seconds(),
+        }))
+    }
+}
+
+/// These devices changed (a reading stored, a device moved): the board works them out
+/// again when next asked.
+pub struct Changed(pub Vec<String>);
+
+impl Message<Changed> for Queries {
+    type Reply = ();
+    async fn handle(&mut self, m: Changed, _: &mut Context<Self, ()>) {
+        let b = &mut self.board;
+        if !b.built {
+            return;
+        }
+        b.dirty.extend(m.0);
+        if b.dirty.len() > BOARD_DIRTY_MAX {
+            *b = BoardCache::default();
+        }
+    }
+}
+
+/// Devices a [`Refresh`] works out again, at most.
+pub const BOARD_REFRESH_PER_TICK: usize = 2_000;
+
+impl Queries {
+    /// Builds the board whole if it is not built, else works out again up to `limit` of
+    /// the devices changed and the entries grown old.
+    fn refresh_board(&mut self, limit: usize) -> Result<(), QueryError> {
+        let now = Timestamp::now();
+        if !self.board.built {
+            let mut entries = std::collections::HashMap::new();
+            for d in self.store.device_records().map_err(store_err)? {
+                let id = d.id.clone();
+                entries.insert(id, self.board_entry(d, now)?);
+            }
+            self.board = BoardCache {
+                entries,
+                dirty: Default::default(),
+                built: true,
+            };
+            return Ok(());
+        }
+        let mut again: Vec<String> = Vec::new();
+        while again.len() < limit {
+            let Some(id) = self.board.dirty.iter().next().cloned() else {
+                break;
+            };
+            self.board.dirty.remove(&id);
+            again.push(id);
+        }
+        let room = limit
+            .saturating_sub(again.len())
+            .min(BOARD_REFRESH_PER_REQUEST);
+        again.extend(
+            self.board
+                .entries
+                .iter()
+                .filter(|(_, e)| now.unix_seconds() - e.made > BOARD_REFRESH_SECONDS)
+                .map(|(id, _)| id.clone())
+                .take(room),
+        );
+        for id in again {
+            match self.store.device_record(&id).map_err(store_err)? {
+                Some(d) => {
+                    let e = self.board_entry(d, now)?;
+                    self.board.entries.insert(id, e);
+                }
+                None => {
+                    self.board.entries.remove(&id);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Keeps the board current between requests: the service sends one a second, so a page
+/// finds little left to work out. The first builds the board (at start, before anyone
+/// asks). Failures are logged; the next request tries again.
+pub struct Refresh;
+
+impl Message<Refresh> for Queries {
+    type Reply = ();
+    async fn handle(&mut self, _: Refresh, _: &mut Context<Self, ()>) {
+        if let Err(e) = self.refresh_board(BOARD_REFRESH_PER_TICK) {
+            tracing::warn!("keeping the dashboard's board: {e}");
+        }
+    }
+}
+
+/// The fleet as the dashboard shows it: every device's [`BoardEntry`].
 pub struct Board;
 
 impl Message<Board> for Queries {
-    type Reply = Result<(Vec<p::Device>, Vec<p::SupplyRow>), QueryError>;
+    type Reply = Result<Vec<std::sync::Arc<BoardEntry>>, QueryError>;
     async fn handle(&mut self, _: Board, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
-        let now = Timestamp::now();
-        let records = self.store.device_records().map_err(store_err)?;
-        let mut devices = Vec::with_capacity(records.len());
-        let mut supplies = Vec::with_capacity(records.len() * 4);
-        for d in records {
-            let (d, latest) = self.store.with_latest(d).map_err(store_err)?;
-            let wire = latest.clone().map(Into::into);
-            supplies.extend(
-                supply_views(
-                    &self.store,
-                    &self.policy,
-                    false,
-                    &d,
-                    latest,
-                    now,
-                    &mut self.forecasts,
-                )
-                .map_err(store_err)?
-                .into_iter()
-                .map(supply_row),
-            );
-            devices.push(self.device_with(d, wire)?);
+        self.refresh_board(usize::MAX)?;
+        Ok(self.board.entries.values().cloned().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agent_core::model::{Identity, Reading, Supply, SupplyClass, SupplyState};
+
+    use super::*;
+    use crate::ingest::{Incoming, Writer};
+    use crate::store::testing::{dir, reopen};
+    use crate::wire_reading::WireReading;
+
+    fn reading(serial: &str, percent: u8, minutes_ago: i64) -> Reading {
+        let at = Timestamp::now().plus(-time::Duration::minutes(minutes_ago));
+        Reading {
+            identity: Identity {
+                address: format!("10.0.0.{}:161", serial.len()),
+                model: Some("M404".into()),
+                serial: Some(serial.into()),
+                ..Identity::default()
+            },
+            supplies: vec![Supply {
+                device_index: 1,
+                index: 1,
+                description: "Black Toner".into(),
+                part_number: None,
+                kind: "toner".into(),
+                class: SupplyClass::Consumed,
+                color: Some("black".into()),
+                unit: None,
+                level: i64::from(percent),
+                max_capacity: 100,
+                percent: Some(percent),
+                percent_source: None,
+                state: SupplyState::Ok,
+            }],
+            polled_at: at.rfc3339(),
+            ..Reading::default()
         }
-        Ok((devices, supplies))
+    }
+
+    async fn store(w: &mut Writer, seq: u64, r: Reading) {
+        let item = Incoming::Reading(Box::new(WireReading::new(r).unwrap()));
+        assert!(w.ingest_batch("hq", &[(seq, item)]).await[0].is_ok());
+    }
+
+    fn percents(board: &[std::sync::Arc<BoardEntry>]) -> Vec<(String, Option<u32>)> {
+        let mut v: Vec<_> = board
+            .iter()
+            .flat_map(|e| e.supplies.iter())
+            .map(|s| {
+                (
+                    s.device_id.clone(),
+                    s.supply.as_ref().and_then(|x| x.percent),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[tokio::test]
+    async fn the_board_works_out_again_what_changed_and_agrees_with_the_listings() {
+        let d = dir("board");
+        let mut w = Writer::new(reopen(&d), Policy::default());
+        store(&mut w, 1, reading("A1", 50, 30)).await;
+        let q = Queries::spawn((w.reader(), Policy::default()));
+        let board = q.ask(Board).await.unwrap();
+        assert_eq!(percents(&board), vec![("sn:A1".into(), Some(50))]);
+
+        // A new reading is not looked for until ingest's answer names the device...
+        store(&mut w, 2, reading("A1", 20, 20)).await;
+        store(&mut w, 3, reading("B22", 70, 20)).await;
+        assert_eq!(
+            percents(&q.ask(Board).await.unwrap()),
+            vec![("sn:A1".into(), Some(50))]
+        );
+        // ...then it is, and a new device joins.
+        q.tell(Changed(vec!["sn:A1".into(), "sn:B22".into()]))
+            .await
+            .unwrap();
+        let board = q.ask(Board).await.unwrap();
+        let expect = vec![("sn:A1".into(), Some(20)), ("sn:B22".into(), Some(70))];
+        assert_eq!(percents(&board), expect);
+        // What the gRPC listings say, the board says.
+        let listed: Vec<_> = q
+            .ask(ListSupplies {
+                low_only: false,
+                site: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.device_id, s.supply.and_then(|x| x.percent)))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        assert_eq!(listed, expect);
+        let devices = q.ask(ListDevices(String::new())).await.unwrap();
+        for e in &board {
+            let d = devices.iter().find(|d| d.id == e.device.id).unwrap();
+            assert_eq!(d, &e.device);
+        }
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -287,13 +287,16 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
         registry: registry.clone(),
         notify: notify.clone(),
     });
-    let tasks = vec![
+    let mut tasks = vec![
         watchdog::tick(
             watchdog.clone(),
             std::time::Duration::from_secs(c.alerts.check_seconds.max(1)),
         ),
         prune_every_hour(ingest.clone(), c.history_days),
     ];
+    if c.web.listen.is_some() {
+        tasks.push(refresh_the_board(queries.clone()));
+    }
 
     let listener = tokio::net::TcpListener::bind(c.listen)
         .await
@@ -395,6 +398,21 @@ async fn serve_on(c: CoordinatorConfig, store: Store, instruments: Instruments) 
             tasks,
         },
         instruments,
+    })
+}
+
+/// Keeps the dashboard's board current (see [`crate::queries::Refresh`]): built at start, then
+/// what changed worked out each second. Only when the dashboard is served.
+fn refresh_the_board(queries: ActorRef<Queries>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if queries.ask(crate::queries::Refresh).await.is_err() {
+                return;
+            }
+        }
     })
 }
 

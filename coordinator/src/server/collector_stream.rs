@@ -442,62 +442,77 @@ async fn settle(queries: &ActorRef<Queries>, events: &Events, sent: Sent) -> Set
     let mut answers = answers.into_iter();
     let mut acked = Vec::new();
     let mut rejected = Vec::new();
-    for (seq, handled) in order {
-        match handled {
-            Handled::Item => match answers.next() {
-                Some(Ok(Answer::Reading(Ingested::OverQuota(opened)))) => {
-                    if let Some(a) = opened {
-                        let _ = events.send(event(p::fleet_event::Body::Alert(
-                            queries::alert_message(*a),
-                        )));
-                    }
-                    rejected.push((
-                        seq,
-                        "over_quota",
-                        format!(
-                            "envelope {seq}: a printer new to this site, which has its quota \
+    let mut changed = Vec::new();
+    let settled = 'settled: {
+        for (seq, handled) in order {
+            match handled {
+                Handled::Item => match answers.next() {
+                    Some(Ok(Answer::Reading(Ingested::OverQuota(opened)))) => {
+                        if let Some(a) = opened {
+                            let _ = events.send(event(p::fleet_event::Body::Alert(
+                                queries::alert_message(*a),
+                            )));
+                        }
+                        rejected.push((
+                            seq,
+                            "over_quota",
+                            format!(
+                                "envelope {seq}: a printer new to this site, which has its quota \
                              of printers (max_devices_per_site)"
-                        ),
-                    ));
-                }
-                Some(Ok(answer)) => publish(queries, events, answer).await,
-                Some(Err(e)) => {
-                    let status = match e.strip_prefix("refused: ") {
-                        Some(why) => Status::failed_precondition(format!("message {seq}: {why}")),
-                        None if e.starts_with("unavailable: ") => Status::unavailable(format!(
-                            "message {seq}: {}",
-                            e.trim_start_matches("unavailable: ")
-                        )),
-                        None => Status::internal(format!("storing message {seq}: {e}")),
-                    };
-                    return (acked, rejected, Some(status));
-                }
-                None => break,
-            },
-            Handled::Nothing => {}
-            Handled::Rejected { reason, detail } => {
-                match answers.next() {
-                    Some(Ok(Answer::Refused(Some(a)))) => {
-                        let _ = events.send(event(p::fleet_event::Body::Alert(
-                            queries::alert_message(*a),
-                        )));
+                            ),
+                        ));
                     }
-                    Some(Ok(_)) => {}
+                    Some(Ok(answer)) => {
+                        if let Answer::Reading(Ingested::Stored { device_id, .. }) = &answer {
+                            changed.push(device_id.clone());
+                        }
+                        publish(queries, events, answer).await
+                    }
                     Some(Err(e)) => {
-                        return (
-                            acked,
-                            rejected,
-                            Some(Status::internal(format!("storing message {seq}: {e}"))),
-                        )
+                        let status = match e.strip_prefix("refused: ") {
+                            Some(why) => {
+                                Status::failed_precondition(format!("message {seq}: {why}"))
+                            }
+                            None if e.starts_with("unavailable: ") => Status::unavailable(format!(
+                                "message {seq}: {}",
+                                e.trim_start_matches("unavailable: ")
+                            )),
+                            None => Status::internal(format!("storing message {seq}: {e}")),
+                        };
+                        break 'settled (acked, rejected, Some(status));
                     }
                     None => break,
+                },
+                Handled::Nothing => {}
+                Handled::Rejected { reason, detail } => {
+                    match answers.next() {
+                        Some(Ok(Answer::Refused(Some(a)))) => {
+                            let _ = events.send(event(p::fleet_event::Body::Alert(
+                                queries::alert_message(*a),
+                            )));
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => {
+                            break 'settled (
+                                acked,
+                                rejected,
+                                Some(Status::internal(format!("storing message {seq}: {e}"))),
+                            )
+                        }
+                        None => break,
+                    }
+                    rejected.push((seq, reason, detail));
                 }
-                rejected.push((seq, reason, detail));
             }
+            acked.push(seq);
         }
-        acked.push(seq);
+        (acked, rejected, error)
+    };
+    // The dashboard's board works these out again when next asked.
+    if !changed.is_empty() {
+        let _ = queries.tell(queries::Changed(changed)).await;
     }
-    (acked, rejected, error)
+    settled
 }
 
 /// Tells `watch` what one stored message changed.

@@ -242,6 +242,10 @@ impl Fleet for FleetService {
                 }
                 other => Status::internal(format!("the store: {other}")),
             })?;
+        let _ = self
+            .queries
+            .tell(queries::Changed(vec![q.id.clone()]))
+            .await;
         let device = self
             .queries
             .ask(queries::GetDevice(q.id))

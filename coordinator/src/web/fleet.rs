@@ -1,10 +1,11 @@
 //! The fleet page: every printer the user sees, most urgent first, each with a level bar
 //! per supply in its colour, its lowest supply and the days that leaves, its status and
 //! open alerts. Filtered by site, searched by name, model, serial or address, and shown
-//! [`PER_PAGE`] at a time. Built from the same three listings the gRPC fleet service
-//! gives (devices, supplies, open alerts).
+//! [`PER_PAGE`] at a time. Built from the query side's board (the devices and supplies
+//! `ListDevices` and `ListSupplies` give, kept between requests) and the open alerts.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use serde::Deserialize;
 
 use super::html::{days_left, escape, level_bar, page_with, query_value, supply_colour};
 use super::{path_segment, respond, unavailable, Signed, Web};
-use crate::queries;
+use crate::queries::{self, BoardEntry};
 
 /// Printers on one page of the listing.
 pub const PER_PAGE: usize = 200;
@@ -69,27 +70,23 @@ pub fn is_low(r: &p::SupplyRow) -> bool {
     under || (s.class == p::SupplyClass::Receptacle as i32 && s.state == empty)
 }
 
-/// The printers of `devices` that `keep` lets through, with their supplies and alerts,
+/// The printers of the board that `keep` lets through, with their supplies and alerts,
 /// most urgent first.
 pub fn rows<'a>(
-    devices: &'a [p::Device],
-    supplies: &'a [p::SupplyRow],
+    board: &'a [Arc<BoardEntry>],
     alerts: &'a [p::FleetAlert],
     keep: impl Fn(&p::Device) -> bool,
 ) -> Vec<Row<'a>> {
-    let mut by_device: HashMap<&str, Vec<&p::SupplyRow>> = HashMap::new();
-    for s in supplies {
-        by_device.entry(s.device_id.as_str()).or_default().push(s);
-    }
     let mut alerts_of: HashMap<&str, Vec<&p::FleetAlert>> = HashMap::new();
     for a in alerts.iter().filter(|a| a.closed_at.is_none()) {
         alerts_of.entry(a.device_id.as_str()).or_default().push(a);
     }
-    let mut out: Vec<Row> = devices
+    let mut out: Vec<Row> = board
         .iter()
-        .filter(|d| keep(d))
-        .map(|d| {
-            let mut supplies = by_device.remove(d.id.as_str()).unwrap_or_default();
+        .filter(|e| keep(&e.device))
+        .map(|e| {
+            let d = &e.device;
+            let mut supplies: Vec<&p::SupplyRow> = e.supplies.iter().collect();
             supplies.sort_by_key(|s| s.supply.as_ref().map(|s| (s.device_index, s.index)));
             let alerts = alerts_of.remove(d.id.as_str()).unwrap_or_default();
             let urgency = urgency(d, &supplies, &alerts);
@@ -191,7 +188,7 @@ fn status_text(d: &p::Device) -> String {
 }
 
 /// The table of printers, the part of the page the live script replaces.
-pub fn board(rows: &[Row], from: usize, to: usize) -> String {
+pub fn table(rows: &[Row], from: usize, to: usize) -> String {
     let mut out = String::with_capacity((to - from) * 900 + 512);
     out.push_str(
         "<table id=\"fleet\"><thead><tr><th>Printer</th><th>Site</th><th>Supplies</th>\
@@ -269,7 +266,7 @@ pub fn board(rows: &[Row], from: usize, to: usize) -> String {
 
 /// `GET /`: the fleet.
 pub async fn page(State(web): State<Web>, s: Signed, Query(f): Query<Filters>) -> Response {
-    let (devices, supplies) = match web.queries.ask(queries::Board).await {
+    let board = match web.queries.ask(queries::Board).await {
         Ok(b) => b,
         Err(e) => return unavailable("Fleet", &s, e),
     };
@@ -283,25 +280,24 @@ pub async fn page(State(web): State<Web>, s: Signed, Query(f): Query<Filters>) -
         Ok(a) => a,
         Err(e) => return unavailable("Fleet", &s, e),
     };
-    respond(StatusCode::OK, render(&s, &f, &devices, &supplies, &alerts))
+    respond(StatusCode::OK, render(&s, &f, &board, &alerts))
 }
 
-/// The whole fleet page for `s` from the three listings.
+/// The whole fleet page for `s` from the board and the open alerts.
 pub fn render(
     s: &Signed,
     f: &Filters,
-    devices: &[p::Device],
-    supplies: &[p::SupplyRow],
+    board: &[Arc<BoardEntry>],
     alerts: &[p::FleetAlert],
 ) -> String {
-    let mut sites: Vec<&str> = devices
+    let mut sites: Vec<&str> = board
         .iter()
-        .map(|d| d.site.as_str())
+        .map(|e| e.device.site.as_str())
         .filter(|site| s.sees(site))
         .collect();
     sites.sort_unstable();
     sites.dedup();
-    let rows = rows(devices, supplies, alerts, |d| {
+    let rows = rows(board, alerts, |d| {
         s.sees(&d.site) && (f.site.is_empty() || d.site == f.site) && matches(d, &f.q)
     });
     let low = rows.iter().filter(|r| r.urgency.tier == 0).count();
@@ -345,7 +341,7 @@ pub fn render(
         escape(&f.q),
         rows.len(),
         if low > 0 { "low" } else { "ok" },
-        board(&rows, from, to),
+        table(&rows, from, to),
     );
     page_with(
         "Fleet",

@@ -28,7 +28,10 @@ pub struct ToOrder {
 
 /// The supplies that need ordering among `rows`: at or under their reorder point, or
 /// forecast to be empty within `days`; grouped by part, most needed first.
-pub fn shopping_list(rows: &[p::SupplyRow], days: f64) -> Vec<ToOrder> {
+pub fn shopping_list<'a>(
+    rows: impl IntoIterator<Item = &'a p::SupplyRow>,
+    days: f64,
+) -> Vec<ToOrder> {
     let mut by_part: BTreeMap<String, ToOrder> = BTreeMap::new();
     for r in rows {
         let Some(s) = &r.supply else { continue };
@@ -122,16 +125,24 @@ fn two_weeks() -> f64 {
 
 /// The shopping list of the sites the signed-in user sees.
 async fn shopping(web: &Web, s: &Signed, days: f64) -> Result<Vec<ToOrder>, String> {
-    let rows = web
+    let board = web
         .queries
-        .ask(queries::ListSupplies {
-            low_only: false,
-            site: String::new(),
-        })
+        .ask(queries::Board)
         .await
         .map_err(|e| e.to_string())?;
-    let mine: Vec<_> = rows.into_iter().filter(|r| s.sees(&r.site)).collect();
-    Ok(shopping_list(&mine, days))
+    // Lowest first, as `ListSupplies` gives them: each part's printers in that order.
+    let mut mine: Vec<&p::SupplyRow> = board
+        .iter()
+        .filter(|e| s.sees(&e.device.site))
+        .flat_map(|e| &e.supplies)
+        .collect();
+    mine.sort_by_key(|r| {
+        (
+            r.supply.as_ref().and_then(|x| x.percent).unwrap_or(101),
+            r.device_id.as_str(),
+        )
+    });
+    Ok(shopping_list(mine, days))
 }
 
 /// Days as the form takes them: 0 to a year, whole.

@@ -24,8 +24,8 @@ struct SiteLine {
 /// `GET /sites`.
 pub async fn page(State(web): State<Web>, s: Signed) -> Response {
     let connected = web.registry.ask(Sites).await.unwrap_or_default();
-    let devices = match web.queries.ask(queries::ListDevices(String::new())).await {
-        Ok(d) => d,
+    let board = match web.queries.ask(queries::Board).await {
+        Ok(b) => b,
         Err(e) => return unavailable("Sites", &s, e),
     };
     let alerts = match web
@@ -42,7 +42,7 @@ pub async fn page(State(web): State<Web>, s: Signed) -> Response {
     for site in &connected {
         sites.entry(site.clone()).or_default();
     }
-    for d in &devices {
+    for d in board.iter().map(|e| &e.device) {
         let line = sites.entry(d.site.clone()).or_default();
         line.printers += 1;
         // RFC 3339 times in UTC compare as text.
