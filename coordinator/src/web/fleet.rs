@@ -14,8 +14,8 @@ use printwatch_proto::v1 as p;
 use serde::Deserialize;
 
 use super::html::{days_left, escape, level_bar, page_with, query_value, supply_colour};
-use super::{path_segment, respond, unavailable, Signed, Web};
-use crate::queries::{self, BoardEntry};
+use super::{path_segment, respond, Signed, Web};
+use crate::queries::BoardEntry;
 
 /// Printers on one page of the listing.
 pub const PER_PAGE: usize = 200;
@@ -266,19 +266,9 @@ pub fn table(rows: &[Row], from: usize, to: usize) -> String {
 
 /// `GET /`: the fleet.
 pub async fn page(State(web): State<Web>, s: Signed, Query(f): Query<Filters>) -> Response {
-    let board = match web.queries.ask(queries::Board).await {
-        Ok(b) => b,
-        Err(e) => return unavailable("Fleet", &s, e),
-    };
-    let alerts = match web
-        .queries
-        .ask(queries::ListAlerts {
-            include_closed: false,
-        })
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return unavailable("Fleet", &s, e),
+    let (board, alerts) = match super::board_and_open_alerts(&web, &s, "Fleet").await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     respond(StatusCode::OK, render(&s, &f, &board, &alerts))
 }

@@ -301,6 +301,34 @@ fn unavailable(title: &str, s: &Signed, e: impl std::fmt::Display) -> Response {
     )
 }
 
+/// The board and the open alerts: what the fleet and sites pages draw from. An error is
+/// the page that says the coordinator cannot answer.
+async fn board_and_open_alerts(
+    web: &Web,
+    s: &Signed,
+    title: &str,
+) -> Result<
+    (
+        Vec<Arc<crate::queries::BoardEntry>>,
+        Vec<printwatch_proto::v1::FleetAlert>,
+    ),
+    Response,
+> {
+    let board = web
+        .queries
+        .ask(crate::queries::Board)
+        .await
+        .map_err(|e| unavailable(title, s, e))?;
+    let alerts = web
+        .queries
+        .ask(crate::queries::ListAlerts {
+            include_closed: false,
+        })
+        .await
+        .map_err(|e| unavailable(title, s, e))?;
+    Ok((board, alerts))
+}
+
 async fn login_form() -> Response {
     respond(StatusCode::OK, page("Sign in", None, &sign_in_form("")))
 }

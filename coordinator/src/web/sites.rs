@@ -9,8 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::html::{escape, page as layout, query_value};
-use super::{respond, unavailable, Signed, Web};
-use crate::queries;
+use super::{respond, Signed, Web};
 use crate::registry::Sites;
 
 /// One site's line.
@@ -24,19 +23,9 @@ struct SiteLine {
 /// `GET /sites`.
 pub async fn page(State(web): State<Web>, s: Signed) -> Response {
     let connected = web.registry.ask(Sites).await.unwrap_or_default();
-    let board = match web.queries.ask(queries::Board).await {
-        Ok(b) => b,
-        Err(e) => return unavailable("Sites", &s, e),
-    };
-    let alerts = match web
-        .queries
-        .ask(queries::ListAlerts {
-            include_closed: false,
-        })
-        .await
-    {
-        Ok(a) => a,
-        Err(e) => return unavailable("Sites", &s, e),
+    let (board, alerts) = match super::board_and_open_alerts(&web, &s, "Sites").await {
+        Ok(x) => x,
+        Err(page) => return page,
     };
     let mut sites: BTreeMap<String, SiteLine> = BTreeMap::new();
     for site in &connected {
