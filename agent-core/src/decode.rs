@@ -63,16 +63,14 @@ pub fn printer_device_index(vars: &Varbinds) -> u32 {
         .unwrap_or(1)
 }
 
-/// True when the variables show a printer: an hrDevicePrinter row or any Printer-MIB row.
+/// True when the variables show a printer: any Printer-MIB row. An hrDevicePrinter row
+/// alone is not one: Windows lists every print queue (an XPS or PDF writer, a shared
+/// printer) and net-snmp every CUPS queue in hrDeviceTable; a printer has the Printer-MIB,
+/// whatever its hrDeviceTable says.
 pub fn is_printer(vars: &Varbinds) -> bool {
-    let printer = mib::hr_device_printer();
     let prt = mib::printer_mib();
-    vars.iter().any(|(o, v)| {
-        !v.is_exception()
-            && (o.starts_with(&prt)
-                || (o.starts_with(&mib::hr_device_type())
-                    && matches!(v, Value::ObjectId(t) if *t == printer)))
-    })
+    vars.iter()
+        .any(|(o, v)| !v.is_exception() && o.starts_with(&prt))
 }
 
 /// The profile for these variables, from sysObjectID and sysDescr.

@@ -107,7 +107,7 @@ async fn every_corpus_printer_reads_correctly_through_the_transport() {
 
 #[tokio::test]
 async fn every_other_fixture_is_an_snmp_device_but_not_a_printer() {
-    others_are_not_printers(fixtures("others"), 2).await;
+    others_are_not_printers(fixtures("others"), 4).await;
 }
 
 #[tokio::test]
