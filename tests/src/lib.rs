@@ -10,6 +10,7 @@
 pub mod expect;
 pub mod grpc;
 pub mod process;
+pub mod sim;
 pub mod wait;
 
 pub use expect::check_reading;

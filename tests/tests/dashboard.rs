@@ -17,7 +17,6 @@ use std::time::Duration;
 
 use agent_core::message::Value;
 use agent_core::mib;
-use agent_core::oid::Oid;
 use agent_core::sim::{serve as serve_sim, synthetic, SimDevice};
 use fantoccini::{Client, ClientBuilder, Locator};
 use printwatch_coordinator::config::CoordinatorConfig;
@@ -31,21 +30,7 @@ use printwatch_tests::{free_port, until, wait_port, Kill};
 /// A simulated printer with every supply full but its first at `first` percent, no
 /// standing alerts, and its first supply's description `description` when given.
 fn printer(index: u32, first: i64, description: Option<&str>) -> SimDevice {
-    let mut d = synthetic::printer(17, index);
-    d.synthetic = None;
-    let max = mib::supply_max_capacity();
-    let full: Vec<(Oid, Value)> = d
-        .view
-        .iter()
-        .filter(|(o, _)| o.starts_with(&max))
-        .map(|(o, v)| {
-            let row = &o.arcs()[max.arcs().len()..];
-            (mib::supply_level().child(row), v.clone())
-        })
-        .collect();
-    d.view.extend(full);
-    let alert_table: Oid = "1.3.6.1.2.1.43.18".parse().unwrap();
-    d.view.retain(|o, _| !o.starts_with(&alert_table));
+    let mut d = printwatch_tests::sim::steady(synthetic::printer(17, index));
     d.view.insert(
         mib::supply_max_capacity().child(&[1, 1]),
         Value::Integer(100),

@@ -408,10 +408,8 @@ pub async fn remove_user(
         }))
         .await
     {
-        Ok(_) => {
-            web.sessions().end_all_of(&f.name);
-            Outcome::Done(format!("{} is removed and signed out.", f.name))
-        }
+        // Their sessions end at their next request: `Signed` finds no user.
+        Ok(_) => Outcome::Done(format!("{} is removed and signed out.", f.name)),
         Err(e) => Outcome::Failed(format!("Not removed: {}", said(e))),
     };
     users_page(&web, &s, Some(outcome)).await

@@ -24,16 +24,26 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A query-string value, percent-encoded.
-pub fn query_value(text: &str) -> String {
+/// `text` percent-encoded: letters, digits, `-`, `_`, `.` and the bytes of `keep` stay.
+fn percent_encode(text: &str, keep: &[u8]) -> String {
     text.bytes()
         .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b if keep.contains(&b) => (b as char).to_string(),
             b => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A query-string value, percent-encoded.
+pub fn query_value(text: &str) -> String {
+    percent_encode(text, b"~")
+}
+
+/// A device id as a path segment: percent-encoded where a URL would take it apart (a
+/// device id's `:` stays).
+pub fn path_segment(id: &str) -> String {
+    percent_encode(id, b":")
 }
 
 /// A whole page: `title` (escaped here), the navigation for a signed-in user, and `body`

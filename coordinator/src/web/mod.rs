@@ -413,17 +413,7 @@ async fn logout(State(web): State<Web>, s: Signed, Form(f): Form<Csrf>) -> Respo
     Redirect::to("/login").into_response()
 }
 
-/// A device id as a path segment: percent-encoded where a URL would take it apart.
-pub fn path_segment(id: &str) -> String {
-    id.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub use html::path_segment;
 
 /// Serves the dashboard on `listener` until `shutdown` completes: HTTPS through the
 /// front door when `tls` is given (the same limits on connections and handshakes as the

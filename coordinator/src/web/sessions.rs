@@ -67,11 +67,6 @@ impl Sessions {
         self.by_token.remove(token);
     }
 
-    /// Ends every session of `name` (removed, or given a new password).
-    pub fn end_all_of(&mut self, name: &str) {
-        self.by_token.retain(|_, s| s.user.name != name);
-    }
-
     /// How long a sign-in as `name` from `ip` must wait before it is checked.
     pub fn brake(&self, name: &str, ip: IpAddr) -> Duration {
         let n = [format!("user:{name}"), format!("ip:{ip}")]
