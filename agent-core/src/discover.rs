@@ -6,7 +6,13 @@
 //! prtGeneralSerialNumber (the first printer's serial) and after the Printer-MIB root (any
 //! printer row at all). One request classifies every agent, on v1 and v2c alike, including
 //! printers whose printer row is not hrDeviceIndex 1; nothing is sent twice to an address
-//! unless a second community is tried because the first got no answer.
+//! unless a second credential is tried because the first got no answer.
+//!
+//! Credentials are tried in order. For v3 users, one engine-discovery request (which needs
+//! no user) first asks whether a v3 agent is there at all: an address that does not answer
+//! it costs one request for every v3 user in the list, and an agent that does gets one
+//! probe per user until one reads it. The credential that answered is reported by its
+//! place in the list, so that whoever polls the printer next asks with it straight away.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,13 +24,12 @@ use tokio::task::JoinSet;
 
 use crate::classify::DeviceClass;
 use crate::decode::{self, Varbinds};
-use crate::message::Version;
 use crate::mib;
 use crate::model::{Identity, Reading};
 use crate::oid::Oid;
 use crate::poll::first_poll;
 use crate::session::Session;
-use crate::transport::{Counters, SnmpError, Target, Transport};
+use crate::transport::{Counters, Security, SnmpError, Target, Transport};
 
 /// The default probe rate, in packets per second: a /16 in about 16 s, under half a
 /// megabyte a second on the wire.
@@ -38,10 +43,9 @@ pub struct SweepConfig {
     pub addresses: crate::range::SpanSet,
     /// The UDP port the agents listen on.
     pub port: u16,
-    /// Communities to try, in order; the next only where the previous got no answer.
-    pub communities: Vec<String>,
-    /// v1 or v2c.
-    pub version: Version,
+    /// Credentials to try, in order (communities and v3 users); the next only where the
+    /// previous did not read the agent.
+    pub credentials: Vec<Security>,
     /// How long to wait for a probe's answer.
     pub timeout: Duration,
     /// Resends of an unanswered probe (0: one request per address and community).
@@ -71,8 +75,11 @@ pub fn probe_oids() -> Vec<Oid> {
 pub struct Found {
     /// Printer or other SNMP device.
     pub class: DeviceClass,
-    /// The community it answered to.
-    pub community: String,
+    /// The place in the sweep's credential list of the one it answered to.
+    pub credential: usize,
+    /// That credential as an operator may see it (no secret): `v2c community #1`,
+    /// `v3 user monitor (SHA256/AES)`.
+    pub credential_name: String,
     /// Who it is (from the first reading for printers, from the probe otherwise).
     pub identity: Identity,
     /// The first reading of a printer; `None` for other devices or when reading failed.
@@ -135,6 +142,21 @@ pub struct Summary {
     pub seconds: f64,
 }
 
+/// What a credential's name is on screen: a v3 user as itself, a community by its place.
+pub fn credential_name(credentials: &[Security], index: usize) -> String {
+    match credentials.get(index) {
+        Some(Security::Usm(u)) => u.to_string(),
+        Some(c @ Security::Community { .. }) => {
+            let n = credentials[..index]
+                .iter()
+                .filter(|c| matches!(c, Security::Community { .. }))
+                .count();
+            format!("{c} #{}", n + 1)
+        }
+        None => "none".into(),
+    }
+}
+
 async fn probe_one(
     transport: Transport,
     config: Arc<SweepConfig>,
@@ -144,43 +166,88 @@ async fn probe_one(
     let addr = SocketAddr::from((address, config.port));
     let mut answer = None;
     let mut cost = Counters::default();
-    for community in &config.communities {
+    // For v3: None until asked, then whether an engine answered.
+    let mut v3_agent: Option<bool> = None;
+    let mut refusal: Option<String> = None;
+    let account = |c: &Counters| {
+        stats
+            .requests
+            .fetch_add(u64::from(c.requests), Ordering::Relaxed);
+        stats.bytes_sent.fetch_add(c.bytes_sent, Ordering::Relaxed);
+        stats
+            .bytes_received
+            .fetch_add(c.bytes_received, Ordering::Relaxed);
+    };
+    for (index, security) in config.credentials.iter().enumerate() {
         let target = Target {
             addr,
-            community: community.as_bytes().to_vec(),
-            version: config.version,
+            security: security.clone(),
             timeout: config.timeout,
             retries: config.retries,
         };
+        if let Security::Usm(_) = security {
+            if v3_agent.is_none() {
+                let mut c = Counters::default();
+                let engine = transport.discover_engine(&target, &mut c).await;
+                account(&c);
+                cost += c;
+                v3_agent = Some(engine.is_ok());
+            }
+            if v3_agent == Some(false) {
+                continue;
+            }
+        }
         let mut session = Session::new(transport.clone(), target);
         let result = session.get_next(&probe_oids()).await;
         cost += session.counters;
-        stats
-            .requests
-            .fetch_add(u64::from(session.counters.requests), Ordering::Relaxed);
-        stats
-            .bytes_sent
-            .fetch_add(session.counters.bytes_sent, Ordering::Relaxed);
-        stats
-            .bytes_received
-            .fetch_add(session.counters.bytes_received, Ordering::Relaxed);
+        account(&session.counters);
         match result {
             Ok(vbs) => {
-                answer = Some((
-                    community.clone(),
-                    session,
-                    vbs.into_iter().collect::<Varbinds>(),
-                ));
+                answer = Some((index, session, vbs.into_iter().collect::<Varbinds>()));
                 break;
             }
             // No answer: perhaps the next community is the right one.
             Err(SnmpError::Timeout { .. }) => continue,
+            // A v3 agent that refuses this user may take the next one.
+            Err(
+                e @ (SnmpError::UnknownUser { .. }
+                | SnmpError::WrongAuth { .. }
+                | SnmpError::WrongPriv { .. }
+                | SnmpError::UnsupportedLevel { .. }
+                | SnmpError::NotInTimeWindow { .. }
+                | SnmpError::Refused { .. }),
+            ) => {
+                refusal = Some(e.to_string());
+                continue;
+            }
             // An agent that answers badly is still no SNMP device we can use.
             Err(_) => break,
         }
     }
+    if answer.is_none() && v3_agent == Some(true) {
+        // A v3 agent none of our users can read: worth telling, it is there.
+        stats.probed.fetch_add(1, Ordering::Relaxed);
+        stats.others.fetch_add(1, Ordering::Relaxed);
+        let shown = if addr.port() == 161 {
+            address.to_string()
+        } else {
+            addr.to_string()
+        };
+        return Some(Found {
+            class: DeviceClass::Other,
+            credential: config.credentials.len(),
+            credential_name: "none".into(),
+            identity: decode::identity(&Varbinds::new(), &shown),
+            reading: None,
+            read_error: Some(format!(
+                "an SNMPv3 agent that none of the v3 users reads{}",
+                refusal.map(|r| format!(" ({r})")).unwrap_or_default()
+            )),
+            probe: cost,
+        });
+    }
     stats.probed.fetch_add(1, Ordering::Relaxed);
-    let (community, session, vars) = answer?;
+    let (credential, session, vars) = answer?;
     let class = if decode::is_printer(&vars) {
         DeviceClass::Printer
     } else {
@@ -193,7 +260,8 @@ async fn probe_one(
     };
     let mut found = Found {
         class,
-        community,
+        credential,
+        credential_name: credential_name(&config.credentials, credential),
         identity: decode::identity(&vars, &shown),
         reading: None,
         read_error: None,

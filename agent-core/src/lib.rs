@@ -23,6 +23,8 @@ pub mod sim;
 pub mod snmprec;
 pub mod text;
 pub mod transport;
+pub mod usm;
+pub mod v3;
 pub mod vendor;
 
 pub use model::Reading;

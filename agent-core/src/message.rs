@@ -129,6 +129,8 @@ pub enum PduKind {
     GetBulk,
     /// Response (v2c) or GetResponse (v1).
     Response,
+    /// Report (v3): why an agent refused a request (unknown engine or user, wrong digest).
+    Report,
     /// Anything else a peer may send (SET, traps, reports): decoded, never acted upon.
     Other,
 }
@@ -197,6 +199,7 @@ impl Message {
             snmp2::MessageType::GetNextRequest => PduKind::GetNext,
             snmp2::MessageType::GetBulkRequest => PduKind::GetBulk,
             snmp2::MessageType::Response => PduKind::Response,
+            snmp2::MessageType::Report => PduKind::Report,
             _ => PduKind::Other,
         };
         let varbinds = match each_varbind(bytes) {
@@ -226,35 +229,45 @@ impl Message {
 
     /// Encodes the message as BER, ready for one datagram.
     pub fn encode(&self) -> Vec<u8> {
-        let mut vbl = Vec::with_capacity(self.pdu.varbinds.len() * 24);
-        for (oid, value) in &self.pdu.varbinds {
-            let mut vb = Vec::with_capacity(32);
-            let mut o = Vec::with_capacity(oid.len() + 2);
-            oid.write_ber(&mut o);
-            tlv(0x06, &o, &mut vb);
-            encode_value(value, &mut vb);
-            tlv(0x30, &vb, &mut vbl);
-        }
-        let mut pdu = Vec::with_capacity(vbl.len() + 16);
-        integer(i64::from(self.pdu.request_id), &mut pdu);
-        integer(i64::from(self.pdu.error_status), &mut pdu);
-        integer(i64::from(self.pdu.error_index), &mut pdu);
-        tlv(0x30, &vbl, &mut pdu);
-        let tag = match self.pdu.kind {
-            PduKind::Get => 0xa0,
-            PduKind::GetNext => 0xa1,
-            PduKind::Response => 0xa2,
-            PduKind::GetBulk => 0xa5,
-            PduKind::Other => 0xa3,
-        };
+        let pdu = encode_pdu(&self.pdu);
         let mut msg = Vec::with_capacity(pdu.len() + self.community.len() + 16);
         integer(self.version.wire(), &mut msg);
         tlv(0x04, &self.community, &mut msg);
-        tlv(tag, &pdu, &mut msg);
+        msg.extend_from_slice(&pdu);
         let mut out = Vec::with_capacity(msg.len() + 4);
         tlv(0x30, &msg, &mut out);
         out
     }
+}
+
+/// A PDU as one BER element (tag, length, content): what v1/v2c messages and v3 scoped
+/// PDUs both carry.
+pub(crate) fn encode_pdu(p: &Pdu) -> Vec<u8> {
+    let mut vbl = Vec::with_capacity(p.varbinds.len() * 24);
+    for (oid, value) in &p.varbinds {
+        let mut vb = Vec::with_capacity(32);
+        let mut o = Vec::with_capacity(oid.len() + 2);
+        oid.write_ber(&mut o);
+        tlv(0x06, &o, &mut vb);
+        encode_value(value, &mut vb);
+        tlv(0x30, &vb, &mut vbl);
+    }
+    let mut pdu = Vec::with_capacity(vbl.len() + 16);
+    integer(i64::from(p.request_id), &mut pdu);
+    integer(i64::from(p.error_status), &mut pdu);
+    integer(i64::from(p.error_index), &mut pdu);
+    tlv(0x30, &vbl, &mut pdu);
+    let tag = match p.kind {
+        PduKind::Get => 0xa0,
+        PduKind::GetNext => 0xa1,
+        PduKind::Response => 0xa2,
+        PduKind::GetBulk => 0xa5,
+        PduKind::Report => 0xa8,
+        PduKind::Other => 0xa3,
+    };
+    let mut out = Vec::with_capacity(pdu.len() + 4);
+    tlv(tag, &pdu, &mut out);
+    out
 }
 
 /// The variable bindings of a message, each decoded on its own: a value that does not
@@ -342,7 +355,7 @@ fn encode_value(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn tlv(tag: u8, content: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn tlv(tag: u8, content: &[u8], out: &mut Vec<u8>) {
     out.push(tag);
     let len = content.len();
     if len < 0x80 {
@@ -356,7 +369,7 @@ fn tlv(tag: u8, content: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(content);
 }
 
-fn integer(v: i64, out: &mut Vec<u8>) {
+pub(crate) fn integer(v: i64, out: &mut Vec<u8>) {
     let bytes = v.to_be_bytes();
     let mut start = 0;
     while start < 7 {

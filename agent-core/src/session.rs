@@ -233,7 +233,7 @@ impl Session {
             let reps = (wanted.min(fit).min(50) as u32 / shrink).max(1);
             let oids: Vec<Oid> = open.iter().map(|o| o.cursor.clone()).collect();
 
-            let (pdu_kind, non_rep, max_rep) = match self.target.version {
+            let (pdu_kind, non_rep, max_rep) = match self.target.security.pdu_version() {
                 Version::V2c => (PduKind::GetBulk, probes as u32, reps),
                 Version::V1 => (PduKind::GetNext, 0, 0),
             };
@@ -270,7 +270,7 @@ impl Session {
                     }
                     return Ok(found);
                 }
-                error_status::NO_SUCH_NAME if self.target.version == Version::V1 => {
+                error_status::NO_SUCH_NAME if self.target.security.pdu_version() == Version::V1 => {
                     // v1: the variable at error_index ran off the end of the MIB.
                     let at = pdu.error_index as usize;
                     if at >= 1 && at <= open.len() {

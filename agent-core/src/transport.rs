@@ -21,6 +21,8 @@ use tokio::time::Instant;
 
 use crate::message::{Message, Pdu, PduKind, Value, Version};
 use crate::oid::Oid;
+use crate::usm::{LocalKeys, UsmUser};
+use crate::v3::{self, UsmParams, V3Message};
 
 /// How the transport is set up.
 #[derive(Debug, Clone)]
@@ -43,15 +45,56 @@ impl Default for TransportConfig {
     }
 }
 
+/// How a request proves who sends it: a community (v1, v2c) or a v3 user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Security {
+    /// SNMPv1 or v2c with a community string.
+    Community {
+        /// v1 or v2c.
+        version: Version,
+        /// The community string.
+        community: Vec<u8>,
+    },
+    /// SNMPv3 with the User-based Security Model.
+    Usm(UsmUser),
+}
+
+impl Security {
+    /// v2c with this community.
+    pub fn v2c(community: &str) -> Security {
+        Security::Community {
+            version: Version::V2c,
+            community: community.as_bytes().to_vec(),
+        }
+    }
+
+    /// Which PDUs to send: v3 carries v2c's (GETBULK, exception values).
+    pub fn pdu_version(&self) -> Version {
+        match self {
+            Security::Community { version, .. } => *version,
+            Security::Usm(_) => Version::V2c,
+        }
+    }
+}
+
+impl std::fmt::Display for Security {
+    /// What an operator may see: the version and the v3 user, never a secret (a community
+    /// string is one).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Community { version, .. } => write!(f, "v{version} community"),
+            Security::Usm(u) => write!(f, "{u}"),
+        }
+    }
+}
+
 /// Who to ask and how patiently.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     /// The agent's address.
     pub addr: SocketAddr,
-    /// The community string.
-    pub community: Vec<u8>,
-    /// v1 or v2c.
-    pub version: Version,
+    /// The community or v3 user.
+    pub security: Security,
     /// Time to wait for the first attempt; doubled for each retry.
     pub timeout: Duration,
     /// Attempts after the first.
@@ -63,10 +106,17 @@ impl Target {
     pub fn new(addr: SocketAddr) -> Self {
         Target {
             addr,
-            community: b"public".to_vec(),
-            version: Version::V2c,
+            security: Security::v2c("public"),
             timeout: Duration::from_secs(1),
             retries: 2,
+        }
+    }
+
+    /// The same target with other credentials.
+    pub fn with_security(&self, security: Security) -> Target {
+        Target {
+            security,
+            ..self.clone()
         }
     }
 }
@@ -114,18 +164,73 @@ pub struct Totals {
     /// Variables whose value did not decode, in replies otherwise used: each is read as
     /// missing, the rest of its reply stands.
     pub malformed_values: u64,
+    /// v3 replies refused because their digest was wrong or they did not decrypt.
+    pub unauthentic: u64,
+    /// v3 keys localised: once per engine and user, never per request.
+    pub key_localisations: u64,
 }
 
 /// Why a request got no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum SnmpError {
     /// Nothing came back in time, after every retry.
-    #[error("no answer from {target} after {attempts} attempt{}: wrong community string, or no SNMP agent there", if *attempts == 1 { "" } else { "s" })]
+    #[error("no answer from {target} after {attempts} attempt{}: {}", if *attempts == 1 { "" } else { "s" }, if *v3 { "no SNMPv3 agent there, or it drops what it cannot read (a wrong privacy protocol does that on some agents)" } else { "wrong community string, or no SNMP agent there" })]
     Timeout {
         /// Who was asked.
         target: SocketAddr,
         /// How many datagrams were sent.
         attempts: u32,
+        /// Whether it was asked over SNMPv3.
+        v3: bool,
+    },
+    /// The agent does not know the v3 user (usmStatsUnknownUserNames).
+    #[error("{target} does not know the SNMPv3 user {user:?}")]
+    UnknownUser {
+        /// Who was asked.
+        target: SocketAddr,
+        /// The user name.
+        user: String,
+    },
+    /// The agent computed another digest (usmStatsWrongDigests).
+    #[error("{target} refused the SNMPv3 user {user:?}: wrong authentication passphrase or protocol")]
+    WrongAuth {
+        /// Who was asked.
+        target: SocketAddr,
+        /// The user name.
+        user: String,
+    },
+    /// The agent could not decrypt the request, or we its reply (usmStatsDecryptionErrors).
+    #[error("{target} could not decrypt for the SNMPv3 user {user:?}: wrong privacy passphrase or protocol")]
+    WrongPriv {
+        /// Who was asked.
+        target: SocketAddr,
+        /// The user name.
+        user: String,
+    },
+    /// The user exists with another security level (usmStatsUnsupportedSecLevels).
+    #[error("{target} does not allow the SNMPv3 user {user:?} at {level}: it is set up with another security level")]
+    UnsupportedLevel {
+        /// Who was asked.
+        target: SocketAddr,
+        /// The user name.
+        user: String,
+        /// The level asked for.
+        level: crate::usm::SecurityLevel,
+    },
+    /// The agent kept saying our idea of its clock is wrong (usmStatsNotInTimeWindows).
+    #[error("{target} keeps refusing the SNMPv3 engine time we send (its clock went back, or another engine answers at that address)")]
+    NotInTimeWindow {
+        /// Who was asked.
+        target: SocketAddr,
+    },
+    /// The user is allowed, but not to this context or these objects (an access error or
+    /// a Report this project does not expect).
+    #[error("{target} refused the SNMPv3 request: {detail}")]
+    Refused {
+        /// Who was asked.
+        target: SocketAddr,
+        /// What the agent said.
+        detail: String,
     },
     /// The datagram could not be sent (no route, network down).
     #[error("{target} is unreachable: {source}")]
@@ -167,15 +272,60 @@ pub enum SnmpError {
     Closed,
 }
 
+/// How the receive task tells a reply meant for a waiter from a forgery.
+enum Check {
+    /// v1/v2c: the community must be the one sent.
+    Community(Vec<u8>),
+    /// v3: signed and encrypted with these keys (None: noAuthNoPriv, engine discovery).
+    Usm(Option<Arc<LocalKeys>>),
+}
+
+/// A reply handed to its waiter: the PDU, its size, and for v3 what the agent said about
+/// its engine and whether the message was signed.
+struct Reply {
+    pdu: Pdu,
+    len: usize,
+    usm: Option<UsmParams>,
+    authentic: bool,
+}
+
 struct Waiter {
-    tx: oneshot::Sender<(Message, usize)>,
-    community: Vec<u8>,
+    tx: oneshot::Sender<Reply>,
+    check: Check,
 }
 
 #[derive(Default)]
 struct AddrState {
     waiting: HashMap<i32, Waiter>,
     malformed: Option<String>,
+}
+
+/// What the transport knows of a v3 agent's engine: its id and clock, and each user's
+/// keys localised for it.
+struct Engine {
+    id: Vec<u8>,
+    boots: u32,
+    time: u32,
+    at: Instant,
+    keys: Vec<(u64, Arc<LocalKeys>)>,
+}
+
+impl Engine {
+    fn now(&self) -> (u32, u32) {
+        let elapsed = u32::try_from(self.at.elapsed().as_secs()).unwrap_or(u32::MAX);
+        (self.boots, self.time.saturating_add(elapsed))
+    }
+}
+
+/// The engine a v3 agent reported: its id, boots and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// snmpEngineID.
+    pub id: Vec<u8>,
+    /// snmpEngineBoots.
+    pub boots: u32,
+    /// snmpEngineTime.
+    pub time: u32,
 }
 
 type PendingMap = HashMap<SocketAddr, AddrState>;
@@ -192,6 +342,10 @@ struct Shared {
     unmatched: AtomicU64,
     malformed: AtomicU64,
     malformed_values: AtomicU64,
+    unauthentic: AtomicU64,
+    key_localisations: AtomicU64,
+    engines: Mutex<HashMap<SocketAddr, Engine>>,
+    salt: AtomicU64,
 }
 
 /// A handle on the transport; clones share the sockets. The receive tasks stop when the
@@ -244,6 +398,10 @@ impl Transport {
             unmatched: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             malformed_values: AtomicU64::new(0),
+            unauthentic: AtomicU64::new(0),
+            key_localisations: AtomicU64::new(0),
+            engines: Mutex::new(HashMap::new()),
+            salt: AtomicU64::new(rand::random()),
         });
         let tasks = (0..n)
             .map(|i| {
@@ -274,11 +432,14 @@ impl Transport {
             unmatched: s.unmatched.load(Ordering::Relaxed),
             malformed: s.malformed.load(Ordering::Relaxed),
             malformed_values: s.malformed_values.load(Ordering::Relaxed),
+            unauthentic: s.unauthentic.load(Ordering::Relaxed),
+            key_localisations: s.key_localisations.load(Ordering::Relaxed),
         }
     }
 
     /// Sends one request and waits for its reply, retrying with backoff. The reply's
-    /// error-status is returned as is, for the caller to interpret.
+    /// error-status is returned as is, for the caller to interpret. A v3 target's engine
+    /// is discovered on first use and remembered, with the user's keys for it.
     pub async fn request(
         &self,
         target: &Target,
@@ -288,8 +449,284 @@ impl Transport {
         max_repetitions: u32,
         counters: &mut Counters,
     ) -> Result<Pdu, SnmpError> {
+        let (error_status, error_index) = match kind {
+            PduKind::GetBulk => (non_repeaters, max_repetitions),
+            _ => (0, 0),
+        };
+        let pdu = |id: i32| Pdu {
+            kind,
+            request_id: id,
+            error_status,
+            error_index,
+            varbinds: oids.iter().map(|o| (o.clone(), Value::Null)).collect(),
+        };
+        match &target.security {
+            Security::Community { version, community } => {
+                let check = Check::Community(community.clone());
+                let encode = |id: i32| {
+                    Message {
+                        version: *version,
+                        community: community.clone(),
+                        pdu: pdu(id),
+                    }
+                    .encode()
+                };
+                Ok(self.exchange(target, check, encode, counters).await?.pdu)
+            }
+            Security::Usm(user) => self.request_v3(target, user, &pdu, counters).await,
+        }
+    }
+
+    /// Asks an address for its SNMPv3 engine (RFC 3414 4: an empty, unsigned GET that an
+    /// agent answers with a Report naming its engine), and remembers it. No user is
+    /// needed, so a sweep finds v3 agents before it knows who may read them.
+    pub async fn discover_engine(
+        &self,
+        target: &Target,
+        counters: &mut Counters,
+    ) -> Result<EngineInfo, SnmpError> {
+        let encode = |id: i32| {
+            V3Message {
+                msg_id: id,
+                max_size: 65_507,
+                flags: v3::flags::REPORTABLE,
+                usm: UsmParams::default(),
+                payload: v3::Payload::Plain(v3::ScopedPdu {
+                    context_engine_id: Vec::new(),
+                    context_name: Vec::new(),
+                    pdu: Pdu {
+                        kind: PduKind::Get,
+                        request_id: id,
+                        error_status: 0,
+                        error_index: 0,
+                        varbinds: Vec::new(),
+                    },
+                }),
+            }
+            .encode()
+            .0
+        };
+        let reply = self
+            .exchange(target, Check::Usm(None), encode, counters)
+            .await?;
+        match reply.usm {
+            Some(u) if !u.engine_id.is_empty() => {
+                let info = EngineInfo {
+                    id: u.engine_id,
+                    boots: u.boots,
+                    time: u.time,
+                };
+                self.learn_engine(target.addr, &info);
+                Ok(info)
+            }
+            _ => Err(SnmpError::Protocol {
+                target: target.addr,
+                detail: "its answer to engine discovery names no engine".into(),
+            }),
+        }
+    }
+
+    async fn request_v3(
+        &self,
+        target: &Target,
+        user: &UsmUser,
+        pdu: &(dyn Fn(i32) -> Pdu + Sync),
+        counters: &mut Counters,
+    ) -> Result<Pdu, SnmpError> {
+        let name = || String::from_utf8_lossy(user.name()).into_owned();
+        let mut recovered = false;
+        loop {
+            if self.engine_of(target.addr).is_none() {
+                self.discover_engine(target, counters).await?;
+            }
+            let Some((engine_id, boots, time, keys)) = self.engine_keys(target.addr, user) else {
+                continue;
+            };
+            let keys = (user.level() > crate::usm::SecurityLevel::NoAuthNoPriv).then_some(keys);
+            let salt = self.shared.salt.fetch_add(1, Ordering::Relaxed);
+            let encode = |id: i32| {
+                let at = v3::Seal {
+                    engine_id: &engine_id,
+                    boots,
+                    time,
+                    msg_id: id,
+                    salt,
+                };
+                v3::seal(user, keys.as_deref(), at, pdu(id))
+            };
+            let reply = self
+                .exchange(target, Check::Usm(keys.clone()), encode, counters)
+                .await?;
+            if reply.pdu.kind != PduKind::Report {
+                if let (true, Some(u)) = (reply.authentic, &reply.usm) {
+                    self.update_clock(target.addr, u);
+                }
+                return Ok(reply.pdu);
+            }
+            let stat = reply.pdu.varbinds.first().map(|(o, _)| o.clone());
+            let stat = stat.as_ref().and_then(usm_stat);
+            match stat {
+                Some(UsmStat::NotInTimeWindow | UsmStat::UnknownEngineId) if !recovered => {
+                    // The agent restarted or we never had its clock: take what its Report
+                    // says and try once more.
+                    recovered = true;
+                    match reply.usm {
+                        Some(u) if !u.engine_id.is_empty() => self.learn_engine(
+                            target.addr,
+                            &EngineInfo {
+                                id: u.engine_id,
+                                boots: u.boots,
+                                time: u.time,
+                            },
+                        ),
+                        _ => self.forget_engine(target.addr),
+                    }
+                }
+                Some(UsmStat::NotInTimeWindow) | Some(UsmStat::UnknownEngineId) => {
+                    return Err(SnmpError::NotInTimeWindow {
+                        target: target.addr,
+                    })
+                }
+                Some(UsmStat::UnknownUser) => {
+                    return Err(SnmpError::UnknownUser {
+                        target: target.addr,
+                        user: name(),
+                    })
+                }
+                Some(UsmStat::WrongDigest) => {
+                    return Err(SnmpError::WrongAuth {
+                        target: target.addr,
+                        user: name(),
+                    })
+                }
+                Some(UsmStat::Decryption) => {
+                    return Err(SnmpError::WrongPriv {
+                        target: target.addr,
+                        user: name(),
+                    })
+                }
+                Some(UsmStat::UnsupportedLevel) => {
+                    return Err(SnmpError::UnsupportedLevel {
+                        target: target.addr,
+                        user: name(),
+                        level: user.level(),
+                    })
+                }
+                None => {
+                    let what = reply
+                        .pdu
+                        .varbinds
+                        .first()
+                        .map_or_else(|| "an empty Report".to_string(), |(o, _)| format!("a Report of {o}"));
+                    return Err(SnmpError::Refused {
+                        target: target.addr,
+                        detail: what,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The engine last heard from at `addr`, if any.
+    pub fn engine_of(&self, addr: SocketAddr) -> Option<EngineInfo> {
+        let engines = self.engines();
+        engines.get(&addr).map(|e| EngineInfo {
+            id: e.id.clone(),
+            boots: e.boots,
+            time: e.time,
+        })
+    }
+
+    fn engines(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Engine>> {
+        self.shared
+            .engines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn learn_engine(&self, addr: SocketAddr, info: &EngineInfo) {
+        let mut engines = self.engines();
+        let keep_keys = engines.get(&addr).is_some_and(|e| e.id == info.id);
+        let keys = if keep_keys {
+            engines.remove(&addr).map(|e| e.keys).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        engines.insert(
+            addr,
+            Engine {
+                id: info.id.clone(),
+                boots: info.boots,
+                time: info.time,
+                at: Instant::now(),
+                keys,
+            },
+        );
+    }
+
+    fn forget_engine(&self, addr: SocketAddr) {
+        self.engines().remove(&addr);
+    }
+
+    fn update_clock(&self, addr: SocketAddr, u: &UsmParams) {
+        if let Some(e) = self.engines().get_mut(&addr) {
+            if e.id == u.engine_id && (u.boots, u.time) >= e.now() {
+                e.boots = u.boots;
+                e.time = u.time;
+                e.at = Instant::now();
+            }
+        }
+    }
+
+    /// The engine's id and clock now, and the user's keys for it, localised on first use.
+    fn engine_keys(
+        &self,
+        addr: SocketAddr,
+        user: &UsmUser,
+    ) -> Option<(Vec<u8>, u32, u32, Arc<LocalKeys>)> {
+        let cached = {
+            let engines = self.engines();
+            let e = engines.get(&addr)?;
+            let (boots, time) = e.now();
+            let keys = e
+                .keys
+                .iter()
+                .find(|(fp, _)| *fp == user.fingerprint())
+                .map(|(_, k)| k.clone());
+            (e.id.clone(), boots, time, keys)
+        };
+        let (id, boots, time, keys) = cached;
+        let keys = match keys {
+            Some(k) => k,
+            None => {
+                // Localising is a hash per key: done outside the lock, once per engine.
+                let k = Arc::new(user.localize(&id));
+                self.shared
+                    .key_localisations
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(e) = self.engines().get_mut(&addr) {
+                    if e.id == id {
+                        e.keys.push((user.fingerprint(), k.clone()));
+                    }
+                }
+                k
+            }
+        };
+        Some((id, boots, time, keys))
+    }
+
+    /// One request's conversation: registers a waiter under a fresh id, sends what
+    /// `encode` makes of that id (the same bytes for each retry) and waits.
+    async fn exchange(
+        &self,
+        target: &Target,
+        check: Check,
+        encode: impl FnOnce(i32) -> Vec<u8>,
+        counters: &mut Counters,
+    ) -> Result<Reply, SnmpError> {
         let s = &self.shared;
         let slot = self.socket_for(target.addr);
+        let v3 = matches!(check, Check::Usm(_));
         let (tx, mut rx) = oneshot::channel();
         // A random id, not one counted up: a spoofed reply must guess it among 2^31. It
         // is unique among the requests waiting on the same target.
@@ -302,37 +739,16 @@ impl Transport {
                     break id;
                 }
             };
-            waiting.insert(
-                id,
-                Waiter {
-                    tx,
-                    community: target.community.clone(),
-                },
-            );
+            waiting.insert(id, Waiter { tx, check });
             id
         };
-        let (error_status, error_index) = match kind {
-            PduKind::GetBulk => (non_repeaters, max_repetitions),
-            _ => (0, 0),
-        };
-        let bytes = Message {
-            version: target.version,
-            community: target.community.clone(),
-            pdu: Pdu {
-                kind,
-                request_id: id,
-                error_status,
-                error_index,
-                varbinds: oids.iter().map(|o| (o.clone(), Value::Null)).collect(),
-            },
-        }
-        .encode();
         let _guard = Unregister {
             shared: s,
             slot,
             addr: target.addr,
             id,
         };
+        let bytes = encode(id);
 
         let mut wait = target.timeout;
         let attempts = target.retries + 1;
@@ -350,10 +766,10 @@ impl Transport {
             counters.requests += 1;
             counters.bytes_sent += bytes.len() as u64;
             match tokio::time::timeout(wait, &mut rx).await {
-                Ok(Ok((msg, len))) => {
+                Ok(Ok(reply)) => {
                     counters.responses += 1;
-                    counters.bytes_received += len as u64;
-                    return Ok(msg.pdu);
+                    counters.bytes_received += reply.len as u64;
+                    return Ok(reply);
                 }
                 Ok(Err(_)) => return Err(SnmpError::Closed),
                 Err(_) => {
@@ -373,6 +789,7 @@ impl Transport {
             None => SnmpError::Timeout {
                 target: target.addr,
                 attempts,
+                v3,
             },
         })
     }
@@ -425,6 +842,102 @@ impl Drop for Unregister<'_> {
     }
 }
 
+/// The USM statistics a Report names (RFC 3414 usmStats).
+enum UsmStat {
+    UnsupportedLevel,
+    NotInTimeWindow,
+    UnknownUser,
+    UnknownEngineId,
+    WrongDigest,
+    Decryption,
+}
+
+fn usm_stat(oid: &Oid) -> Option<UsmStat> {
+    const USM_STATS: [u32; 9] = [1, 3, 6, 1, 6, 3, 15, 1, 1];
+    let arcs = oid.arcs();
+    if arcs.len() < 10 || arcs[..9] != USM_STATS {
+        return None;
+    }
+    Some(match arcs[9] {
+        1 => UsmStat::UnsupportedLevel,
+        2 => UsmStat::NotInTimeWindow,
+        3 => UsmStat::UnknownUser,
+        4 => UsmStat::UnknownEngineId,
+        5 => UsmStat::WrongDigest,
+        6 => UsmStat::Decryption,
+        _ => return None,
+    })
+}
+
+/// Decodes a datagram into the waiter key it answers and the reply, checking a v3 reply
+/// against the keys its request was sealed with. `Err` is why it was not usable.
+fn read_reply(
+    bytes: &[u8],
+    from: SocketAddr,
+    s: &Shared,
+    slot: usize,
+) -> Result<Option<(i32, Reply)>, String> {
+    if v3::peek_version(bytes) == Some(3) {
+        let (msg, auth_at) = V3Message::decode(bytes).map_err(|e| e.to_string())?;
+        let map = lock(&s.pending[slot]);
+        let Some(waiter) = map.get(&from).and_then(|st| st.waiting.get(&msg.msg_id)) else {
+            return Ok(None);
+        };
+        let Check::Usm(keys) = &waiter.check else {
+            return Ok(None);
+        };
+        let keys = keys.clone();
+        drop(map);
+        let authentic = msg.flags & v3::flags::AUTH != 0;
+        let scoped = match v3::open(bytes, &msg, auth_at, keys.as_deref()) {
+            Ok(sc) => sc,
+            Err(e) => {
+                s.unauthentic.fetch_add(1, Ordering::Relaxed);
+                return Err(format!("a v3 reply that failed its check ({e})"));
+            }
+        };
+        let signed_request = keys.as_ref().is_some_and(|k| k.auth.is_some());
+        if signed_request && !authentic && scoped.pdu.kind != PduKind::Report {
+            // Only Reports may come back unsigned to a signed request.
+            s.unauthentic.fetch_add(1, Ordering::Relaxed);
+            return Err("an unsigned v3 reply to a signed request".into());
+        }
+        if !matches!(scoped.pdu.kind, PduKind::Response | PduKind::Report) {
+            return Ok(None);
+        }
+        return Ok(Some((
+            msg.msg_id,
+            Reply {
+                pdu: scoped.pdu,
+                len: bytes.len(),
+                usm: Some(msg.usm),
+                authentic,
+            },
+        )));
+    }
+    let m = Message::decode(bytes).map_err(|e| e.to_string())?;
+    if m.pdu.kind != PduKind::Response {
+        return Ok(None);
+    }
+    let map = lock(&s.pending[slot]);
+    let ok = map
+        .get(&from)
+        .and_then(|st| st.waiting.get(&m.pdu.request_id))
+        .is_some_and(|w| matches!(&w.check, Check::Community(c) if *c == m.community));
+    if !ok {
+        return Ok(None);
+    }
+    Ok(Some((
+        m.pdu.request_id,
+        Reply {
+            pdu: m.pdu,
+            len: bytes.len(),
+            usm: None,
+            authentic: false,
+        },
+    )))
+}
+
 async fn receive_loop(shared: std::sync::Weak<Shared>, socket: Arc<UdpSocket>, slot: usize) {
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -436,47 +949,34 @@ async fn receive_loop(shared: std::sync::Weak<Shared>, socket: Arc<UdpSocket>, s
         let Some(s) = shared.upgrade() else { return };
         s.packets_received.fetch_add(1, Ordering::Relaxed);
         s.bytes_received.fetch_add(len as u64, Ordering::Relaxed);
-        let msg = match Message::decode(&buf[..len]) {
-            Ok(m) if m.pdu.kind == PduKind::Response => {
-                let bad = m
-                    .pdu
-                    .varbinds
-                    .iter()
-                    .filter(|(_, v)| *v == Value::Malformed)
-                    .count();
-                s.malformed_values.fetch_add(bad as u64, Ordering::Relaxed);
-                m
-            }
-            Ok(_) => {
+        let (id, reply) = match read_reply(&buf[..len], from, &s, slot) {
+            Ok(Some(r)) => r,
+            Ok(None) => {
                 s.unmatched.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            Err(e) => {
+            Err(detail) => {
                 s.malformed.fetch_add(1, Ordering::Relaxed);
                 if let Some(state) = lock(&s.pending[slot]).get_mut(&from) {
-                    state.malformed = Some(e.to_string());
+                    state.malformed = Some(detail);
                 }
                 continue;
             }
         };
-        let waiter = {
-            let mut map = lock(&s.pending[slot]);
-            map.get_mut(&from).and_then(|state| {
-                let ok = state
-                    .waiting
-                    .get(&msg.pdu.request_id)
-                    .is_some_and(|w| w.community == msg.community);
-                if ok {
-                    state.waiting.remove(&msg.pdu.request_id)
-                } else {
-                    None
-                }
-            })
-        };
+        let bad = reply
+            .pdu
+            .varbinds
+            .iter()
+            .filter(|(_, v)| *v == Value::Malformed)
+            .count();
+        s.malformed_values.fetch_add(bad as u64, Ordering::Relaxed);
+        let waiter = lock(&s.pending[slot])
+            .get_mut(&from)
+            .and_then(|state| state.waiting.remove(&id));
         match waiter {
             Some(w) => {
                 // The requester may have given up a moment ago; then the reply is just late.
-                if w.tx.send((msg, len)).is_err() {
+                if w.tx.send(reply).is_err() {
                     s.unmatched.fetch_add(1, Ordering::Relaxed);
                 }
             }

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::discover::{sweep, SweepConfig, SweepStats, DEFAULT_RATE};
-use agent_core::message::Version;
 use agent_core::sim::{serve, synthetic};
-use agent_core::transport::{Transport, TransportConfig};
+use agent_core::transport::{Security, Transport, TransportConfig};
 
 /// What one sweep of the /16 cost.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,8 +57,7 @@ pub async fn measure() -> std::io::Result<DiscoveryFigures> {
     let config = SweepConfig {
         addresses: (1..=65_534u32).map(|i| Ipv4Addr::from(base + i)).collect(),
         port: 16161,
-        communities: vec!["public".into()],
-        version: Version::V2c,
+        credentials: vec![Security::v2c("public")],
         timeout: Duration::from_secs(1),
         retries: 0,
         read_printers: true,

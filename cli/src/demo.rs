@@ -165,6 +165,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 timeout_ms: 300,
                 retries: 1,
                 rate: 2_000,
+                credentials: Vec::new(),
             },
             intervals: Intervals {
                 status_seconds: args.interval.as_secs().max(1),

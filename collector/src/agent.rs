@@ -31,6 +31,10 @@ pub async fn run(
         .version
         .parse()
         .map_err(|e: String| anyhow::anyhow!("configuration: snmp.version: {e}"))?;
+    let credentials = std::sync::Arc::new(
+        crate::credentials::list(&c.snmp.credentials, &c.snmp.community, &c.snmp.version)
+            .context("configuration")?,
+    );
     let link = uplink::UplinkConfig {
         endpoint: c.coordinator.endpoint.clone(),
         server_name: c.coordinator.server_name.clone(),
@@ -84,8 +88,8 @@ pub async fn run(
     let scheduler = scheduler::Scheduler::spawn(scheduler::SchedulerArgs {
         transport,
         snmp: scheduler::SnmpSettings {
-            community: c.snmp.community.clone(),
-            version,
+            credentials: credentials.clone(),
+            community_version: version,
             timeout: Duration::from_millis(c.snmp.timeout_ms),
             retries: c.snmp.retries,
         },
@@ -102,9 +106,9 @@ pub async fn run(
     let sweeper = crate::sweeper::Sweeper::spawn(crate::sweeper::SweeperArgs {
         outbox: outbox.clone(),
         scheduler: scheduler.clone(),
-        version,
+        community_version: version,
         timeout: Duration::from_millis(c.snmp.timeout_ms),
-        default_communities: vec![c.snmp.community.clone()],
+        default_credentials: credentials,
     });
     if !c.discovery.ranges.is_empty() {
         // Scheduled sweeps go through the sweeper like the coordinator's, numbered 0.

@@ -29,6 +29,7 @@ pub async fn dispatch(
                             addr,
                             name: t.host,
                             community,
+                            credential: None,
                         })
                         .await?;
                 }

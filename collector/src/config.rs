@@ -42,6 +42,10 @@ pub struct Snmp {
     pub retries: u32,
     /// Packets per second, at most, for all SNMP traffic of this collector.
     pub rate: u32,
+    /// The credentials to try, in order: `[[snmp.credentials]]` tables, each a v3 `user`
+    /// or a `community`. Empty: the one `community` above.
+    #[serde(default)]
+    pub credentials: Vec<crate::credentials::CredentialConfig>,
 }
 
 /// Cadences, in seconds.
@@ -122,6 +126,7 @@ impl Default for CollectorConfig {
                 timeout_ms: 1000,
                 retries: 2,
                 rate: 500,
+                credentials: Vec::new(),
             },
             intervals: Intervals {
                 status_seconds: 300,

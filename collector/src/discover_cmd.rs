@@ -8,7 +8,7 @@ use std::time::Duration;
 use agent_core::discover::{sweep, EndReason, Found, Summary, SweepConfig, SweepStats};
 use agent_core::message::Version;
 use agent_core::output::emit;
-use agent_core::transport::{Transport, TransportConfig};
+use agent_core::transport::{Security, Transport, TransportConfig};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
@@ -22,9 +22,12 @@ pub struct DiscoverArgs {
     /// Addresses to leave alone, in the same forms (repeatable).
     #[arg(long, value_name = "RANGE")]
     exclude: Vec<String>,
-    /// Community strings to try, in order; the next only where the previous got no answer.
-    #[arg(long, short = 'c', value_name = "C", default_values_t = vec!["public".to_string()])]
+    /// Community strings to try, in order, after the v3 user if one is given; the next
+    /// only where the previous got no answer. Default: public, unless --v3-user is given.
+    #[arg(long, short = 'c', value_name = "C")]
     community: Vec<String>,
+    #[command(flatten)]
+    v3: printwatch_collector::credentials::V3Args,
     /// Probe packets per second, at most.
     #[arg(long, value_name = "PPS", default_value_t = agent_core::discover::DEFAULT_RATE, value_parser = printwatch_collector::flags::rate)]
     rate: u32,
@@ -64,12 +67,12 @@ fn found_line(f: &Found) -> String {
         agent_core::classify::DeviceClass::Other => "other  ",
     };
     let mut line = format!(
-        "{class}  {:<21} {:<15} {:<30} serial {:<16} community {}",
+        "{class}  {:<21} {:<15} {:<30} serial {:<16} {}",
         id.address,
         or(&id.vendor),
         or(&id.model).chars().take(30).collect::<String>(),
         or(&id.serial),
-        f.community
+        f.credential_name
     );
     if let Some(e) = &f.read_error {
         line.push_str(&format!("  (not read: {e})"));
@@ -94,9 +97,20 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     if args.rate == 0 {
         bail!("--rate must be at least 1 packet per second");
     }
-    if args.community.is_empty() {
-        bail!("give at least one --community");
+    // The v3 user first: where it reads, no community crosses the network in clear.
+    let mut credentials = Vec::new();
+    if let Some(user) = args.v3.user()? {
+        credentials.push(user);
     }
+    let communities = if args.community.is_empty() && credentials.is_empty() {
+        vec!["public".to_string()]
+    } else {
+        args.community.clone()
+    };
+    credentials.extend(communities.iter().map(|c| Security::Community {
+        version: args.snmp_version,
+        community: c.as_bytes().to_vec(),
+    }));
     let (addresses, unresolved) =
         printwatch_collector::ranges::addresses(&args.ranges, &args.exclude).await?;
     printwatch_collector::ranges::check_size(&addresses, args.large)?;
@@ -114,8 +128,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     let config = SweepConfig {
         addresses,
         port: args.port,
-        communities: args.community.clone(),
-        version: args.snmp_version,
+        credentials,
         timeout: args.timeout,
         retries: args.retries,
         read_printers: !args.no_read,
@@ -170,7 +183,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
                     f = rx.recv() => match f {
                         Some(f) => {
                             let line = if json {
-                                let mut v = serde_json::json!({"event": "found", "class": f.class, "community": f.community, "identity": f.identity, "reading": f.reading});
+                                let mut v = serde_json::json!({"event": "found", "class": f.class, "credential": f.credential_name, "identity": f.identity, "reading": f.reading});
                                 if let Some(e) = &f.read_error { v["read_error"] = e.clone().into(); }
                                 v.to_string()
                             } else {

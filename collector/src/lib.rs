@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod commands;
 pub mod config;
+pub mod credentials;
 pub mod flags;
 pub mod heap;
 pub mod metrics;

@@ -8,7 +8,7 @@ use agent_core::message::Version;
 use agent_core::output::emit;
 use agent_core::poll::first_poll;
 use agent_core::session::Session;
-use agent_core::transport::{Target, Transport, TransportConfig};
+use agent_core::transport::{Security, Target, Transport, TransportConfig};
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
@@ -159,6 +159,8 @@ struct PollArgs {
     /// SNMP version: 1 or 2c.
     #[arg(long, default_value = "2c", value_parser = parse_version)]
     snmp_version: Version,
+    #[command(flatten)]
+    v3: printwatch_collector::credentials::V3Args,
     /// How long to wait for the first answer (doubled on each retry), e.g. 800ms or 2s.
     #[arg(long, default_value = "1s", value_parser = printwatch_collector::flags::timeout)]
     timeout: Duration,
@@ -180,10 +182,16 @@ async fn poll_one(
     args: &PollArgs,
 ) -> Result<agent_core::Reading> {
     let addr = printwatch_collector::target::resolve(&spec).await?;
+    let security = match args.v3.user()? {
+        Some(user) => user,
+        None => Security::Community {
+            version: args.snmp_version,
+            community: args.community.as_bytes().to_vec(),
+        },
+    };
     let target = Target {
         addr,
-        community: args.community.as_bytes().to_vec(),
-        version: args.snmp_version,
+        security,
         timeout: args.timeout,
         retries: args.retries,
     };

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
 use agent_core::session::Session;
-use agent_core::transport::{Target, Transport};
+use agent_core::transport::{Security, SnmpError, Target, Transport};
 use kameo::prelude::*;
 use printwatch_proto::v1 as p;
 
@@ -56,6 +56,9 @@ impl Actor for Poller {
 pub struct Poll {
     /// Who and how.
     pub target: Target,
+    /// The place of `target`'s credential in the collector's list, and the list: when it
+    /// fails, the others are tried in order before the printer is called unreachable.
+    pub credentials: Option<(usize, std::sync::Arc<Vec<Security>>)>,
     /// What an earlier poll learnt; `None` for a full read.
     pub plan: Option<PollPlan>,
     /// Read the vendor's meters too.
@@ -75,12 +78,37 @@ impl Message<Poll> for Poller {
             PollKind::First
         };
         let started = std::time::Instant::now();
-        let result = match m.plan {
+        let target = session.target().clone();
+        let mut result = match m.plan {
             Some(mut plan) => steady_poll(&mut session, &mut plan, Due { meters: m.meters })
                 .await
                 .map(|r| (r, plan)),
             None => first_poll(&mut session).await,
         };
+        let mut credential = None;
+        if let (Err(e), Some((used, list))) = (&result, &m.credentials) {
+            if credential_may_be_wrong(e) {
+                // The credential that worked stopped working (a new password, v3 turned
+                // on): walk the rest of the list before calling the printer unreachable.
+                for (i, security) in list.iter().enumerate() {
+                    if i == *used {
+                        continue;
+                    }
+                    let mut other = Session::new(
+                        self.transport.clone(),
+                        target.with_security(security.clone()),
+                    );
+                    let r = first_poll(&mut other).await;
+                    session.counters += other.counters;
+                    if r.is_ok() {
+                        tracing::info!(address = %addr, credential = %agent_core::discover::credential_name(list, i), "the printer answers to another credential");
+                        credential = Some(i);
+                        result = r;
+                        break;
+                    }
+                }
+            }
+        }
         self.metrics
             .poll_done(kind, result.is_ok(), &session.counters, started.elapsed());
         let outcome = match result {
@@ -121,9 +149,25 @@ impl Message<Poll> for Poller {
                 .tell(PollDone {
                     addr,
                     outcome,
+                    credential,
                     poller: self.id,
                 })
                 .await;
         }
     }
+}
+
+/// Errors a different credential could cure: silence (a wrong community is silent) and
+/// every refusal of a v3 user.
+fn credential_may_be_wrong(e: &SnmpError) -> bool {
+    matches!(
+        e,
+        SnmpError::Timeout { .. }
+            | SnmpError::UnknownUser { .. }
+            | SnmpError::WrongAuth { .. }
+            | SnmpError::WrongPriv { .. }
+            | SnmpError::UnsupportedLevel { .. }
+            | SnmpError::NotInTimeWindow { .. }
+            | SnmpError::Refused { .. }
+    )
 }

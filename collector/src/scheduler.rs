@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use agent_core::poll::{PackedPlan, PollPlan};
-use agent_core::transport::{Target, Transport};
+use agent_core::transport::{Security, Target, Transport};
 use kameo::prelude::*;
 use tokio::time::Instant;
 
@@ -32,10 +32,10 @@ pub struct Intervals {
 /// How to talk SNMP to the targets.
 #[derive(Debug, Clone)]
 pub struct SnmpSettings {
-    /// Community string.
-    pub community: String,
-    /// v1 or v2c.
-    pub version: agent_core::message::Version,
+    /// The credentials to try, in order, on a printer that has none of its own.
+    pub credentials: std::sync::Arc<Vec<Security>>,
+    /// The version of a community given with one printer (`printwatch add --community`).
+    pub community_version: agent_core::message::Version,
     /// First timeout.
     pub timeout: Duration,
     /// Retries.
@@ -44,7 +44,11 @@ pub struct SnmpSettings {
 
 struct Tracked {
     name: String,
-    community: Option<String>,
+    /// The printer's own credential (given with it), tried alone.
+    own: Option<Security>,
+    /// Otherwise the place in the collector's list of the credential that last worked:
+    /// a steady poll asks with it straight away.
+    credential: usize,
     /// Failed polls in a row.
     failures: u32,
     /// What the last poll learnt, packed: this is most of a printer's memory.
@@ -99,7 +103,17 @@ fn offset(addr: SocketAddr, interval: Duration) -> Duration {
 }
 
 impl Scheduler {
-    fn track(&mut self, addr: SocketAddr, name: String, community: Option<String>) {
+    fn track(
+        &mut self,
+        addr: SocketAddr,
+        name: String,
+        community: Option<String>,
+        credential: Option<usize>,
+    ) {
+        let own = community.map(|c| Security::Community {
+            version: self.snmp.community_version,
+            community: c.into_bytes(),
+        });
         let now = Instant::now();
         let first = now + offset(addr, self.intervals.status.min(Duration::from_secs(30)));
         if !self.targets.contains_key(&addr) {
@@ -107,7 +121,8 @@ impl Scheduler {
         }
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
-            community,
+            own,
+            credential: credential.unwrap_or(0),
             failures: 0,
             plan: None,
             next_status: first,
@@ -155,15 +170,22 @@ impl Scheduler {
             } else {
                 t.plan.take().and_then(|p| p.unpack().ok())
             };
+            let list = &self.snmp.credentials;
+            let (security, credentials) = match &t.own {
+                Some(own) => (Some(own.clone()), None),
+                None => (
+                    list.get(t.credential).or(list.first()).cloned(),
+                    Some((t.credential, list.clone())),
+                ),
+            };
+            let Some(security) = security else {
+                // No credential at all (an empty list is refused at start): nothing to ask.
+                self.idle.push(poller);
+                continue;
+            };
             let target = Target {
                 addr: *addr,
-                community: t
-                    .community
-                    .as_deref()
-                    .unwrap_or(&self.snmp.community)
-                    .as_bytes()
-                    .to_vec(),
-                version: self.snmp.version,
+                security,
                 timeout: self.snmp.timeout,
                 retries: self.snmp.retries,
             };
@@ -171,6 +193,7 @@ impl Scheduler {
                 poller,
                 Poll {
                     target,
+                    credentials,
                     plan,
                     meters,
                     failures: t.failures,
@@ -213,7 +236,7 @@ impl Actor for Scheduler {
             due: BinaryHeap::new(),
         };
         for (addr, name) in args.targets {
-            s.track(addr, name, None);
+            s.track(addr, name, None, None);
         }
         // The clock: a tick four times a second; it stops when the actor does.
         let weak = me.downgrade();
@@ -248,6 +271,8 @@ pub struct PollDone {
     pub addr: SocketAddr,
     /// The plan for the next steady-state poll, or the error.
     pub outcome: Result<PollPlan, String>,
+    /// The place in the credential list of the one that answered, when it changed.
+    pub credential: Option<usize>,
     /// The poller that did it, idle again.
     pub poller: usize,
 }
@@ -267,6 +292,9 @@ impl Message<PollDone> for Scheduler {
         }
         // Said once when a printer stops answering and once when it answers again, not at
         // every poll: a log a person can read.
+        if let Some(c) = done.credential {
+            t.credential = c;
+        }
         match done.outcome {
             Ok(plan) => {
                 if t.failures > 0 {
@@ -293,14 +321,16 @@ pub struct AddTarget {
     pub addr: SocketAddr,
     /// The name the user gave.
     pub name: String,
-    /// Its community, when not the collector's default.
+    /// Its community, when not the collector's credentials.
     pub community: Option<String>,
+    /// Or the place in the collector's credential list of the one it answered to.
+    pub credential: Option<usize>,
 }
 
 impl Message<AddTarget> for Scheduler {
     type Reply = ();
     async fn handle(&mut self, m: AddTarget, _: &mut Context<Self, ()>) {
-        self.track(m.addr, m.name, m.community);
+        self.track(m.addr, m.name, m.community, m.credential);
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use agent_core::classify::DeviceClass;
 use agent_core::discover::{sweep, EndReason, SweepConfig, SweepStats, DEFAULT_RATE};
 use agent_core::message::Version;
-use agent_core::transport::{Transport, TransportConfig};
+use agent_core::transport::{Security, Transport, TransportConfig};
 use kameo::prelude::*;
 use printwatch_proto::v1 as p;
 
@@ -22,9 +22,9 @@ use crate::scheduler::{AddTarget, Scheduler};
 pub struct Sweeper {
     outbox: Outbox,
     scheduler: ActorRef<Scheduler>,
-    version: Version,
+    community_version: Version,
     timeout: Duration,
-    default_communities: Vec<String>,
+    default_credentials: Arc<Vec<Security>>,
     /// Each running sweep's stop switch: true ends it as cancelled.
     running: BTreeMap<u64, tokio::sync::watch::Sender<bool>>,
     me: ActorRef<Sweeper>,
@@ -36,12 +36,12 @@ pub struct SweeperArgs {
     pub outbox: Outbox,
     /// Who polls the printers found.
     pub scheduler: ActorRef<Scheduler>,
-    /// SNMP version for probes.
-    pub version: Version,
+    /// The version of the communities a sweep names.
+    pub community_version: Version,
     /// Probe timeout.
     pub timeout: Duration,
-    /// Communities when a sweep names none.
-    pub default_communities: Vec<String>,
+    /// The collector's credentials, for a sweep that names no communities.
+    pub default_credentials: Arc<Vec<Security>>,
 }
 
 impl Actor for Sweeper {
@@ -52,9 +52,9 @@ impl Actor for Sweeper {
         Ok(Sweeper {
             outbox: a.outbox,
             scheduler: a.scheduler,
-            version: a.version,
+            community_version: a.community_version,
             timeout: a.timeout,
-            default_communities: a.default_communities,
+            default_credentials: a.default_credentials,
             running: BTreeMap::new(),
             me,
         })
@@ -82,9 +82,9 @@ fn address_of(shown: &str, port: u16) -> Option<SocketAddr> {
 struct Tools {
     outbox: Outbox,
     scheduler: ActorRef<Scheduler>,
-    version: Version,
+    community_version: Version,
     timeout: Duration,
-    default_communities: Vec<String>,
+    default_credentials: Arc<Vec<Security>>,
 }
 
 async fn run_sweep(
@@ -96,9 +96,9 @@ async fn run_sweep(
     let Tools {
         outbox,
         scheduler,
-        version,
+        community_version,
         timeout,
-        default_communities,
+        default_credentials,
     } = tools;
     let port = u16::try_from(s.port)
         .ok()
@@ -151,16 +151,25 @@ async fn run_sweep(
             return;
         }
     };
-    let communities = if s.communities.is_empty() {
-        default_communities
+    // A sweep naming communities tries those; otherwise the collector's own list, whose
+    // places the scheduler knows, so a printer found keeps the credential that answered.
+    let own_list = s.communities.is_empty();
+    let credentials: Vec<Security> = if own_list {
+        default_credentials.to_vec()
     } else {
         s.communities
+            .iter()
+            .map(|c| Security::Community {
+                version: community_version,
+                community: c.as_bytes().to_vec(),
+            })
+            .collect()
     };
+    let named = (!own_list).then(|| credentials.clone());
     let config = SweepConfig {
         addresses,
         port,
-        communities,
-        version,
+        credentials,
         timeout,
         retries: 0,
         read_printers: true,
@@ -178,7 +187,13 @@ async fn run_sweep(
                             .tell(AddTarget {
                                 addr,
                                 name: f.identity.address.clone(),
-                                community: Some(f.community.clone()),
+                                community: named.as_ref().and_then(|l| match l.get(f.credential) {
+                                    Some(Security::Community { community, .. }) => {
+                                        Some(String::from_utf8_lossy(community).into_owned())
+                                    }
+                                    _ => None,
+                                }),
+                                credential: own_list.then_some(f.credential),
                             })
                             .await;
                     }
@@ -231,9 +246,9 @@ impl Message<StartSweep> for Sweeper {
         let tools = Tools {
             outbox: self.outbox.clone(),
             scheduler: self.scheduler.clone(),
-            version: self.version,
+            community_version: self.community_version,
             timeout: self.timeout,
-            default_communities: self.default_communities.clone(),
+            default_credentials: self.default_credentials.clone(),
         };
         let id = m.command_id;
         let (stop, cancel) = tokio::sync::watch::channel(false);

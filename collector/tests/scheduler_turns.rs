@@ -32,8 +32,8 @@ async fn every_printer_is_read_when_the_pool_is_the_bottleneck() {
     let scheduler = Scheduler::spawn(SchedulerArgs {
         transport: Transport::bind(TransportConfig::default()).await.unwrap(),
         snmp: SnmpSettings {
-            community: "public".into(),
-            version: agent_core::message::Version::V2c,
+            credentials: std::sync::Arc::new(vec![agent_core::transport::Security::v2c("public")]),
+            community_version: agent_core::message::Version::V2c,
             timeout: Duration::from_millis(500),
             retries: 1,
         },

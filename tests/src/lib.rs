@@ -11,6 +11,7 @@ pub mod expect;
 pub mod grpc;
 pub mod process;
 pub mod sim;
+pub mod snmpd;
 pub mod wait;
 
 pub use expect::check_reading;

@@ -11,10 +11,9 @@ use std::time::Duration;
 
 use agent_core::classify::DeviceClass;
 use agent_core::discover::{sweep, EndReason, Found, SweepConfig, SweepStats};
-use agent_core::message::Version;
 use agent_core::range::{Range, Span};
 use agent_core::sim::{serve, synthetic, SimDevice};
-use agent_core::transport::{Transport, TransportConfig};
+use agent_core::transport::{Security, Transport, TransportConfig};
 use printwatch_tests::{expected, fixture, fixtures, sim_device};
 
 const PORT: u16 = 16161;
@@ -30,8 +29,7 @@ fn config(addresses: Vec<Ipv4Addr>, communities: &[&str], rate: u32) -> SweepCon
     SweepConfig {
         addresses: addresses.into_iter().collect(),
         port: PORT,
-        communities: communities.iter().map(|c| c.to_string()).collect(),
-        version: Version::V2c,
+        credentials: communities.iter().map(|c| Security::v2c(c)).collect(),
         timeout: Duration::from_millis(800),
         retries: 0,
         read_printers: true,
@@ -233,7 +231,11 @@ async fn a_second_community_is_tried_only_where_the_first_got_no_answer() {
             .parse::<u32>()
             .unwrap()
             - 1;
-        assert_eq!(f.community, if i < 3 { "public" } else { "site2" });
+        assert_eq!(f.credential, if i < 3 { 0 } else { 1 });
+        assert_eq!(
+            f.credential_name,
+            if i < 3 { "v2c community #1" } else { "v2c community #2" }
+        );
     }
     // 3 answer the first community; the other 11 addresses get both.
     assert_eq!(summary.requests, 3 + 2 * 11);

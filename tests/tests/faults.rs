@@ -10,7 +10,7 @@ use agent_core::model::Reading;
 use agent_core::poll::first_poll;
 use agent_core::session::Session;
 use agent_core::sim::{serve, Faults, SimDevice};
-use agent_core::transport::{Counters, SnmpError, Target, Transport};
+use agent_core::transport::{Security, Counters, SnmpError, Target, Transport};
 use agent_core::Oid;
 use printwatch_tests::{essence, fixture, fixtures, loopback, sim_device, until};
 
@@ -264,10 +264,10 @@ async fn snmp_v1_reads_the_same_printer_the_same_way() {
     let v2 = read(&t, target(sim.addrs()[0], 1000, 1)).await.unwrap();
     let v1 = read(
         &t,
-        Target {
+        target(sim.addrs()[0], 1000, 1).with_security(Security::Community {
             version: Version::V1,
-            ..target(sim.addrs()[0], 1000, 1)
-        },
+            community: b"public".to_vec(),
+        }),
     )
     .await
     .unwrap();

@@ -3,116 +3,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use agent_core::message::Value;
 use agent_core::model::Reading;
 use agent_core::poll::{first_poll, steady_poll, Due};
 use agent_core::session::Session;
-use agent_core::sim::{serve, SimDevice};
+use agent_core::sim::serve;
 use agent_core::transport::{Target, Transport};
 use printwatch_tests::{fixtures, loopback, sim_device};
-
-/// The running snmpd and its directory (config and log), removed when the test ends.
-struct Snmpd(Child, #[allow(dead_code)] tempdir::Dir);
-
-impl Drop for Snmpd {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-mod tempdir {
-    /// A directory removed on drop.
-    pub struct Dir(pub std::path::PathBuf);
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// One `override` line for a variable, or `None` for types snmpd's override cannot carry.
-fn override_line(oid: &agent_core::Oid, v: &Value) -> Option<String> {
-    let (ty, val) = match v {
-        Value::Integer(i) => ("integer", i.to_string()),
-        Value::OctetString(b) => {
-            let plain = !b.is_empty()
-                && b.iter().all(|c| c.is_ascii_graphic() || *c == b' ')
-                && !b.contains(&b'"');
-            if plain {
-                ("octet_str", format!("\"{}\"", String::from_utf8_lossy(b)))
-            } else if b.is_empty() {
-                ("octet_str", "\"\"".to_string())
-            } else {
-                (
-                    "octet_str",
-                    format!(
-                        "0x{}",
-                        b.iter().map(|c| format!("{c:02X}")).collect::<String>()
-                    ),
-                )
-            }
-        }
-        Value::ObjectId(o) => ("object_id", format!(".{o}")),
-        Value::Counter32(c) => ("counter", c.to_string()),
-        Value::Gauge32(g) => ("gauge", g.to_string()),
-        Value::TimeTicks(t) => ("timeticks", t.to_string()),
-        _ => return None,
-    };
-    Some(format!("override .{oid} {ty} {val}\n"))
-}
-
-fn start_snmpd(device: &SimDevice) -> (Snmpd, SocketAddr) {
-    assert!(
-        Command::new("snmpd")
-            .arg("-v")
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
-        "net-snmp's snmpd is not installed: run .ci/run or `apt-get install snmpd snmp`"
-    );
-    let dir = std::env::temp_dir().join(format!(
-        "printwatch-snmpd-{}-{}",
-        std::process::id(),
-        device.name
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir = tempdir::Dir(dir);
-    let mut conf = String::from("rocommunity public 127.0.0.0/8\n");
-    let wanted = [
-        "1.3.6.1.2.1.1.1.0",
-        "1.3.6.1.2.1.1.2.0",
-        "1.3.6.1.2.1.25.3",
-        "1.3.6.1.2.1.43",
-        "1.3.6.1.4.1",
-    ];
-    for (oid, v) in &device.view {
-        if wanted.iter().any(|w| oid.to_string().starts_with(w)) {
-            conf.extend(override_line(oid, v));
-        }
-    }
-    let conf_path = dir.0.join("snmpd.conf");
-    std::fs::write(&conf_path, conf).unwrap();
-    // A free port on a loopback address of our own.
-    let probe = UdpSocket::bind(loopback()).unwrap();
-    let addr = probe.local_addr().unwrap();
-    drop(probe);
-    let child = Command::new("snmpd")
-        .args(["-f", "-C", "-c"])
-        .arg(&conf_path)
-        .args(["-I", "-smux,hr_device,hr_print,hr_system,hr_storage,hr_disk,hr_network,hr_proc,hr_swrun,hr_swinst,hr_filesys,ifTable,interfaces", "-Lf"])
-        .arg(dir.0.join("snmpd.log"))
-        .arg(format!("udp:{addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("snmpd starts");
-    (Snmpd(child, dir), addr)
-}
 
 /// As `printwatch_tests::essence`, without the MAC: // snmpd answers the ifTable of this host, not the recording's
 fn essence(r: Reading) -> Reading {
@@ -146,7 +45,7 @@ async fn snmpd_agrees_with_the_simulator(recs: Vec<(String, std::path::PathBuf)>
     let t = Transport::bind_default().await.unwrap();
     for (name, p) in recs {
         let device = sim_device(&name, &p);
-        let (snmpd, addr) = start_snmpd(&device);
+        let (snmpd, addr) = printwatch_tests::snmpd::start(&device, "");
         let sim = serve(vec![(loopback(), device)]).await.unwrap();
         let theirs = read_until_up(&t, addr).await;
         let (ours, _) = first_poll(&mut Session::new(t.clone(), Target::new(sim.addrs()[0])))

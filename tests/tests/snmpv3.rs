@@ -1,0 +1,162 @@
+//! SNMPv3 against an agent this project did not write: net-snmp's snmpd, with a user for
+//! every security level, authentication protocol and privacy protocol, must read the same
+//! printer rows as v2c does; each wrong credential must say what is wrong.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use agent_core::model::Reading;
+use agent_core::poll::{first_poll, steady_poll, Due};
+use agent_core::session::Session;
+use agent_core::sim::serve;
+use agent_core::transport::{Security, SnmpError, Target, Transport};
+use agent_core::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use printwatch_tests::{fixtures, loopback, sim_device};
+
+const AUTH_PASS: &str = "auth-pass-1234";
+const PRIV_PASS: &str = "priv-pass-5678";
+
+/// net-snmp's spelling of a protocol in `createUser`.
+fn net_snmp_auth(a: AuthProtocol) -> &'static str {
+    match a {
+        AuthProtocol::Md5 => "MD5",
+        AuthProtocol::Sha1 => "SHA",
+        AuthProtocol::Sha224 => "SHA-224",
+        AuthProtocol::Sha256 => "SHA-256",
+        AuthProtocol::Sha384 => "SHA-384",
+        AuthProtocol::Sha512 => "SHA-512",
+    }
+}
+
+fn net_snmp_priv(p: PrivProtocol) -> &'static str {
+    match p {
+        PrivProtocol::Des => "DES",
+        PrivProtocol::Aes128 => "AES",
+        PrivProtocol::Aes192 => "AES-192",
+        PrivProtocol::Aes256 => "AES-256",
+    }
+}
+
+/// Every combination the issue names: noAuthNoPriv; each authentication protocol alone;
+/// each with DES, AES-128 and AES-256; AES-192 with the short hashes whose keys net-snmp
+/// extends.
+fn combinations() -> Vec<(String, Option<AuthProtocol>, Option<PrivProtocol>)> {
+    let mut out = vec![("plain".to_string(), None, None)];
+    for a in AuthProtocol::ALL {
+        out.push((format!("a{a}"), Some(a), None));
+        for p in [PrivProtocol::Des, PrivProtocol::Aes128, PrivProtocol::Aes256] {
+            out.push((format!("a{a}p{p}"), Some(a), Some(p)));
+        }
+    }
+    for a in [AuthProtocol::Md5, AuthProtocol::Sha1, AuthProtocol::Sha256] {
+        out.push((format!("a{a}pAES192"), Some(a), Some(PrivProtocol::Aes192)));
+    }
+    out
+}
+
+fn config_for(users: &[(String, Option<AuthProtocol>, Option<PrivProtocol>)]) -> String {
+    let mut conf = String::new();
+    for (name, a, p) in users {
+        match (a, p) {
+            (None, _) => {
+                conf.push_str(&format!("createUser {name}\nrouser -s usm {name} noauth\n"));
+            }
+            (Some(a), None) => conf.push_str(&format!(
+                "createUser {name} {} \"{AUTH_PASS}\"\nrouser -s usm {name} auth\n",
+                net_snmp_auth(*a)
+            )),
+            (Some(a), Some(p)) => conf.push_str(&format!(
+                "createUser {name} {} \"{AUTH_PASS}\" {} \"{PRIV_PASS}\"\nrouser -s usm {name} priv\n",
+                net_snmp_auth(*a),
+                net_snmp_priv(*p)
+            )),
+        }
+    }
+    conf
+}
+
+fn user(name: &str, a: Option<AuthProtocol>, p: Option<PrivProtocol>, context: &str) -> UsmUser {
+    UsmUser::new(
+        name,
+        a.map(|a| (a, AUTH_PASS.as_bytes())),
+        p.map(|p| (p, PRIV_PASS.as_bytes())),
+        context,
+    )
+    .unwrap()
+}
+
+fn target(addr: SocketAddr, security: Security) -> Target {
+    Target {
+        timeout: Duration::from_millis(500),
+        retries: 1,
+        ..Target::new(addr).with_security(security)
+    }
+}
+
+/// As `printwatch_tests::essence`, without the MAC: snmpd answers this host's ifTable.
+fn essence(r: Reading) -> Reading {
+    let mut r = printwatch_tests::essence(r);
+    r.identity.mac = None;
+    r
+}
+
+async fn read_until_up(t: &Transport, target: Target) -> Reading {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match first_poll(&mut Session::new(t.clone(), target.clone())).await {
+            Ok((r, _)) if r.identity.sys_object_id.is_some() => return r,
+            other if Instant::now() > deadline => {
+                panic!("snmpd at {} did not come up: {other:?}", target.addr)
+            }
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_v3_user_reads_what_v2c_reads_from_net_snmp() {
+    let (name, path) = fixtures("printers").into_iter().next().unwrap();
+    let device = sim_device(&name, &path);
+    let sim = serve(vec![(loopback(), device.clone())]).await.unwrap();
+    let users = combinations();
+    let mut conf = config_for(&users);
+    // A context: snmpd proxies context "printers" to the simulator over v2c.
+    conf.push_str(&format!(
+        "proxy -Cn printers -v 2c -c public {} .1.3\n",
+        sim.addrs()[0]
+    ));
+    conf.push_str(&format!(
+        "createUser ctx SHA-256 \"{AUTH_PASS}\" AES \"{PRIV_PASS}\"\nrouser -s usm ctx priv .1 printers\n"
+    ));
+    let (_snmpd, addr) = printwatch_tests::snmpd::start(&device, &conf);
+    let t = Transport::bind_default().await.unwrap();
+    let v2c = essence(read_until_up(&t, target(addr, Security::v2c("public"))).await);
+    assert!(!v2c.supplies.is_empty());
+
+    for (name, a, p) in &users {
+        let u = user(name, *a, *p, "");
+        let got = first_poll(&mut Session::new(t.clone(), target(addr, Security::Usm(u.clone()))))
+            .await
+            .unwrap_or_else(|e| panic!("{u}: {e}"));
+        assert_eq!(essence(got.0), v2c, "{u} reads otherwise than v2c");
+    }
+    // Keys are localised once per user for this engine, not per request.
+    assert_eq!(t.totals().key_localisations, users.len() as u64);
+
+    // The context reads the simulator's rows, as v2c to the simulator does.
+    let direct = essence(
+        first_poll(&mut Session::new(t.clone(), Target::new(sim.addrs()[0])))
+            .await
+            .unwrap()
+            .0,
+    );
+    let ctx = user("ctx", Some(AuthProtocol::Sha256), Some(PrivProtocol::Aes128), "printers");
+    let (through, _) = first_poll(&mut Session::new(t.clone(), target(addr, Security::Usm(ctx))))
+        .await
+        .unwrap();
+    let mut through = essence(through);
+    through.identity.address = direct.identity.address.clone();
+    assert_eq!(through, direct, "context printers");
+}
