@@ -145,6 +145,8 @@ pub mod error_status {
     pub const NO_SUCH_NAME: u32 = 2;
     /// A general error.
     pub const GEN_ERR: u32 = 5;
+    /// v3: the access rules do not allow this user to do this (RFC 3416).
+    pub const AUTHORIZATION_ERROR: u32 = 16;
 }
 
 /// A PDU. For GETBULK, `error_status` holds non-repeaters and `error_index` max-repetitions,

@@ -554,12 +554,35 @@ impl Transport {
                 };
                 v3::seal(user, keys.as_deref(), at, pdu(id))
             };
-            let reply = self
+            let reply = match self
                 .exchange(target, Check::Usm(keys.clone()), encode, counters)
-                .await?;
+                .await
+            {
+                Err(e @ SnmpError::Timeout { .. })
+                    if user.level() == crate::usm::SecurityLevel::AuthPriv =>
+                {
+                    return Err(self
+                        .diagnose_privacy(target, user, counters)
+                        .await
+                        .unwrap_or(e))
+                }
+                other => other?,
+            };
             if reply.pdu.kind != PduKind::Report {
                 if let (true, Some(u)) = (reply.authentic, &reply.usm) {
                     self.update_clock(target.addr, u);
+                }
+                if reply.pdu.error_status == crate::message::error_status::AUTHORIZATION_ERROR {
+                    // The user is known and its keys are right, but the agent's access
+                    // rules (VACM) do not let it read at this level or in this context.
+                    return Err(SnmpError::Refused {
+                        target: target.addr,
+                        detail: format!(
+                            "authorizationError: its access rules do not let {user} read at {}{}",
+                            user.level(),
+                            if user.context().is_empty() { "" } else { " in that context" }
+                        ),
+                    });
                 }
                 return Ok(reply.pdu);
             }
@@ -624,6 +647,66 @@ impl Transport {
                     });
                 }
             }
+        }
+    }
+
+    /// Why an authPriv request got no answer, if the agent lets us tell. Many agents (net-snmp
+    /// among them) drop a request that decrypts to garbage without a Report, so a wrong
+    /// privacy passphrase or protocol looks like silence. One signed request without
+    /// privacy tells: a signed answer (even a refusal) means the agent is there and the
+    /// user's authentication is right, so the privacy key is what is wrong.
+    async fn diagnose_privacy(
+        &self,
+        target: &Target,
+        user: &UsmUser,
+        counters: &mut Counters,
+    ) -> Option<SnmpError> {
+        let signer = user.without_privacy();
+        let (engine_id, boots, time, keys) = self.engine_keys(target.addr, &signer)?;
+        let salt = self.shared.salt.fetch_add(1, Ordering::Relaxed);
+        let encode = |id: i32| {
+            let at = v3::Seal {
+                engine_id: &engine_id,
+                boots,
+                time,
+                msg_id: id,
+                salt,
+            };
+            let pdu = Pdu {
+                kind: PduKind::Get,
+                request_id: id,
+                error_status: 0,
+                error_index: 0,
+                varbinds: Vec::new(),
+            };
+            v3::seal(&signer, Some(&keys), at, pdu)
+        };
+        let once = Target {
+            retries: 0,
+            ..target.clone()
+        };
+        let reply = self
+            .exchange(&once, Check::Usm(Some(keys.clone())), encode, counters)
+            .await
+            .ok()?;
+        let name = String::from_utf8_lossy(user.name()).into_owned();
+        let stat = (reply.pdu.kind == PduKind::Report)
+            .then(|| reply.pdu.varbinds.first().and_then(|(o, _)| usm_stat(o)))
+            .flatten();
+        match stat {
+            Some(UsmStat::WrongDigest) => Some(SnmpError::WrongAuth {
+                target: target.addr,
+                user: name,
+            }),
+            Some(UsmStat::UnknownUser) => Some(SnmpError::UnknownUser {
+                target: target.addr,
+                user: name,
+            }),
+            _ if reply.authentic => Some(SnmpError::WrongPriv {
+                target: target.addr,
+                user: name,
+            }),
+            _ => None,
         }
     }
 

@@ -386,6 +386,22 @@ impl UsmUser {
         })
     }
 
+    /// The same user at authNoPriv: what the transport asks with to tell a wrong privacy
+    /// passphrase (which many agents answer with silence) from an agent that is gone.
+    pub fn without_privacy(&self) -> UsmUser {
+        let mut inner = UserInner {
+            name: self.inner.name.clone(),
+            auth: self.inner.auth.clone(),
+            privacy: None,
+            context: self.inner.context.clone(),
+            fingerprint: 0,
+        };
+        inner.fingerprint = self.inner.fingerprint ^ 0x5bd1_e995;
+        UsmUser {
+            inner: Arc::new(inner),
+        }
+    }
+
     /// The user name as sent.
     pub fn name(&self) -> &[u8] {
         &self.inner.name

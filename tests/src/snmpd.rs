@@ -12,13 +12,54 @@ use crate::loopback;
 
 /// The running snmpd and its directory (config, log, persistent state), removed when
 /// the test ends.
-pub struct Snmpd(Child, #[allow(dead_code)] tempdir::Dir);
+pub struct Snmpd {
+    child: Child,
+    addr: SocketAddr,
+    // Declared last: removed after the process is gone.
+    dir: tempdir::Dir,
+}
 
 impl Drop for Snmpd {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
+}
+
+impl Snmpd {
+    /// Stops snmpd and starts it again on the same port with the same configuration and
+    /// persistent state: the same engine, one more boot.
+    pub fn restart(mut self) -> Snmpd {
+        // SIGTERM, not SIGKILL: snmpd saves its engine boots and id on the way out.
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) on our own child's pid; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
+        let _ = self.child.wait();
+        self.child = spawn(&self.dir.0, self.addr);
+        self
+    }
+}
+
+fn spawn(dir: &std::path::Path, addr: SocketAddr) -> Child {
+    // Its engine id and users' keys go to this directory, not to /var/lib/snmp.
+    // -C keeps the host's configuration out, and with it the persistent file, which is
+    // named again so a restarted snmpd keeps its engine and counts one more boot.
+    let mut files = dir.join("snmpd.conf").display().to_string();
+    let persisted = dir.join("persist").join("snmpd.conf");
+    if persisted.exists() {
+        files = format!("{files},{}", persisted.display());
+    }
+    Command::new("snmpd")
+        .env("SNMP_PERSISTENT_DIR", dir.join("persist"))
+        .args(["-f", "-C", "-c", &files])
+        .args(["-I", "-smux,hr_device,hr_print,hr_system,hr_storage,hr_disk,hr_network,hr_proc,hr_swrun,hr_swinst,hr_filesys,ifTable,interfaces", "-Lf"])
+        .arg(dir.join("snmpd.log"))
+        .arg(format!("udp:{addr}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("snmpd starts")
 }
 
 mod tempdir {
@@ -73,12 +114,14 @@ pub fn start(device: &SimDevice, extra: &str) -> (Snmpd, SocketAddr) {
             .is_ok_and(|s| s.success()),
         "net-snmp's snmpd is not installed: run .ci/run or `apt-get install snmpd snmp`"
     );
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "printwatch-snmpd-{}-{}",
+        "printwatch-snmpd-{}-{}-{}",
         std::process::id(),
+        STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         device.name
     ));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir.join("persist")).unwrap();
     let dir = tempdir::Dir(dir);
     let mut conf = String::from("rocommunity public 127.0.0.0/8\n");
     let wanted = [
@@ -100,18 +143,6 @@ pub fn start(device: &SimDevice, extra: &str) -> (Snmpd, SocketAddr) {
     let probe = UdpSocket::bind(loopback()).unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
-    // Its engine id and users' keys go to this directory, not to /var/lib/snmp.
-    let child = Command::new("snmpd")
-        .env("SNMP_PERSISTENT_DIR", dir.0.join("persist"))
-        .args(["-f", "-C", "-c"])
-        .arg(&conf_path)
-        .args(["-I", "-smux,hr_device,hr_print,hr_system,hr_storage,hr_disk,hr_network,hr_proc,hr_swrun,hr_swinst,hr_filesys,ifTable,interfaces", "-Lf"])
-        .arg(dir.0.join("snmpd.log"))
-        .arg(format!("udp:{addr}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("snmpd starts");
-    (Snmpd(child, dir), addr)
+    let child = spawn(&dir.0, addr);
+    (Snmpd { child, addr, dir }, addr)
 }
-

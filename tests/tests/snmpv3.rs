@@ -160,3 +160,156 @@ async fn every_v3_user_reads_what_v2c_reads_from_net_snmp() {
     through.identity.address = direct.identity.address.clone();
     assert_eq!(through, direct, "context printers");
 }
+
+fn usm(name: &str, a: Option<(AuthProtocol, &str)>, p: Option<(PrivProtocol, &str)>) -> Security {
+    Security::Usm(
+        UsmUser::new(
+            name,
+            a.map(|(a, s)| (a, s.as_bytes())),
+            p.map(|(p, s)| (p, s.as_bytes())),
+            "",
+        )
+        .unwrap(),
+    )
+}
+
+/// Each wrong credential gets its own error, none of them a timeout where snmpd says what
+/// is wrong; the right users still read afterwards, on the same transport.
+#[tokio::test]
+async fn each_wrong_credential_says_what_is_wrong() {
+    let (name, path) = fixtures("printers").into_iter().next().unwrap();
+    let device = sim_device(&name, &path);
+    let users = vec![
+        ("good".to_string(), Some(AuthProtocol::Sha256), Some(PrivProtocol::Aes128)),
+        ("signer".to_string(), Some(AuthProtocol::Sha1), None),
+    ];
+    let (_snmpd, addr) = printwatch_tests::snmpd::start(&device, &config_for(&users));
+    let t = Transport::bind_default().await.unwrap();
+    let good = usm(
+        "good",
+        Some((AuthProtocol::Sha256, AUTH_PASS)),
+        Some((PrivProtocol::Aes128, PRIV_PASS)),
+    );
+    read_until_up(&t, target(addr, good.clone())).await;
+
+    let get = |security: Security| {
+        let t = t.clone();
+        async move {
+            Session::new(t, target(addr, security))
+                .get(&[agent_core::mib::sys_object_id()])
+                .await
+        }
+    };
+    let cases: Vec<(&str, Security, fn(&SnmpError) -> bool)> = vec![
+        (
+            "unknown user",
+            usm("nobody", Some((AuthProtocol::Sha256, AUTH_PASS)), None),
+            |e| matches!(e, SnmpError::UnknownUser { .. }),
+        ),
+        (
+            "wrong authentication passphrase",
+            usm("good", Some((AuthProtocol::Sha256, "not-the-pass")), Some((PrivProtocol::Aes128, PRIV_PASS))),
+            |e| matches!(e, SnmpError::WrongAuth { .. }),
+        ),
+        (
+            "wrong authentication protocol",
+            usm("good", Some((AuthProtocol::Md5, AUTH_PASS)), Some((PrivProtocol::Aes128, PRIV_PASS))),
+            |e| matches!(e, SnmpError::WrongAuth { .. }),
+        ),
+        (
+            "wrong privacy passphrase",
+            usm("good", Some((AuthProtocol::Sha256, AUTH_PASS)), Some((PrivProtocol::Aes128, "not-the-pass"))),
+            |e| matches!(e, SnmpError::WrongPriv { .. }),
+        ),
+        (
+            "privacy for a user without it",
+            usm("signer", Some((AuthProtocol::Sha1, AUTH_PASS)), Some((PrivProtocol::Aes128, PRIV_PASS))),
+            |e| matches!(e, SnmpError::UnsupportedLevel { .. }),
+        ),
+        (
+            "no authentication for a user with it",
+            usm("signer", None, None),
+            |e| matches!(e, SnmpError::Refused { .. }),
+        ),
+    ];
+    for (what, security, expected) in cases {
+        let err = get(security).await.expect_err(what);
+        assert!(expected(&err), "{what}: {err:?}");
+        let shown = err.to_string();
+        assert!(!shown.contains(AUTH_PASS) && !shown.contains(PRIV_PASS), "{shown}");
+        println!("{what}: {shown}");
+    }
+    // The right users still read.
+    get(good).await.unwrap();
+    get(usm("signer", Some((AuthProtocol::Sha1, AUTH_PASS)), None))
+        .await
+        .unwrap();
+}
+
+/// After discovery, a steady authPriv poll of a 4-supply printer keeps the budget: at most
+/// 2 round trips and 1,100 bytes on the wire, by the transport's counters.
+#[tokio::test]
+async fn a_steady_auth_priv_poll_keeps_the_budget() {
+    let (name, path) = fixtures("printers")
+        .into_iter()
+        .find(|(n, _)| n == "lexmark_four")
+        .unwrap();
+    let device = sim_device(&name, &path);
+    let users = vec![(
+        "monitor".to_string(),
+        Some(AuthProtocol::Sha256),
+        Some(PrivProtocol::Aes128),
+    )];
+    let (_snmpd, addr) = printwatch_tests::snmpd::start(&device, &config_for(&users));
+    let t = Transport::bind_default().await.unwrap();
+    let monitor = target(
+        addr,
+        usm(
+            "monitor",
+            Some((AuthProtocol::Sha256, AUTH_PASS)),
+            Some((PrivProtocol::Aes128, PRIV_PASS)),
+        ),
+    );
+    let first = read_until_up(&t, monitor.clone()).await;
+    assert_eq!(first.supplies.len(), 4);
+    let (_, mut plan) = first_poll(&mut Session::new(t.clone(), monitor.clone()))
+        .await
+        .unwrap();
+    let mut s = Session::new(t.clone(), monitor);
+    let steady = steady_poll(&mut s, &mut plan, Due { meters: false })
+        .await
+        .unwrap();
+    assert_eq!(steady.supplies, first.supplies);
+    let c = s.counters;
+    println!("steady authPriv poll: {c:?}");
+    assert!(c.requests <= 2, "{c:?}");
+    assert!(c.bytes_sent + c.bytes_received <= 1_100, "{c:?}");
+}
+
+/// snmpd restarted (its boots count goes up): the engine time we hold is refused once
+/// with notInTimeWindow, taken from the Report, and the next request reads.
+#[tokio::test]
+async fn a_restarted_agent_is_read_again_after_one_time_window_report() {
+    let (name, path) = fixtures("printers").into_iter().next().unwrap();
+    let device = sim_device(&name, &path);
+    let users = vec![(
+        "monitor".to_string(),
+        Some(AuthProtocol::Sha1),
+        Some(PrivProtocol::Des),
+    )];
+    let conf = config_for(&users);
+    let (snmpd, addr) = printwatch_tests::snmpd::start(&device, &conf);
+    let t = Transport::bind_default().await.unwrap();
+    let monitor = target(
+        addr,
+        usm("monitor", Some((AuthProtocol::Sha1, AUTH_PASS)), Some((PrivProtocol::Des, PRIV_PASS))),
+    );
+    read_until_up(&t, monitor.clone()).await;
+    let before = t.engine_of(addr).unwrap();
+    let snmpd = snmpd.restart();
+    read_until_up(&t, monitor.clone()).await;
+    let after = t.engine_of(addr).unwrap();
+    assert_eq!(after.id, before.id, "the same engine, from its persistent state");
+    assert!(after.boots > before.boots, "{before:?} then {after:?}");
+    drop(snmpd);
+}
