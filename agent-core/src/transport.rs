@@ -192,7 +192,9 @@ pub enum SnmpError {
         user: String,
     },
     /// The agent computed another digest (usmStatsWrongDigests).
-    #[error("{target} refused the SNMPv3 user {user:?}: wrong authentication passphrase or protocol")]
+    #[error(
+        "{target} refused the SNMPv3 user {user:?}: wrong authentication passphrase or protocol"
+    )]
     WrongAuth {
         /// Who was asked.
         target: SocketAddr,
@@ -580,7 +582,11 @@ impl Transport {
                         detail: format!(
                             "authorizationError: its access rules do not let {user} read at {}{}",
                             user.level(),
-                            if user.context().is_empty() { "" } else { " in that context" }
+                            if user.context().is_empty() {
+                                ""
+                            } else {
+                                " in that context"
+                            }
                         ),
                     });
                 }
@@ -636,11 +642,10 @@ impl Transport {
                     })
                 }
                 None => {
-                    let what = reply
-                        .pdu
-                        .varbinds
-                        .first()
-                        .map_or_else(|| "an empty Report".to_string(), |(o, _)| format!("a Report of {o}"));
+                    let what = reply.pdu.varbinds.first().map_or_else(
+                        || "an empty Report".to_string(),
+                        |(o, _)| format!("a Report of {o}"),
+                    );
                     return Err(SnmpError::Refused {
                         target: target.addr,
                         detail: what,

@@ -478,7 +478,8 @@ pub fn encrypt(
             let enc = cbc::Encryptor::<des::Des>::new_from_slices(&key[..8], &iv);
             if let Ok(enc) = enc {
                 let n = buf.len();
-                let _ = enc.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, n);
+                let _ =
+                    enc.encrypt_padded_mut::<cbc::cipher::block_padding::NoPadding>(&mut buf, n);
             }
             (buf, params.to_vec())
         }
@@ -617,7 +618,10 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{u} {u:?} {:?}", u.localize(b"engine"));
-        assert_eq!(u.to_string(), "v3 user monitor (SHA256/AES) context printers");
+        assert_eq!(
+            u.to_string(),
+            "v3 user monitor (SHA256/AES) context printers"
+        );
         assert!(!shown.contains("secret-"));
         assert_eq!(
             UsmUser::new("m", Some((AuthProtocol::Md5, b"short")), None, "").err(),

@@ -234,7 +234,11 @@ async fn a_second_community_is_tried_only_where_the_first_got_no_answer() {
         assert_eq!(f.credential, if i < 3 { 0 } else { 1 });
         assert_eq!(
             f.credential_name,
-            if i < 3 { "v2c community #1" } else { "v2c community #2" }
+            if i < 3 {
+                "v2c community #1"
+            } else {
+                "v2c community #2"
+            }
         );
     }
     // 3 answer the first community; the other 11 addresses get both.

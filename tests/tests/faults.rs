@@ -10,7 +10,7 @@ use agent_core::model::Reading;
 use agent_core::poll::first_poll;
 use agent_core::session::Session;
 use agent_core::sim::{serve, Faults, SimDevice};
-use agent_core::transport::{Security, Counters, SnmpError, Target, Transport};
+use agent_core::transport::{Counters, Security, SnmpError, Target, Transport};
 use agent_core::Oid;
 use printwatch_tests::{essence, fixture, fixtures, loopback, sim_device, until};
 

@@ -46,7 +46,11 @@ fn combinations() -> Vec<(String, Option<AuthProtocol>, Option<PrivProtocol>)> {
     let mut out = vec![("plain".to_string(), None, None)];
     for a in AuthProtocol::ALL {
         out.push((format!("a{a}"), Some(a), None));
-        for p in [PrivProtocol::Des, PrivProtocol::Aes128, PrivProtocol::Aes256] {
+        for p in [
+            PrivProtocol::Des,
+            PrivProtocol::Aes128,
+            PrivProtocol::Aes256,
+        ] {
             out.push((format!("a{a}p{p}"), Some(a), Some(p)));
         }
     }
@@ -137,9 +141,12 @@ async fn every_v3_user_reads_what_v2c_reads_from_net_snmp() {
 
     for (name, a, p) in &users {
         let u = user(name, *a, *p, "");
-        let got = first_poll(&mut Session::new(t.clone(), target(addr, Security::Usm(u.clone()))))
-            .await
-            .unwrap_or_else(|e| panic!("{u}: {e}"));
+        let got = first_poll(&mut Session::new(
+            t.clone(),
+            target(addr, Security::Usm(u.clone())),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{u}: {e}"));
         assert_eq!(essence(got.0), v2c, "{u} reads otherwise than v2c");
     }
     // Keys are localised once per user for this engine, not per request.
@@ -152,10 +159,18 @@ async fn every_v3_user_reads_what_v2c_reads_from_net_snmp() {
             .unwrap()
             .0,
     );
-    let ctx = user("ctx", Some(AuthProtocol::Sha256), Some(PrivProtocol::Aes128), "printers");
-    let (through, _) = first_poll(&mut Session::new(t.clone(), target(addr, Security::Usm(ctx))))
-        .await
-        .unwrap();
+    let ctx = user(
+        "ctx",
+        Some(AuthProtocol::Sha256),
+        Some(PrivProtocol::Aes128),
+        "printers",
+    );
+    let (through, _) = first_poll(&mut Session::new(
+        t.clone(),
+        target(addr, Security::Usm(ctx)),
+    ))
+    .await
+    .unwrap();
     let mut through = essence(through);
     through.identity.address = direct.identity.address.clone();
     assert_eq!(through, direct, "context printers");
@@ -180,7 +195,11 @@ async fn each_wrong_credential_says_what_is_wrong() {
     let (name, path) = fixtures("printers").into_iter().next().unwrap();
     let device = sim_device(&name, &path);
     let users = vec![
-        ("good".to_string(), Some(AuthProtocol::Sha256), Some(PrivProtocol::Aes128)),
+        (
+            "good".to_string(),
+            Some(AuthProtocol::Sha256),
+            Some(PrivProtocol::Aes128),
+        ),
         ("signer".to_string(), Some(AuthProtocol::Sha1), None),
     ];
     let (_snmpd, addr) = printwatch_tests::snmpd::start(&device, &config_for(&users));
@@ -208,22 +227,38 @@ async fn each_wrong_credential_says_what_is_wrong() {
         ),
         (
             "wrong authentication passphrase",
-            usm("good", Some((AuthProtocol::Sha256, "not-the-pass")), Some((PrivProtocol::Aes128, PRIV_PASS))),
+            usm(
+                "good",
+                Some((AuthProtocol::Sha256, "not-the-pass")),
+                Some((PrivProtocol::Aes128, PRIV_PASS)),
+            ),
             |e| matches!(e, SnmpError::WrongAuth { .. }),
         ),
         (
             "wrong authentication protocol",
-            usm("good", Some((AuthProtocol::Md5, AUTH_PASS)), Some((PrivProtocol::Aes128, PRIV_PASS))),
+            usm(
+                "good",
+                Some((AuthProtocol::Md5, AUTH_PASS)),
+                Some((PrivProtocol::Aes128, PRIV_PASS)),
+            ),
             |e| matches!(e, SnmpError::WrongAuth { .. }),
         ),
         (
             "wrong privacy passphrase",
-            usm("good", Some((AuthProtocol::Sha256, AUTH_PASS)), Some((PrivProtocol::Aes128, "not-the-pass"))),
+            usm(
+                "good",
+                Some((AuthProtocol::Sha256, AUTH_PASS)),
+                Some((PrivProtocol::Aes128, "not-the-pass")),
+            ),
             |e| matches!(e, SnmpError::WrongPriv { .. }),
         ),
         (
             "privacy for a user without it",
-            usm("signer", Some((AuthProtocol::Sha1, AUTH_PASS)), Some((PrivProtocol::Aes128, PRIV_PASS))),
+            usm(
+                "signer",
+                Some((AuthProtocol::Sha1, AUTH_PASS)),
+                Some((PrivProtocol::Aes128, PRIV_PASS)),
+            ),
             |e| matches!(e, SnmpError::UnsupportedLevel { .. }),
         ),
         (
@@ -236,7 +271,10 @@ async fn each_wrong_credential_says_what_is_wrong() {
         let err = get(security).await.expect_err(what);
         assert!(expected(&err), "{what}: {err:?}");
         let shown = err.to_string();
-        assert!(!shown.contains(AUTH_PASS) && !shown.contains(PRIV_PASS), "{shown}");
+        assert!(
+            !shown.contains(AUTH_PASS) && !shown.contains(PRIV_PASS),
+            "{shown}"
+        );
         println!("{what}: {shown}");
     }
     // The right users still read.
@@ -302,14 +340,194 @@ async fn a_restarted_agent_is_read_again_after_one_time_window_report() {
     let t = Transport::bind_default().await.unwrap();
     let monitor = target(
         addr,
-        usm("monitor", Some((AuthProtocol::Sha1, AUTH_PASS)), Some((PrivProtocol::Des, PRIV_PASS))),
+        usm(
+            "monitor",
+            Some((AuthProtocol::Sha1, AUTH_PASS)),
+            Some((PrivProtocol::Des, PRIV_PASS)),
+        ),
     );
     read_until_up(&t, monitor.clone()).await;
     let before = t.engine_of(addr).unwrap();
     let snmpd = snmpd.restart();
     read_until_up(&t, monitor.clone()).await;
     let after = t.engine_of(addr).unwrap();
-    assert_eq!(after.id, before.id, "the same engine, from its persistent state");
+    assert_eq!(
+        after.id, before.id,
+        "the same engine, from its persistent state"
+    );
     assert!(after.boots > before.boots, "{before:?} then {after:?}");
     drop(snmpd);
+}
+
+/// The simulator's v3 agent: every level and protocol reads as v2c does, each refusal is
+/// its own error (the simulator reports a decryption error, as RFC 3414 asks), and keys
+/// are localised once per engine and user however many polls follow.
+#[tokio::test]
+async fn the_simulator_speaks_v3_as_the_transport_does() {
+    let (name, path) = fixtures("printers").into_iter().next().unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let mut levels = vec![(None, None), (Some(AuthProtocol::Md5), None)];
+    for p in PrivProtocol::ALL {
+        levels.push((Some(AuthProtocol::Sha1), Some(p)));
+    }
+    levels.push((Some(AuthProtocol::Sha512), Some(PrivProtocol::Aes256)));
+    for (a, p) in levels {
+        let u = user("sim", a, p, "");
+        let mut device = sim_device(&name, &path);
+        device.community = b"not-for-v3".to_vec();
+        device.v3 = Some(agent_core::sim::SimUsm::new(
+            b"\x80\x00\x1f\x88\x04sim".to_vec(),
+            u.clone(),
+        ));
+        let sim = serve(vec![(loopback(), device)]).await.unwrap();
+        let addr = sim.addrs()[0];
+        let v2c = first_poll(&mut Session::new(
+            t.clone(),
+            target(addr, Security::v2c("not-for-v3")),
+        ))
+        .await
+        .unwrap()
+        .0;
+        let before = t.totals().key_localisations;
+        let (v3, mut plan) = first_poll(&mut Session::new(
+            t.clone(),
+            target(addr, Security::Usm(u.clone())),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{u}: {e}"));
+        assert_eq!(
+            printwatch_tests::essence(v3),
+            printwatch_tests::essence(v2c),
+            "{u}"
+        );
+        for _ in 0..3 {
+            steady_poll(
+                &mut Session::new(t.clone(), target(addr, Security::Usm(u.clone()))),
+                &mut plan,
+                Due { meters: true },
+            )
+            .await
+            .unwrap();
+        }
+        assert_eq!(
+            t.totals().key_localisations - before,
+            1,
+            "{u}: keys localised once"
+        );
+
+        if let (Some(a), Some(p)) = (a, p) {
+            let cases: Vec<(Security, fn(&SnmpError) -> bool)> = vec![
+                (
+                    usm("nobody", Some((a, AUTH_PASS)), Some((p, PRIV_PASS))),
+                    |e| matches!(e, SnmpError::UnknownUser { .. }),
+                ),
+                (
+                    usm("sim", Some((a, "wrong-pass-1")), Some((p, PRIV_PASS))),
+                    |e| matches!(e, SnmpError::WrongAuth { .. }),
+                ),
+                (
+                    usm("sim", Some((a, AUTH_PASS)), Some((p, "wrong-pass-2"))),
+                    |e| matches!(e, SnmpError::WrongPriv { .. }),
+                ),
+                (usm("sim", Some((a, AUTH_PASS)), None), |e| {
+                    matches!(e, SnmpError::UnsupportedLevel { .. })
+                }),
+            ];
+            for (security, expected) in cases {
+                let shown = security.to_string();
+                let err = Session::new(t.clone(), target(addr, security))
+                    .get(&[agent_core::mib::sys_object_id()])
+                    .await
+                    .expect_err(&shown);
+                assert!(expected(&err), "{shown}: {err:?}");
+            }
+        }
+    }
+}
+
+/// A sweep with a v3 user and a community: one engine-discovery request per address finds
+/// the v3 agents before any user is tried; addresses without one cost that request and
+/// the community's, so each address gets one request per credential; the credential that
+/// answered is reported by its place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_finds_v3_printers_with_one_engine_request_per_address() {
+    use agent_core::discover::{sweep, EndReason, SweepConfig, SweepStats};
+    use std::net::Ipv4Addr;
+    let (name, path) = fixtures("printers").into_iter().next().unwrap();
+    let monitor = user(
+        "monitor",
+        Some(AuthProtocol::Sha256),
+        Some(PrivProtocol::Aes128),
+        "",
+    );
+    let base = printwatch_tests::loopback().ip();
+    let std::net::IpAddr::V4(base) = base else {
+        unreachable!()
+    };
+    let base = u32::from(base) & !0xff;
+    let port = 16_171;
+    let mut devices = Vec::new();
+    for i in 1..=6u32 {
+        let mut d = sim_device(&name, &path);
+        if i <= 3 {
+            // v3 only: its community is nobody's.
+            d.community = b"unguessable".to_vec();
+            d.v3 = Some(agent_core::sim::SimUsm::new(
+                [&b"\x80\x00\x1f\x88\x04sim"[..], &[i as u8]].concat(),
+                monitor.clone(),
+            ));
+        }
+        devices.push((SocketAddr::from((Ipv4Addr::from(base + i), port)), d));
+    }
+    let sim = serve(devices).await.unwrap();
+    let t = Transport::bind_default().await.unwrap();
+    let config = SweepConfig {
+        addresses: (1..=10u32).map(|i| Ipv4Addr::from(base + i)).collect(),
+        port,
+        credentials: vec![Security::Usm(monitor.clone()), Security::v2c("public")],
+        timeout: Duration::from_millis(300),
+        retries: 0,
+        read_printers: true,
+        rate: 1_000,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let summary = sweep(
+        t,
+        config,
+        64,
+        std::sync::Arc::new(SweepStats::default()),
+        tx,
+        std::future::pending::<EndReason>(),
+    )
+    .await;
+    let mut found = Vec::new();
+    while let Ok(f) = rx.try_recv() {
+        found.push(f);
+    }
+    assert_eq!(found.len(), 6);
+    for f in &found {
+        let last: u32 = f
+            .identity
+            .address
+            .rsplit(['.', ':'])
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let i = last - (base & 0xff);
+        let reading = f.reading.as_ref().unwrap_or_else(|| panic!("{f:?}"));
+        assert!(!reading.supplies.is_empty());
+        if i <= 3 {
+            assert_eq!(f.credential, 0);
+            assert_eq!(f.credential_name, "v3 user monitor (SHA256/AES)");
+        } else {
+            assert_eq!(f.credential, 1);
+            assert_eq!(f.credential_name, "v2c community #1");
+        }
+    }
+    // v3 agents: engine discovery and the user's probe; the others: engine discovery and
+    // the community's probe; empty addresses: the same two. Two credentials, two requests.
+    assert_eq!(summary.requests, 10 * 2, "{summary:?}");
+    let asked = sim.requests();
+    assert!(asked.iter().all(|n| *n >= 2), "{asked:?}");
 }

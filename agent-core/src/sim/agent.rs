@@ -48,6 +48,8 @@ pub struct SimDevice {
     pub replies: u32,
     /// Present for synthetic printers, whose values change with time.
     pub synthetic: Option<super::synthetic::Drain>,
+    /// Its SNMPv3 engine and user, if it speaks v3 (it answers v2c as well).
+    pub v3: Option<super::usm::SimUsm>,
 }
 
 impl SimDevice {
@@ -61,6 +63,7 @@ impl SimDevice {
             faults: Faults::default(),
             replies: 0,
             synthetic: None,
+            v3: None,
         }
     }
 

@@ -8,6 +8,8 @@
 pub mod agent;
 pub mod server;
 pub mod synthetic;
+pub mod usm;
 
 pub use agent::{alert_row, Faults, SimDevice};
 pub use server::{serve, SimHandle, Traffic};
+pub use usm::SimUsm;

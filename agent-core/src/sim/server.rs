@@ -129,16 +129,29 @@ async fn run(
         };
         wire.requests.fetch_add(1, Ordering::Relaxed);
         wire.bytes_in.fetch_add(len as u64, Ordering::Relaxed);
-        let Ok(req) = Message::decode(&buf[..len]) else {
-            continue;
-        };
         if let Some(drain) = &device.synthetic {
             drain.apply(&mut device.view, Instant::now());
         }
         while let Ok((oid, value)) = changes.try_recv() {
             device.view.insert(oid, value);
         }
-        let Some(reply) = device.respond(&req) else {
+        let reply = if crate::v3::peek_version(&buf[..len]) == Some(3) {
+            let Some(usm) = &device.v3 else { continue };
+            // v3 requests are served from the same view as v2c, under the device's
+            // community, which v3 never sends.
+            let community = device.community.clone();
+            usm.respond(&buf[..len], |m| {
+                let mut m = m.clone();
+                m.community = community;
+                device.respond(&m)
+            })
+        } else {
+            Message::decode(&buf[..len])
+                .ok()
+                .and_then(|req| device.respond(&req))
+                .map(|r| r.encode())
+        };
+        let Some(reply) = reply else {
             continue;
         };
         let faults = device.faults.clone();
@@ -157,7 +170,7 @@ async fn run(
         if lost {
             continue;
         }
-        let bytes = if garbage { junk } else { reply.encode() };
+        let bytes = if garbage { junk } else { reply };
         device.replies += 1;
         let delayed =
             !faults.delay.is_zero() && faults.delay_count.is_none_or(|n| device.replies <= n);
