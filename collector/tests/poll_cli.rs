@@ -154,3 +154,143 @@ async fn table_output_and_usage_errors() {
     let help = collector().args(["poll", "--help"]).output().unwrap();
     assert!(String::from_utf8_lossy(&help.stdout).contains("Examples"));
 }
+
+/// `poll` and `discover` over SNMPv3: the passphrases come from a file or the environment,
+/// never the command line; a wrong one is named in the error; no passphrase is printed,
+/// in `--help`, errors or output.
+#[tokio::test(flavor = "multi_thread")]
+async fn v3_from_a_pass_file_or_the_environment_and_no_secret_shown() {
+    use agent_core::usm::{AuthProtocol, PrivProtocol, UsmUser};
+    use std::os::unix::fs::PermissionsExt;
+    const AUTH: &str = "auth-secret-4321";
+    const PRIV: &str = "priv-secret-8765";
+    let (n, p) = fixture("special_levels");
+    let mut device = sim_device(&n, &p);
+    device.community = b"nobody-knows".to_vec();
+    let user = UsmUser::new(
+        "monitor",
+        Some((AuthProtocol::Sha512, AUTH.as_bytes())),
+        Some((PrivProtocol::Aes256, PRIV.as_bytes())),
+        "",
+    )
+    .unwrap();
+    device.v3 = Some(agent_core::sim::SimUsm::new(
+        b"\x80\x00\x1f\x88\x04cli".to_vec(),
+        user,
+    ));
+    let sim = serve(vec![(loopback(), device)]).await.unwrap();
+    let addr = sim.addrs()[0].to_string();
+    let dir = printwatch_tests::tempdir("v3-cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let auth_file = dir.join("auth");
+    std::fs::write(&auth_file, format!("{AUTH}\n")).unwrap();
+    std::fs::set_permissions(&auth_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    let run = |args: Vec<String>, envs: Vec<(&'static str, &'static str)>| {
+        tokio::task::spawn_blocking(move || {
+            collector()
+                .args(&args)
+                .envs(envs)
+                .env_remove("PRINTWATCH_V3_AUTH_PASS")
+                .output()
+                .unwrap()
+        })
+    };
+    let v3 = |priv_pass_env: &'static str| {
+        let mut a: Vec<String> = vec!["poll".into(), addr.clone(), "--json".into()];
+        a.extend(
+            [
+                "--timeout",
+                "300ms",
+                "--retries",
+                "0",
+                "--v3-user",
+                "monitor",
+                "--v3-auth",
+                "SHA512",
+                "--v3-priv",
+                "AES256",
+            ]
+            .map(String::from),
+        );
+        a.push("--v3-auth-pass-file".into());
+        a.push(auth_file.display().to_string());
+        (a, vec![("PRINTWATCH_V3_PRIV_PASS", priv_pass_env)])
+    };
+    let (args, envs) = v3(PRIV);
+    let out = run(args, envs).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let reading: agent_core::model::Reading = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(!reading.supplies.is_empty());
+
+    // A wrong privacy passphrase is named as such, and not shown.
+    let (args, envs) = v3("not-the-priv-pass");
+    let out = run(args, envs).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("wrong privacy passphrase"), "{stderr}");
+    assert!(!stderr.contains("not-the-priv-pass"), "{stderr}");
+
+    // Without the privacy passphrase anywhere: an error saying where to put it.
+    let (args, _) = v3(PRIV);
+    let out = run(args, vec![]).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("PRINTWATCH_V3_PRIV_PASS"), "{stderr}");
+
+    // A passphrase file others may read is refused.
+    std::fs::set_permissions(&auth_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (args, envs) = v3(PRIV);
+    let out = run(args, envs).await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains(AUTH), "{stderr}");
+    std::fs::set_permissions(&auth_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // Discover finds it with the v3 user, shows the user and no secret.
+    let ip = sim.addrs()[0].ip().to_string();
+    let port = sim.addrs()[0].port().to_string();
+    let mut args: Vec<String> = vec![
+        "discover".into(),
+        ip,
+        "--port".into(),
+        port,
+        "--json".into(),
+    ];
+    args.extend(
+        [
+            "--timeout",
+            "300ms",
+            "--v3-user",
+            "monitor",
+            "--v3-auth",
+            "SHA-512",
+            "--v3-priv",
+            "AES-256",
+        ]
+        .map(String::from),
+    );
+    args.push("--v3-auth-pass-file".into());
+    args.push(auth_file.display().to_string());
+    let out = run(args, vec![("PRINTWATCH_V3_PRIV_PASS", PRIV)])
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let found: serde_json::Value = serde_json::from_str(stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(found["event"], "found", "{stdout}");
+    assert_eq!(found["class"], "printer");
+    assert_eq!(found["credential"], "v3 user monitor (SHA512/AES256)");
+    assert!(!stdout.contains(AUTH) && !stdout.contains(PRIV));
+
+    // --help teaches the flags and where passphrases go, and takes none.
+    for cmd in ["poll", "discover"] {
+        let out = run(vec![cmd.into(), "--help".into()], vec![])
+            .await
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(help.contains("--v3-auth-pass-file"), "{help}");
+        assert!(help.contains("PRINTWATCH_V3_AUTH_PASS"), "{help}");
+        assert!(!help.contains("--v3-auth-pass "), "{help}");
+    }
+}

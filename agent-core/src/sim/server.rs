@@ -33,11 +33,17 @@ pub struct Traffic {
     pub bytes_out: u64,
 }
 
+/// A change to a running device.
+enum Control {
+    Set(Oid, Value),
+    Community(Vec<u8>),
+}
+
 /// Running simulated devices. Dropping it stops them.
 pub struct SimHandle {
     addrs: Vec<SocketAddr>,
     wire: Vec<Arc<Wire>>,
-    controls: Vec<tokio::sync::mpsc::UnboundedSender<(Oid, Value)>>,
+    controls: Vec<tokio::sync::mpsc::UnboundedSender<Control>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -79,7 +85,15 @@ impl SimHandle {
     /// given to [`serve`]; an unknown index does nothing.
     pub fn set(&self, device: usize, oid: Oid, value: Value) {
         if let Some(c) = self.controls.get(device) {
-            let _ = c.send((oid, value));
+            let _ = c.send(Control::Set(oid, value));
+        }
+    }
+
+    /// Changes the community a device answers to, from its next request on: an
+    /// administrator rotating it, which a collector must notice and get past.
+    pub fn set_community(&self, device: usize, community: &[u8]) {
+        if let Some(c) = self.controls.get(device) {
+            let _ = c.send(Control::Community(community.to_vec()));
         }
     }
 }
@@ -120,7 +134,7 @@ async fn run(
     socket: Arc<UdpSocket>,
     mut device: SimDevice,
     wire: Arc<Wire>,
-    mut changes: tokio::sync::mpsc::UnboundedReceiver<(Oid, Value)>,
+    mut changes: tokio::sync::mpsc::UnboundedReceiver<Control>,
 ) {
     let mut buf = vec![0u8; 65_536];
     loop {
@@ -132,8 +146,13 @@ async fn run(
         if let Some(drain) = &device.synthetic {
             drain.apply(&mut device.view, Instant::now());
         }
-        while let Ok((oid, value)) = changes.try_recv() {
-            device.view.insert(oid, value);
+        while let Ok(change) = changes.try_recv() {
+            match change {
+                Control::Set(oid, value) => {
+                    device.view.insert(oid, value);
+                }
+                Control::Community(c) => device.community = c,
+            }
         }
         let reply = if crate::v3::peek_version(&buf[..len]) == Some(3) {
             let Some(usm) = &device.v3 else { continue };
