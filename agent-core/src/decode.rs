@@ -95,7 +95,11 @@ fn field(vars: &Varbinds, fields: &[Field], dev: u32) -> Option<String> {
     })
 }
 
-fn clean_model(profile: &VendorProfile, model: String) -> String {
+/// The model name alone. Printers glue other things to it: firmware after a `;` or `,`
+/// (`Samsung M332x Series; V4.00.02.26`), a MAC or serial in brackets
+/// (`Brother HL-5370DW series [001ba90ba752]`), `SN:` and the serial, a trailing version
+/// (`RICOH MP C3004 1.02`). What a person orders toner by is what is left.
+fn clean_model(profile: &VendorProfile, model: String, serial: Option<&str>) -> String {
     let mut m = model.as_str();
     for p in profile.name_prefixes {
         if let Some(rest) = m.strip_prefix(p) {
@@ -103,10 +107,57 @@ fn clean_model(profile: &VendorProfile, model: String) -> String {
             break;
         }
     }
-    m.split_whitespace()
+    let m = m.split([';', ',']).next().unwrap_or_default();
+    // Bracketed groups: [MAC], (SN ...), (serial); a parenthesis that is part of a name
+    // (`(R)`, `(A4)`) is short and carries no digits run, so it stays.
+    let mut plain = String::with_capacity(m.len());
+    let mut depth: Option<(char, String)> = None;
+    for c in m.chars() {
+        match (&mut depth, c) {
+            (None, '[' | '(') => depth = Some((c, String::new())),
+            (Some((open, inside)), ']' | ')') => {
+                let glued = *open == '['
+                    || inside.len() >= 6
+                        && inside.chars().filter(char::is_ascii_digit).count() >= 3
+                    || serial.is_some_and(|s| !s.is_empty() && inside.contains(s));
+                if !glued {
+                    plain.push(*open);
+                    plain.push_str(inside);
+                    plain.push(c);
+                }
+                depth = None;
+            }
+            (Some((_, inside)), c) => inside.push(c),
+            (None, c) => plain.push(c),
+        }
+    }
+    let mut words: Vec<&str> = plain
+        .split_whitespace()
         .filter(|w| !w.eq_ignore_ascii_case("series"))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .collect();
+    // `SN:123`, `S/N 123`, or the serial itself.
+    if let Some(at) = words.iter().position(|w| {
+        let u = w.to_ascii_uppercase();
+        u.starts_with("SN:") || u.starts_with("S/N") || u == "SN"
+    }) {
+        words.truncate(at);
+    }
+    if let Some(s) = serial.filter(|s| s.len() >= 4) {
+        words.retain(|w| *w != s);
+    }
+    // A trailing version: 1.02, V4.00.02, 5.0.0a.
+    while words.len() > 1 && words.last().is_some_and(|w| is_version(w)) {
+        words.pop();
+    }
+    words.join(" ")
+}
+
+fn is_version(w: &str) -> bool {
+    let w = w.strip_prefix(['v', 'V']).unwrap_or(w);
+    let w = w.trim_end_matches(|c: char| c.is_ascii_lowercase());
+    w.contains('.')
+        && w.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// Builds the identity part of a reading.
@@ -114,10 +165,6 @@ pub fn identity(vars: &Varbinds, address: &str) -> Identity {
     let profile = profile_of(vars);
     let dev = printer_device_index(vars);
     let sys_descr = text_of(vars, &mib::sys_descr());
-    let model = field(vars, profile.model, dev)
-        .or_else(|| text_of(vars, &mib::hr_device_descr().child(&[dev])))
-        .map(|m| clean_model(profile, m))
-        .filter(|m| !m.is_empty());
     let serial = field(vars, profile.serial, dev)
         .or_else(|| text_of(vars, &mib::prt_general_serial().child(&[dev])))
         .or_else(|| {
@@ -125,6 +172,10 @@ pub fn identity(vars: &Varbinds, address: &str) -> Identity {
                 .find_map(|(_, v)| v.as_bytes().map(text::plain_text))
         })
         .filter(|s| !s.is_empty());
+    let model = field(vars, profile.model, dev)
+        .or_else(|| text_of(vars, &mib::hr_device_descr().child(&[dev])))
+        .map(|m| clean_model(profile, m, serial.as_deref()))
+        .filter(|m| !m.is_empty());
     let ethernet: Vec<u32> = column(vars, &mib::if_type())
         .filter(|(_, v)| v.as_i64() == Some(6))
         .filter_map(|(i, _)| i.first().copied())
@@ -424,6 +475,46 @@ mod tests {
             .iter()
             .map(|(o, v)| (Oid::lit(o), v.clone()))
             .collect()
+    }
+
+    #[test]
+    fn a_model_is_the_name_alone() {
+        let base = &VendorProfile::BASE;
+        let cases = [
+            (
+                "Brother HL-5370DW series [001ba90ba752]",
+                None,
+                "Brother HL-5370DW",
+            ),
+            (
+                "Samsung M332x 382x 402x Series; V4.00.02.26 FEB-09-2016",
+                None,
+                "Samsung M332x 382x 402x",
+            ),
+            (
+                "Xerox WorkCentre 6515; Net 62.5.11,ESS 201805210911",
+                None,
+                "Xerox WorkCentre 6515",
+            ),
+            ("RICOH MP C3004 1.02", None, "RICOH MP C3004"),
+            (
+                "HP LaserJet M402dn SN:PHBQB12345",
+                None,
+                "HP LaserJet M402dn",
+            ),
+            (
+                "Lexmark MS610de 7016ABC1234",
+                Some("7016ABC1234"),
+                "Lexmark MS610de",
+            ),
+            ("Acme Laser (S/N 99887766)", None, "Acme Laser"),
+            ("Canon iR-ADV C5535 (A4)", None, "Canon iR-ADV C5535 (A4)"),
+            ("EPSON WF-C5790BA", Some("X3B8022793"), "EPSON WF-C5790BA"),
+            ("Phaser 6510", None, "Phaser 6510"),
+        ];
+        for (raw, serial, want) in cases {
+            assert_eq!(clean_model(base, raw.to_string(), serial), want, "{raw}");
+        }
     }
 
     #[test]

@@ -508,7 +508,7 @@ pub fn decrypt(
     }
     match proto {
         PrivProtocol::Des => {
-            if cipher_text.len() % 8 != 0 || key.len() < 16 {
+            if !cipher_text.len().is_multiple_of(8) || key.len() < 16 {
                 return None;
             }
             let mut iv = [0u8; 8];

@@ -136,6 +136,58 @@ pub struct FleetFigures {
     pub baseline_round_trips: f64,
     /// Its CPU seconds (the processes', ended and reaped).
     pub baseline_cpu_s: f64,
+    /// Steady state over v2c: collector CPU microseconds per poll.
+    pub v2c_cpu_us_per_poll: f64,
+    /// The same printers over SNMPv3 authPriv (SHA-256/AES-128), a collector of its own.
+    pub v3: SteadyFigures,
+}
+
+/// One steady-state measurement: two cycles after the first full one.
+#[derive(Debug, Clone, Default)]
+pub struct SteadyFigures {
+    /// Steady polls a second.
+    pub polls_per_s: f64,
+    /// Collector CPU (user and system) per steady poll, in microseconds.
+    pub cpu_us_per_poll: f64,
+    /// Bytes on the wire per poll, as the printers counted them.
+    pub bytes_per_poll: f64,
+    /// Datagrams the printers received per poll.
+    pub round_trips_per_poll: f64,
+    /// Polls that failed, in all.
+    pub failed_polls: f64,
+}
+
+/// The bench's v3 user: what the simulated printers serve and the v3 collector reads with.
+pub const V3_USER: &str = "bench";
+const V3_AUTH_PASS: &str = "bench-auth-pass";
+const V3_PRIV_PASS: &str = "bench-priv-pass";
+
+fn v3_user() -> Result<agent_core::usm::UsmUser> {
+    use agent_core::usm::{AuthProtocol, PrivProtocol, UsmUser};
+    Ok(UsmUser::new(
+        V3_USER,
+        Some((AuthProtocol::Sha256, V3_AUTH_PASS.as_bytes())),
+        Some((PrivProtocol::Aes128, V3_PRIV_PASS.as_bytes())),
+        "",
+    )?)
+}
+
+/// `[[snmp.credentials]]` for the v3 collector, its passphrases in chmod-600 files.
+fn v3_credentials(dir: &Path) -> Result<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut files = Vec::new();
+    for (name, pass) in [("auth.pass", V3_AUTH_PASS), ("priv.pass", V3_PRIV_PASS)] {
+        let f = dir.join(name);
+        std::fs::write(&f, pass)?;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600))?;
+        files.push(f);
+    }
+    Ok(format!(
+        "[[snmp.credentials]]\nuser = \"{V3_USER}\"\nauth = \"SHA256\"\nauth_pass_file = \"{}\"\n\
+         priv = \"AES\"\npriv_pass_file = \"{}\"\n",
+        files[0].display(),
+        files[1].display()
+    ))
 }
 
 struct Proc {
@@ -226,6 +278,7 @@ async fn until(
 
 fn collector_toml(
     dir: &Path,
+    outbox: &str,
     targets: &[SocketAddr],
     coordinator: SocketAddr,
     metrics: SocketAddr,
@@ -240,7 +293,7 @@ fn collector_toml(
          [snmp]\ntimeout_ms = 1000\nretries = 2\nrate = 50000\n\
          [intervals]\nstatus_seconds = 1\nmeters_seconds = 86400\nidentity_seconds = 604800\n\
          [metrics]\nprometheus_listen = \"{metrics}\"\n",
-        outbox = dir.join("outbox").display(),
+        outbox = dir.join(outbox).display(),
         targets = targets.join(", "),
         ca = dir.join("ca.pem").display(),
         cert = files.cert.display(),
@@ -259,15 +312,18 @@ fn coordinator_toml(dir: &Path, listen: SocketAddr, metrics: SocketAddr) -> Stri
     )
 }
 
-/// The simulated printers: `n` synthetic ones from 127.`net`.0.1 up.
+/// The simulated printers: `n` synthetic ones from 127.`net`.0.1 up, each answering v2c
+/// and, as an engine of its own, SNMPv3 for [`V3_USER`].
 pub async fn printers(n: usize, net: u8) -> Result<SimHandle> {
     let base = u32::from(Ipv4Addr::new(127, net, 0, 1));
+    let user = v3_user()?;
     let devices = (0..n as u32)
         .map(|i| {
-            (
-                SocketAddr::from((Ipv4Addr::from(base + i), 16161)),
-                synthetic::printer(u64::from(net), i),
-            )
+            let mut d = synthetic::printer(u64::from(net), i);
+            let mut engine = b"\x80\x00\x1f\x88\x04bench".to_vec();
+            engine.extend_from_slice(&i.to_be_bytes());
+            d.v3 = Some(agent_core::sim::SimUsm::new(engine, user.clone()));
+            (SocketAddr::from((Ipv4Addr::from(base + i), 16161)), d)
         })
         .collect();
     serve(devices)
@@ -292,7 +348,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     let ccfg = dir.join("collector.toml");
     std::fs::write(
         &ccfg,
-        collector_toml(&dir, sim.addrs(), listen, coll_metrics, pollers),
+        collector_toml(&dir, "outbox", sim.addrs(), listen, coll_metrics, pollers),
     )?;
     let kcfg = dir.join("coordinator.toml");
     std::fs::write(&kcfg, coordinator_toml(&dir, listen, coord_metrics))?;
@@ -324,6 +380,9 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     })
     .await?;
     let wire0 = sim.traffic();
+    let cpu0 = usage(collector.pid())
+        .context("the collector's usage")?
+        .cpu_seconds;
     let base = from.polls("steady");
     let (to, t1) = until(
         "two more steady cycles",
@@ -343,6 +402,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     f.failed_polls = to.sum(&["printwatch_polls_total{", "result=\"failed\""]);
     let u = usage(collector.pid()).context("the collector's usage")?;
     f.collector_cpu_s = u.cpu_seconds;
+    f.v2c_cpu_us_per_poll = (u.cpu_seconds - cpu0) * 1e6 / polls;
     f.collector_peak_mib = u.peak_mib;
 
     // An outage: the coordinator goes away while the collector polls on, its readings
@@ -380,7 +440,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     let scfg = dir.join("streamer.toml");
     std::fs::write(
         &scfg,
-        collector_toml(&dir, &[], listen, stream_metrics, pollers),
+        collector_toml(&dir, "outbox", &[], listen, stream_metrics, pollers),
     )?;
     let mut polling = Some(collector);
     for _ in 0..STREAM_RUNS {
@@ -428,6 +488,21 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     }
     f.ingest_per_s = median(&f.ingest_runs);
 
+    // SNMPv3 authPriv: a collector of its own, with only the v3 user, polls the same
+    // printers into a coordinator; its steady state is measured as v2c's was.
+    let v3_metrics = free_addr()?;
+    let v3cfg = dir.join("collector-v3.toml");
+    std::fs::write(
+        &v3cfg,
+        collector_toml(&dir, "outbox-v3", sim.addrs(), listen, v3_metrics, pollers)
+            + &v3_credentials(&dir)?,
+    )?;
+    let coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
+    let mut collector = Proc::start("collector", &nodes.collector, &v3cfg)?;
+    f.v3 = steady(&sim, v3_metrics, &mut collector, nf, limit).await?;
+    drop(collector);
+    drop(coordinator);
+
     // The baseline: snmpbulkwalk of the same tables, every printer, 16 walks at a time.
     let cpu0 = children_cpu_seconds();
     let wire0 = sim.traffic();
@@ -444,6 +519,49 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
 }
 
 /// Starts the coordinator and waits until its metrics endpoint answers.
+/// Waits for every first read, then times two steady cycles from the second one on.
+async fn steady(
+    sim: &SimHandle,
+    metrics: SocketAddr,
+    collector: &mut Proc,
+    nf: f64,
+    limit: Duration,
+) -> Result<SteadyFigures> {
+    until("every first read", metrics, collector, limit, |s| {
+        s.polls("first") >= nf
+    })
+    .await?;
+    let (from, t0) = until("a steady cycle", metrics, collector, limit, |s| {
+        s.polls("steady") >= nf
+    })
+    .await?;
+    let wire0 = sim.traffic();
+    let cpu0 = usage(collector.pid())
+        .context("the collector's usage")?
+        .cpu_seconds;
+    let base = from.polls("steady");
+    let (to, t1) = until(
+        "two more steady cycles",
+        metrics,
+        collector,
+        limit * 2,
+        |s| s.polls("steady") >= base + 2.0 * nf,
+    )
+    .await?;
+    let cpu1 = usage(collector.pid())
+        .context("the collector's usage")?
+        .cpu_seconds;
+    let polls = to.polls("steady") - base;
+    let (requests, bytes) = diff(wire0, sim.traffic());
+    Ok(SteadyFigures {
+        polls_per_s: polls / t1.duration_since(t0).as_secs_f64(),
+        cpu_us_per_poll: (cpu1 - cpu0) * 1e6 / polls,
+        bytes_per_poll: bytes as f64 / polls,
+        round_trips_per_poll: requests as f64 / polls,
+        failed_polls: to.sum(&["printwatch_polls_total{", "result=\"failed\""]),
+    })
+}
+
 async fn coordinator_up(
     nodes: &Nodes,
     config: &Path,
@@ -643,6 +761,23 @@ pub fn table(
             d.bytes_per_printer,
             d.read,
             d.printers_served,
+        ));
+    }
+    t.push_str("\nThe same printers over SNMPv3 authPriv (SHA-256, AES-128), a collector with only the v3 user, beside v2c (steady state, two cycles):\n\n");
+    t.push_str("| printers | polls/s v2c | polls/s v3 | collector CPU per poll v2c | v3 | B/poll v2c | v3 | round trips/poll v2c | v3 | failed v3 polls |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for f in figures {
+        t.push_str(&format!(
+            "| {} | {:.0} | {:.0} | {:.0} µs | {:.0} µs | {:.0} | {:.0} | {:.2} | {:.2} | {:.0} |\n",
+            f.printers,
+            f.polls_per_s,
+            f.v3.polls_per_s,
+            f.v2c_cpu_us_per_poll,
+            f.v3.cpu_us_per_poll,
+            f.bytes_per_poll,
+            f.v3.bytes_per_poll,
+            f.round_trips_per_poll,
+            f.v3.round_trips_per_poll,
+            f.v3.failed_polls,
         ));
     }
     t.push_str("\nTargets on this machine:\n");

@@ -165,10 +165,7 @@ async fn a_slash_16_site(
                 }
                 if let Some(model) = e["model"].as_str() {
                     assert!(
-                        f.identity
-                            .model
-                            .as_deref()
-                            .is_some_and(|m| m.contains(model)),
+                        printwatch_tests::expect::model_matches(f.identity.model.as_deref(), model),
                         "{addr}: {:?} (read: {:?})",
                         f.identity.model,
                         f.read_error

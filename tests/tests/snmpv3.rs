@@ -16,6 +16,9 @@ use agent_core::usm::{AuthProtocol, PrivProtocol, UsmUser};
 use printwatch_tests::{fixtures, loopback, sim_device};
 
 const AUTH_PASS: &str = "auth-pass-1234";
+
+/// Whether an error is the one a case expects.
+type IsExpected = fn(&SnmpError) -> bool;
 const PRIV_PASS: &str = "priv-pass-5678";
 
 /// net-snmp's spelling of a protocol in `createUser`.
@@ -219,7 +222,7 @@ async fn each_wrong_credential_says_what_is_wrong() {
                 .await
         }
     };
-    let cases: Vec<(&str, Security, fn(&SnmpError) -> bool)> = vec![
+    let cases: Vec<(&str, Security, IsExpected)> = vec![
         (
             "unknown user",
             usm("nobody", Some((AuthProtocol::Sha256, AUTH_PASS)), None),
@@ -416,7 +419,7 @@ async fn the_simulator_speaks_v3_as_the_transport_does() {
         );
 
         if let (Some(a), Some(p)) = (a, p) {
-            let cases: Vec<(Security, fn(&SnmpError) -> bool)> = vec![
+            let cases: Vec<(Security, IsExpected)> = vec![
                 (
                     usm("nobody", Some((a, AUTH_PASS)), Some((p, PRIV_PASS))),
                     |e| matches!(e, SnmpError::UnknownUser { .. }),

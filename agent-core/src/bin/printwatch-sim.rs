@@ -21,6 +21,8 @@ use clap::Parser;
 ///   printwatch-sim --corpus ../shared/corpus --port 16161
 ///   printwatch-sim --synthetic 500 --base 127.80.0.1 --port 16161 --loss 0.05
 ///   printwatch-sim --snmprec brother.snmprec --community secret --delay 2s --delay-count 1
+///   PRINTWATCH_V3_AUTH_PASS=... PRINTWATCH_V3_PRIV_PASS=... \
+///     printwatch-sim --synthetic 100 --v3-user monitor --v3-auth SHA256 --v3-priv AES
 #[derive(Parser, Debug)]
 #[command(name = "printwatch-sim", version, verbatim_doc_comment)]
 struct Args {
@@ -69,6 +71,16 @@ struct Args {
     /// Answer at most N repetitions to a GETBULK (short replies mid-table).
     #[arg(long, value_name = "N")]
     max_repetitions: Option<u32>,
+    /// Answer SNMPv3 too, for this user (each device is an engine of its own). The
+    /// passphrases come from PRINTWATCH_V3_AUTH_PASS and PRINTWATCH_V3_PRIV_PASS.
+    #[arg(long, value_name = "NAME")]
+    v3_user: Option<String>,
+    /// The v3 user's authentication protocol: MD5, SHA, SHA224, SHA256, SHA384, SHA512.
+    #[arg(long, value_name = "PROTOCOL", requires = "v3_user")]
+    v3_auth: Option<agent_core::usm::AuthProtocol>,
+    /// The v3 user's privacy protocol: DES, AES, AES192, AES256.
+    #[arg(long, value_name = "PROTOCOL", requires = "v3_auth")]
+    v3_priv: Option<agent_core::usm::PrivProtocol>,
     /// List the devices as JSON lines ({"address":..., "name":...}) instead of a table.
     #[arg(long)]
     json: bool,
@@ -147,12 +159,39 @@ async fn run() -> Result<()> {
             args.base.octets()[0]
         );
     }
+    let v3_user = match &args.v3_user {
+        None => None,
+        Some(name) => {
+            let pass =
+                |var: &str| std::env::var(var).with_context(|| format!("--v3-user: set {var}"));
+            let auth = match args.v3_auth {
+                Some(a) => Some((a, pass("PRINTWATCH_V3_AUTH_PASS")?)),
+                None => None,
+            };
+            let privacy = match args.v3_priv {
+                Some(p) => Some((p, pass("PRINTWATCH_V3_PRIV_PASS")?)),
+                None => None,
+            };
+            Some(agent_core::usm::UsmUser::new(
+                name,
+                auth.as_ref().map(|(a, p)| (*a, p.as_bytes())),
+                privacy.as_ref().map(|(a, p)| (*a, p.as_bytes())),
+                "",
+            )?)
+        }
+    };
     let placed: Vec<(SocketAddr, SimDevice)> = devices
         .into_iter()
         .enumerate()
         .map(|(i, mut d)| {
             d.community = args.community.as_bytes().to_vec();
             d.faults = faults.clone();
+            if let Some(u) = &v3_user {
+                // A net-snmp style engine id (enterprise 8072, text format) per device.
+                let mut engine = b"\x80\x00\x1f\x88\x04pwsim".to_vec();
+                engine.extend_from_slice(&(i as u32).to_be_bytes());
+                d.v3 = Some(agent_core::sim::SimUsm::new(engine, u.clone()));
+            }
             (
                 SocketAddr::new(IpAddr::V4(Ipv4Addr::from(base + i as u32)), args.port),
                 d,
