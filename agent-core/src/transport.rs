@@ -45,8 +45,9 @@ impl Default for TransportConfig {
     }
 }
 
-/// How a request proves who sends it: a community (v1, v2c) or a v3 user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a request proves who sends it: a community (v1, v2c) or a v3 user. Neither its
+/// `Debug` nor its `Display` shows a community string or a key.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Security {
     /// SNMPv1 or v2c with a community string.
     Community {
@@ -73,6 +74,19 @@ impl Security {
         match self {
             Security::Community { version, .. } => *version,
             Security::Usm(_) => Version::V2c,
+        }
+    }
+}
+
+impl std::fmt::Debug for Security {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Security::Community { version, .. } => f
+                .debug_struct("Community")
+                .field("version", version)
+                .field("community", &"<secret>")
+                .finish(),
+            Security::Usm(u) => f.debug_tuple("Usm").field(u).finish(),
         }
     }
 }

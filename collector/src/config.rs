@@ -232,11 +232,40 @@ mod tests {
             ),
             ("targets = [\"300.1.1.1\"]\n", "targets = \"300.1.1.1\""),
             ("[snmp]\ncommunity = 7\n", "snmp.community"),
+            ("[[snmp.credentials]]\nusr = \"x\"\n", "usr"),
         ] {
             std::fs::write(&bad, text).unwrap();
             let e = load(Some(&bad)).unwrap_err().to_string();
             assert!(e.contains(says), "{text}: {e}");
         }
         let _ = std::fs::remove_file(bad);
+    }
+
+    /// A list of a v3 user and a community, as the example shows it, loads in order.
+    #[test]
+    fn credentials_load_in_order() {
+        let dir = std::env::temp_dir().join(format!("printwatch-cred-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = dir.join("collector.toml");
+        std::fs::write(
+            &conf,
+            "[[snmp.credentials]]\nuser = \"printwatch\"\nauth = \"SHA256\"\n\
+             auth_pass_file = \"auth.pass\"\n\
+             [[snmp.credentials]]\ncommunity = \"public\"\nversion = \"1\"\n",
+        )
+        .unwrap();
+        let mut c = load(Some(&conf)).unwrap();
+        assert_eq!(c.snmp.credentials.len(), 2);
+        let pass = dir.join("auth.pass");
+        std::fs::write(&pass, "a-long-passphrase\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        c.snmp.credentials[0].auth_pass_file = Some(pass);
+        let list =
+            crate::credentials::list(&c.snmp.credentials, &c.snmp.community, &c.snmp.version)
+                .unwrap();
+        let shown: Vec<String> = list.iter().map(|s| s.to_string()).collect();
+        assert_eq!(shown, ["v3 user printwatch (SHA256)", "v1 community"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -534,3 +534,52 @@ async fn a_sweep_finds_v3_printers_with_one_engine_request_per_address() {
     let asked = sim.requests();
     assert!(asked.iter().all(|n| *n >= 2), "{asked:?}");
 }
+
+/// The simulator's v3 agent as net-snmp's own client sees it: `snmpget` reads it with
+/// each privacy protocol, and names each refusal as net-snmp does.
+#[tokio::test]
+async fn net_snmp_reads_the_simulator_over_v3() {
+    let (name, path) = fixtures("printers").into_iter().next().unwrap();
+    for (a, p) in [
+        (AuthProtocol::Sha1, PrivProtocol::Des),
+        (AuthProtocol::Sha256, PrivProtocol::Aes128),
+        (AuthProtocol::Md5, PrivProtocol::Aes192),
+        (AuthProtocol::Sha512, PrivProtocol::Aes256),
+    ] {
+        let mut device = sim_device(&name, &path);
+        let want = device.view.get(&agent_core::mib::sys_descr()).cloned();
+        let Some(agent_core::message::Value::OctetString(want)) = want else {
+            panic!("{name} has no sysDescr");
+        };
+        device.v3 = Some(agent_core::sim::SimUsm::new(
+            b"\x80\x00\x1f\x88\x04netsnmp".to_vec(),
+            user("sim", Some(a), Some(p), ""),
+        ));
+        let sim = serve(vec![(loopback(), device)]).await.unwrap();
+        let addr = sim.addrs()[0].to_string();
+        let get = |priv_pass: &'static str| {
+            let addr = addr.clone();
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new("snmpget")
+                    .args(["-v3", "-l", "authPriv", "-u", "sim", "-a", net_snmp_auth(a)])
+                    .args(["-A", AUTH_PASS, "-x", net_snmp_priv(p), "-X", priv_pass])
+                    .args(["-r", "0", "-t", "2", "-Ov", "-Oq", &addr, "1.3.6.1.2.1.1.1.0"])
+                    .output()
+                    .expect("snmpget runs (Debian's snmp)")
+            })
+        };
+        let out = get(PRIV_PASS).await.unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{a}/{p}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            text.contains(String::from_utf8_lossy(&want).as_ref()),
+            "{a}/{p}: {text}"
+        );
+        let out = get("wrong-priv-pass").await.unwrap();
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("Decryption error"),
+            "{a}/{p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
