@@ -549,7 +549,6 @@ impl Transport {
         pdu: &(dyn Fn(i32) -> Pdu + Sync),
         counters: &mut Counters,
     ) -> Result<Pdu, SnmpError> {
-        let name = || String::from_utf8_lossy(user.name()).into_owned();
         let mut recovered = false;
         loop {
             if self.engine_of(target.addr).is_none() {
@@ -625,36 +624,7 @@ impl Transport {
                         _ => self.forget_engine(target.addr),
                     }
                 }
-                Some(UsmStat::NotInTimeWindow) | Some(UsmStat::UnknownEngineId) => {
-                    return Err(SnmpError::NotInTimeWindow {
-                        target: target.addr,
-                    })
-                }
-                Some(UsmStat::UnknownUser) => {
-                    return Err(SnmpError::UnknownUser {
-                        target: target.addr,
-                        user: name(),
-                    })
-                }
-                Some(UsmStat::WrongDigest) => {
-                    return Err(SnmpError::WrongAuth {
-                        target: target.addr,
-                        user: name(),
-                    })
-                }
-                Some(UsmStat::Decryption) => {
-                    return Err(SnmpError::WrongPriv {
-                        target: target.addr,
-                        user: name(),
-                    })
-                }
-                Some(UsmStat::UnsupportedLevel) => {
-                    return Err(SnmpError::UnsupportedLevel {
-                        target: target.addr,
-                        user: name(),
-                        level: user.level(),
-                    })
-                }
+                Some(stat) => return Err(stat.error(target.addr, user)),
                 None => {
                     let what = reply.pdu.varbinds.first().map_or_else(
                         || "an empty Report".to_string(),
@@ -708,23 +678,14 @@ impl Transport {
             .exchange(&once, Check::Usm(Some(keys.clone())), encode, counters)
             .await
             .ok()?;
-        let name = String::from_utf8_lossy(user.name()).into_owned();
         let stat = (reply.pdu.kind == PduKind::Report)
             .then(|| reply.pdu.varbinds.first().and_then(|(o, _)| usm_stat(o)))
             .flatten();
         match stat {
-            Some(UsmStat::WrongDigest) => Some(SnmpError::WrongAuth {
-                target: target.addr,
-                user: name,
-            }),
-            Some(UsmStat::UnknownUser) => Some(SnmpError::UnknownUser {
-                target: target.addr,
-                user: name,
-            }),
-            _ if reply.authentic => Some(SnmpError::WrongPriv {
-                target: target.addr,
-                user: name,
-            }),
+            Some(s @ (UsmStat::WrongDigest | UsmStat::UnknownUser)) => {
+                Some(s.error(target.addr, user))
+            }
+            _ if reply.authentic => Some(UsmStat::Decryption.error(target.addr, user)),
             _ => None,
         }
     }
@@ -945,6 +906,7 @@ impl Drop for Unregister<'_> {
 }
 
 /// The USM statistics a Report names (RFC 3414 usmStats).
+#[derive(Clone, Copy)]
 enum UsmStat {
     UnsupportedLevel,
     NotInTimeWindow,
@@ -952,6 +914,26 @@ enum UsmStat {
     UnknownEngineId,
     WrongDigest,
     Decryption,
+}
+
+impl UsmStat {
+    /// The error this refusal is, for `user` at `target`.
+    fn error(self, target: SocketAddr, user: &UsmUser) -> SnmpError {
+        let name = String::from_utf8_lossy(user.name()).into_owned();
+        match self {
+            UsmStat::NotInTimeWindow | UsmStat::UnknownEngineId => {
+                SnmpError::NotInTimeWindow { target }
+            }
+            UsmStat::UnknownUser => SnmpError::UnknownUser { target, user: name },
+            UsmStat::WrongDigest => SnmpError::WrongAuth { target, user: name },
+            UsmStat::Decryption => SnmpError::WrongPriv { target, user: name },
+            UsmStat::UnsupportedLevel => SnmpError::UnsupportedLevel {
+                target,
+                user: name,
+                level: user.level(),
+            },
+        }
+    }
 }
 
 fn usm_stat(oid: &Oid) -> Option<UsmStat> {

@@ -158,15 +158,19 @@ impl AuthProtocol {
     }
 }
 
+/// A protocol's name as net-snmp and people spell it (`SHA-256`, `sha256`, `AES_256`),
+/// reduced to one spelling to match on.
+fn normalised(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '-' && *c != '_')
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
 impl std::str::FromStr for AuthProtocol {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let norm: String = s
-            .chars()
-            .filter(|c| *c != '-' && *c != '_')
-            .collect::<String>()
-            .to_ascii_uppercase();
-        Ok(match norm.as_str() {
+        Ok(match normalised(s).as_str() {
             "MD5" => AuthProtocol::Md5,
             "SHA" | "SHA1" => AuthProtocol::Sha1,
             "SHA224" => AuthProtocol::Sha224,
@@ -175,7 +179,8 @@ impl std::str::FromStr for AuthProtocol {
             "SHA512" => AuthProtocol::Sha512,
             _ => {
                 return Err(format!(
-                    "unknown authentication protocol {s:?}: use MD5, SHA, SHA224, SHA256, SHA384 or SHA512"
+                    "unknown authentication protocol (of {} characters): use MD5, SHA, SHA224, SHA256, SHA384 or SHA512",
+                    s.chars().count()
                 ))
             }
         })
@@ -217,19 +222,15 @@ impl PrivProtocol {
 impl std::str::FromStr for PrivProtocol {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let norm: String = s
-            .chars()
-            .filter(|c| *c != '-' && *c != '_')
-            .collect::<String>()
-            .to_ascii_uppercase();
-        Ok(match norm.as_str() {
+        Ok(match normalised(s).as_str() {
             "DES" => PrivProtocol::Des,
             "AES" | "AES128" => PrivProtocol::Aes128,
             "AES192" => PrivProtocol::Aes192,
             "AES256" => PrivProtocol::Aes256,
             _ => {
                 return Err(format!(
-                    "unknown privacy protocol {s:?}: use DES, AES, AES192 or AES256"
+                    "unknown privacy protocol (of {} characters): use DES, AES, AES192 or AES256",
+                    s.chars().count()
                 ))
             }
         })
@@ -605,6 +606,9 @@ mod tests {
         assert_eq!("AES-256".parse::<PrivProtocol>(), Ok(PrivProtocol::Aes256));
         assert_eq!("aes".parse::<PrivProtocol>(), Ok(PrivProtocol::Aes128));
         assert!("3DES".parse::<PrivProtocol>().is_err());
+        // A passphrase typed where the protocol goes is not shown back.
+        let e = "hunter2-secret".parse::<AuthProtocol>().unwrap_err();
+        assert!(!e.contains("hunter2"), "{e}");
         assert!("SHA3".parse::<AuthProtocol>().is_err());
     }
 

@@ -563,14 +563,27 @@ async fn net_snmp_reads_the_simulator_over_v3() {
                 std::process::Command::new("snmpget")
                     .args(["-v3", "-l", "authPriv", "-u", "sim", "-a", net_snmp_auth(a)])
                     .args(["-A", AUTH_PASS, "-x", net_snmp_priv(p), "-X", priv_pass])
-                    .args(["-r", "0", "-t", "2", "-Ov", "-Oq", &addr, "1.3.6.1.2.1.1.1.0"])
+                    .args([
+                        "-r",
+                        "0",
+                        "-t",
+                        "2",
+                        "-Ov",
+                        "-Oq",
+                        &addr,
+                        "1.3.6.1.2.1.1.1.0",
+                    ])
                     .output()
                     .expect("snmpget runs (Debian's snmp)")
             })
         };
         let out = get(PRIV_PASS).await.unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{a}/{p}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{a}/{p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(
             text.contains(String::from_utf8_lossy(&want).as_ref()),
             "{a}/{p}: {text}"
