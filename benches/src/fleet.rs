@@ -375,34 +375,15 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     .await?;
     f.first_cycle_s = first_done.duration_since(started).as_secs_f64();
     // Steady state from the second steady cycle on, measured over two cycles.
-    let (from, t0) = until("a steady cycle", coll_metrics, &mut collector, limit, |s| {
-        s.polls("steady") >= nf
-    })
-    .await?;
-    let wire0 = sim.traffic();
-    let cpu0 = usage(collector.pid())
-        .context("the collector's usage")?
-        .cpu_seconds;
-    let base = from.polls("steady");
-    let (to, t1) = until(
-        "two more steady cycles",
-        coll_metrics,
-        &mut collector,
-        limit * 2,
-        |s| s.polls("steady") >= base + 2.0 * nf,
-    )
-    .await?;
-    let wire1 = sim.traffic();
-    let polls = to.polls("steady") - base;
-    f.polls_per_s = polls / t1.duration_since(t0).as_secs_f64();
+    let v2c = steady(&sim, coll_metrics, &mut collector, nf, limit).await?;
+    f.polls_per_s = v2c.polls_per_s;
     f.steady_cycle_s = nf / f.polls_per_s;
-    let (requests, bytes) = diff(wire0, wire1);
-    f.bytes_per_poll = bytes as f64 / polls;
-    f.round_trips_per_poll = requests as f64 / polls;
-    f.failed_polls = to.sum(&["printwatch_polls_total{", "result=\"failed\""]);
+    f.bytes_per_poll = v2c.bytes_per_poll;
+    f.round_trips_per_poll = v2c.round_trips_per_poll;
+    f.failed_polls = v2c.failed_polls;
+    f.v2c_cpu_us_per_poll = v2c.cpu_us_per_poll;
     let u = usage(collector.pid()).context("the collector's usage")?;
     f.collector_cpu_s = u.cpu_seconds;
-    f.v2c_cpu_us_per_poll = (u.cpu_seconds - cpu0) * 1e6 / polls;
     f.collector_peak_mib = u.peak_mib;
 
     // An outage: the coordinator goes away while the collector polls on, its readings
@@ -558,7 +539,10 @@ async fn steady(
         cpu_us_per_poll: (cpu1 - cpu0) * 1e6 / polls,
         bytes_per_poll: bytes as f64 / polls,
         round_trips_per_poll: requests as f64 / polls,
-        failed_polls: to.sum(&["printwatch_polls_total{", "result=\"failed\""]),
+        // A sum of no series is -0.
+        failed_polls: to
+            .sum(&["printwatch_polls_total{", "result=\"failed\""])
+            .max(0.0),
     })
 }
 
