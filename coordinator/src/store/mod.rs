@@ -54,6 +54,19 @@ impl From<crate::wire_reading::UnreadableReading> for StoreError {
     }
 }
 
+/// What one tree holds (see [`StoreReader::tree_usage`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TreeUsage {
+    /// The tree's name.
+    pub name: &'static str,
+    /// Its entries.
+    pub entries: u64,
+    /// The bytes of their keys.
+    pub key_bytes: u64,
+    /// The bytes of their values.
+    pub value_bytes: u64,
+}
+
 /// The trees, opened once.
 struct Trees {
     devices: sled::Tree,
@@ -195,6 +208,51 @@ impl StoreReader {
             .await
             .map_err(|e| sled::Error::Io(std::io::Error::other(e.to_string())))??;
         Ok(())
+    }
+
+    /// What each tree holds: entries, and the bytes of their keys and values. A walk of the
+    /// whole store (seconds for millions of readings): for the history benchmark and for
+    /// the occasional disk-use metric, not for every scrape.
+    pub fn tree_usage(&self) -> Result<Vec<TreeUsage>, StoreError> {
+        let t = &self.t;
+        let trees: [(&'static str, &sled::Tree); 16] = [
+            ("devices", &t.devices),
+            ("observations", &t.observations),
+            ("index", &t.index),
+            ("history", &t.history),
+            ("shapes", &t.shapes),
+            ("sequences", &t.sequences),
+            ("alerts", &t.alerts),
+            ("open", &t.open),
+            ("levels", &t.levels),
+            ("level_heads", &t.level_heads),
+            ("events", &t.events),
+            ("meters", &t.meters),
+            ("mail_out", &t.mail_out),
+            ("dealer_out", &t.dealer_out),
+            ("meta", &t.meta),
+            ("users", &t.users),
+        ];
+        let mut out = Vec::with_capacity(trees.len());
+        for (name, tree) in trees {
+            let mut u = TreeUsage {
+                name,
+                ..TreeUsage::default()
+            };
+            for kv in tree.iter() {
+                let (k, v) = kv?;
+                u.entries += 1;
+                u.key_bytes += k.len() as u64;
+                u.value_bytes += v.len() as u64;
+            }
+            out.push(u);
+        }
+        Ok(out)
+    }
+
+    /// The bytes the database's files take on disk, as sled counts them.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
     }
 
     /// The current value of a counter in `meta` (0 before any).
