@@ -319,9 +319,8 @@ struct AddrState {
 /// What the transport knows of a v3 agent's engine: its id and clock, and each user's
 /// keys localised for it.
 struct Engine {
-    id: Vec<u8>,
-    boots: u32,
-    time: u32,
+    /// As last heard, at `at`.
+    info: EngineInfo,
     at: Instant,
     keys: Vec<(u64, Arc<LocalKeys>)>,
 }
@@ -329,7 +328,41 @@ struct Engine {
 impl Engine {
     fn now(&self) -> (u32, u32) {
         let elapsed = u32::try_from(self.at.elapsed().as_secs()).unwrap_or(u32::MAX);
-        (self.boots, self.time.saturating_add(elapsed))
+        (self.info.boots, self.info.time.saturating_add(elapsed))
+    }
+}
+
+/// What sealing one request needs: the engine's id and clock now, the user's keys for it
+/// and a fresh salt.
+struct Sealer {
+    engine_id: Vec<u8>,
+    boots: u32,
+    time: u32,
+    keys: Arc<LocalKeys>,
+    salt: u64,
+}
+
+impl Sealer {
+    fn seal(&self, user: &UsmUser, msg_id: i32, pdu: Pdu) -> Vec<u8> {
+        let at = v3::Seal {
+            engine_id: &self.engine_id,
+            boots: self.boots,
+            time: self.time,
+            msg_id,
+            salt: self.salt,
+        };
+        v3::seal(user, Some(&self.keys), at, pdu)
+    }
+}
+
+/// A GET of nothing: what engine discovery and the privacy diagnosis send.
+fn empty_get(request_id: i32) -> Pdu {
+    Pdu {
+        kind: PduKind::Get,
+        request_id,
+        error_status: 0,
+        error_index: 0,
+        varbinds: Vec::new(),
     }
 }
 
@@ -342,6 +375,17 @@ pub struct EngineInfo {
     pub boots: u32,
     /// snmpEngineTime.
     pub time: u32,
+}
+
+impl EngineInfo {
+    /// The engine a message names, if it names one.
+    fn of(u: &UsmParams) -> Option<EngineInfo> {
+        (!u.engine_id.is_empty()).then(|| EngineInfo {
+            id: u.engine_id.clone(),
+            boots: u.boots,
+            time: u.time,
+        })
+    }
 }
 
 type PendingMap = HashMap<SocketAddr, AddrState>;
@@ -510,13 +554,7 @@ impl Transport {
                 payload: v3::Payload::Plain(v3::ScopedPdu {
                     context_engine_id: Vec::new(),
                     context_name: Vec::new(),
-                    pdu: Pdu {
-                        kind: PduKind::Get,
-                        request_id: id,
-                        error_status: 0,
-                        error_index: 0,
-                        varbinds: Vec::new(),
-                    },
+                    pdu: empty_get(id),
                 }),
             }
             .encode()
@@ -525,17 +563,12 @@ impl Transport {
         let reply = self
             .exchange(target, Check::Usm(None), encode, counters)
             .await?;
-        match reply.usm {
-            Some(u) if !u.engine_id.is_empty() => {
-                let info = EngineInfo {
-                    id: u.engine_id,
-                    boots: u.boots,
-                    time: u.time,
-                };
+        match reply.usm.as_ref().and_then(EngineInfo::of) {
+            Some(info) => {
                 self.learn_engine(target.addr, &info);
                 Ok(info)
             }
-            _ => Err(SnmpError::Protocol {
+            None => Err(SnmpError::Protocol {
                 target: target.addr,
                 detail: "its answer to engine discovery names no engine".into(),
             }),
@@ -554,25 +587,14 @@ impl Transport {
             if self.engine_of(target.addr).is_none() {
                 self.discover_engine(target, counters).await?;
             }
-            let Some((engine_id, boots, time, keys)) = self.engine_keys(target.addr, user) else {
+            let Some(sealer) = self.sealer(target.addr, user) else {
                 continue;
             };
-            let keys = (user.level() > crate::usm::SecurityLevel::NoAuthNoPriv).then_some(keys);
-            let salt = self.shared.salt.fetch_add(1, Ordering::Relaxed);
-            let encode = |id: i32| {
-                let at = v3::Seal {
-                    engine_id: &engine_id,
-                    boots,
-                    time,
-                    msg_id: id,
-                    salt,
-                };
-                v3::seal(user, keys.as_deref(), at, pdu(id))
-            };
-            let reply = match self
-                .exchange(target, Check::Usm(keys.clone()), encode, counters)
-                .await
-            {
+            // A noAuthNoPriv user's keys are empty: its requests go unsigned, and so may
+            // their replies.
+            let check = Check::Usm(Some(sealer.keys.clone()));
+            let encode = |id: i32| sealer.seal(user, id, pdu(id));
+            let reply = match self.exchange(target, check, encode, counters).await {
                 Err(e @ SnmpError::Timeout { .. })
                     if user.level() == crate::usm::SecurityLevel::AuthPriv =>
                 {
@@ -612,16 +634,9 @@ impl Transport {
                     // The agent restarted or we never had its clock: take what its Report
                     // says and try once more.
                     recovered = true;
-                    match reply.usm {
-                        Some(u) if !u.engine_id.is_empty() => self.learn_engine(
-                            target.addr,
-                            &EngineInfo {
-                                id: u.engine_id,
-                                boots: u.boots,
-                                time: u.time,
-                            },
-                        ),
-                        _ => self.forget_engine(target.addr),
+                    match reply.usm.as_ref().and_then(EngineInfo::of) {
+                        Some(info) => self.learn_engine(target.addr, &info),
+                        None => self.forget_engine(target.addr),
                     }
                 }
                 Some(stat) => return Err(stat.error(target.addr, user)),
@@ -651,31 +666,19 @@ impl Transport {
         counters: &mut Counters,
     ) -> Option<SnmpError> {
         let signer = user.without_privacy();
-        let (engine_id, boots, time, keys) = self.engine_keys(target.addr, &signer)?;
-        let salt = self.shared.salt.fetch_add(1, Ordering::Relaxed);
-        let encode = |id: i32| {
-            let at = v3::Seal {
-                engine_id: &engine_id,
-                boots,
-                time,
-                msg_id: id,
-                salt,
-            };
-            let pdu = Pdu {
-                kind: PduKind::Get,
-                request_id: id,
-                error_status: 0,
-                error_index: 0,
-                varbinds: Vec::new(),
-            };
-            v3::seal(&signer, Some(&keys), at, pdu)
-        };
+        let sealer = self.sealer(target.addr, &signer)?;
+        let encode = |id: i32| sealer.seal(&signer, id, empty_get(id));
         let once = Target {
             retries: 0,
             ..target.clone()
         };
         let reply = self
-            .exchange(&once, Check::Usm(Some(keys.clone())), encode, counters)
+            .exchange(
+                &once,
+                Check::Usm(Some(sealer.keys.clone())),
+                encode,
+                counters,
+            )
             .await
             .ok()?;
         let stat = (reply.pdu.kind == PduKind::Report)
@@ -692,12 +695,7 @@ impl Transport {
 
     /// The engine last heard from at `addr`, if any.
     pub fn engine_of(&self, addr: SocketAddr) -> Option<EngineInfo> {
-        let engines = self.engines();
-        engines.get(&addr).map(|e| EngineInfo {
-            id: e.id.clone(),
-            boots: e.boots,
-            time: e.time,
-        })
+        self.engines().get(&addr).map(|e| e.info.clone())
     }
 
     fn engines(&self) -> std::sync::MutexGuard<'_, HashMap<SocketAddr, Engine>> {
@@ -709,18 +707,15 @@ impl Transport {
 
     fn learn_engine(&self, addr: SocketAddr, info: &EngineInfo) {
         let mut engines = self.engines();
-        let keep_keys = engines.get(&addr).is_some_and(|e| e.id == info.id);
-        let keys = if keep_keys {
-            engines.remove(&addr).map(|e| e.keys).unwrap_or_default()
-        } else {
-            Vec::new()
+        // The same engine keeps its keys; another one (a replaced printer) gets new ones.
+        let keys = match engines.remove(&addr) {
+            Some(e) if e.info.id == info.id => e.keys,
+            _ => Vec::new(),
         };
         engines.insert(
             addr,
             Engine {
-                id: info.id.clone(),
-                boots: info.boots,
-                time: info.time,
+                info: info.clone(),
                 at: Instant::now(),
                 keys,
             },
@@ -733,21 +728,17 @@ impl Transport {
 
     fn update_clock(&self, addr: SocketAddr, u: &UsmParams) {
         if let Some(e) = self.engines().get_mut(&addr) {
-            if e.id == u.engine_id && (u.boots, u.time) >= e.now() {
-                e.boots = u.boots;
-                e.time = u.time;
+            if e.info.id == u.engine_id && (u.boots, u.time) >= e.now() {
+                e.info.boots = u.boots;
+                e.info.time = u.time;
                 e.at = Instant::now();
             }
         }
     }
 
     /// The engine's id and clock now, and the user's keys for it, localised on first use.
-    fn engine_keys(
-        &self,
-        addr: SocketAddr,
-        user: &UsmUser,
-    ) -> Option<(Vec<u8>, u32, u32, Arc<LocalKeys>)> {
-        let cached = {
+    fn sealer(&self, addr: SocketAddr, user: &UsmUser) -> Option<Sealer> {
+        let (engine_id, boots, time, cached) = {
             let engines = self.engines();
             let e = engines.get(&addr)?;
             let (boots, time) = e.now();
@@ -756,26 +747,31 @@ impl Transport {
                 .iter()
                 .find(|(fp, _)| *fp == user.fingerprint())
                 .map(|(_, k)| k.clone());
-            (e.id.clone(), boots, time, keys)
+            (e.info.id.clone(), boots, time, keys)
         };
-        let (id, boots, time, keys) = cached;
-        let keys = match keys {
+        let keys = match cached {
             Some(k) => k,
             None => {
                 // Localising is a hash per key: done outside the lock, once per engine.
-                let k = Arc::new(user.localize(&id));
+                let k = Arc::new(user.localize(&engine_id));
                 self.shared
                     .key_localisations
                     .fetch_add(1, Ordering::Relaxed);
                 if let Some(e) = self.engines().get_mut(&addr) {
-                    if e.id == id {
+                    if e.info.id == engine_id {
                         e.keys.push((user.fingerprint(), k.clone()));
                     }
                 }
                 k
             }
         };
-        Some((id, boots, time, keys))
+        Some(Sealer {
+            engine_id,
+            boots,
+            time,
+            keys,
+            salt: self.shared.salt.fetch_add(1, Ordering::Relaxed),
+        })
     }
 
     /// One request's conversation: registers a waiter under a fresh id, sends what

@@ -54,6 +54,39 @@ pub enum UsmError {
     BadUserName,
 }
 
+/// Runs `$body` with `$d` the digest type of the protocol `$p`: the one place that maps a
+/// protocol to its hash, for hashing, key stretching and HMAC alike.
+macro_rules! with_digest {
+    ($p:expr, $d:ident => $body:expr) => {
+        match $p {
+            AuthProtocol::Md5 => {
+                type $d = md5::Md5;
+                $body
+            }
+            AuthProtocol::Sha1 => {
+                type $d = sha1::Sha1;
+                $body
+            }
+            AuthProtocol::Sha224 => {
+                type $d = sha2::Sha224;
+                $body
+            }
+            AuthProtocol::Sha256 => {
+                type $d = sha2::Sha256;
+                $body
+            }
+            AuthProtocol::Sha384 => {
+                type $d = sha2::Sha384;
+                $body
+            }
+            AuthProtocol::Sha512 => {
+                type $d = sha2::Sha512;
+                $body
+            }
+        }
+    };
+}
+
 impl AuthProtocol {
     /// Every protocol, for `--help` and error messages.
     pub const ALL: [AuthProtocol; 6] = [
@@ -84,14 +117,7 @@ impl AuthProtocol {
             }
             d.finalize().to_vec()
         }
-        match self {
-            AuthProtocol::Md5 => run::<md5::Md5>(parts),
-            AuthProtocol::Sha1 => run::<sha1::Sha1>(parts),
-            AuthProtocol::Sha224 => run::<sha2::Sha224>(parts),
-            AuthProtocol::Sha256 => run::<sha2::Sha256>(parts),
-            AuthProtocol::Sha384 => run::<sha2::Sha384>(parts),
-            AuthProtocol::Sha512 => run::<sha2::Sha512>(parts),
-        }
+        with_digest!(self, D => run::<D>(parts))
     }
 
     /// RFC 3414 A.2: a passphrase stretched over a megabyte and hashed: the user's key `Ku`.
@@ -114,14 +140,7 @@ impl AuthProtocol {
         if pass.is_empty() {
             return Vec::new();
         }
-        match self {
-            AuthProtocol::Md5 => run::<md5::Md5>(pass),
-            AuthProtocol::Sha1 => run::<sha1::Sha1>(pass),
-            AuthProtocol::Sha224 => run::<sha2::Sha224>(pass),
-            AuthProtocol::Sha256 => run::<sha2::Sha256>(pass),
-            AuthProtocol::Sha384 => run::<sha2::Sha384>(pass),
-            AuthProtocol::Sha512 => run::<sha2::Sha512>(pass),
-        }
+        with_digest!(self, D => run::<D>(pass))
     }
 
     /// RFC 3414 A.2.2: the key for one engine, `H(Ku || engineID || Ku)`.
@@ -147,14 +166,7 @@ impl AuthProtocol {
             }
         }
         let n = self.mac_len();
-        match self {
-            AuthProtocol::Md5 => run::<md5::Md5>(key, msg, n),
-            AuthProtocol::Sha1 => run::<sha1::Sha1>(key, msg, n),
-            AuthProtocol::Sha224 => run::<sha2::Sha224>(key, msg, n),
-            AuthProtocol::Sha256 => run::<sha2::Sha256>(key, msg, n),
-            AuthProtocol::Sha384 => run::<sha2::Sha384>(key, msg, n),
-            AuthProtocol::Sha512 => run::<sha2::Sha512>(key, msg, n),
-        }
+        with_digest!(self, D => run::<D>(key, msg, n))
     }
 }
 

@@ -120,30 +120,18 @@ pub fn credential(c: &CredentialConfig) -> Result<Security> {
             if c.version.is_some() {
                 bail!("version belongs to a community; a user is always SNMPv3");
             }
-            let auth = match &c.auth {
-                Some(a) => {
-                    let proto: AuthProtocol = a.parse().map_err(|e: String| anyhow!(e))?;
-                    let pass = passphrase(
-                        "authentication",
-                        c.auth_pass_file.as_deref(),
-                        c.auth_pass_env.as_deref(),
-                    )?;
-                    Some((proto, pass))
-                }
-                None => None,
-            };
-            let privacy = match &c.privacy {
-                Some(p) => {
-                    let proto: PrivProtocol = p.parse().map_err(|e: String| anyhow!(e))?;
-                    let pass = passphrase(
-                        "privacy",
-                        c.priv_pass_file.as_deref(),
-                        c.priv_pass_env.as_deref(),
-                    )?;
-                    Some((proto, pass))
-                }
-                None => None,
-            };
+            let auth: Option<(AuthProtocol, _)> = protocol_and_passphrase(
+                "authentication",
+                c.auth.as_deref(),
+                c.auth_pass_file.as_deref(),
+                c.auth_pass_env.as_deref(),
+            )?;
+            let privacy: Option<(PrivProtocol, _)> = protocol_and_passphrase(
+                "privacy",
+                c.privacy.as_deref(),
+                c.priv_pass_file.as_deref(),
+                c.priv_pass_env.as_deref(),
+            )?;
             let user = UsmUser::new(
                 name,
                 auth.as_ref().map(|(a, p)| (*a, p.as_slice())),
@@ -175,6 +163,20 @@ pub fn list(
         .enumerate()
         .map(|(i, c)| credential(c).with_context(|| format!("snmp.credentials[{i}]")))
         .collect()
+}
+
+/// A protocol named in a credential and, when there is one, its passphrase.
+fn protocol_and_passphrase<P: std::str::FromStr<Err = String>>(
+    what: &str,
+    protocol: Option<&str>,
+    file: Option<&Path>,
+    env: Option<&str>,
+) -> Result<Option<(P, Vec<u8>)>> {
+    let Some(name) = protocol else {
+        return Ok(None);
+    };
+    let proto: P = name.parse().map_err(|e: String| anyhow!(e))?;
+    Ok(Some((proto, passphrase(what, file, env)?)))
 }
 
 fn passphrase(what: &str, file: Option<&Path>, env: Option<&str>) -> Result<Vec<u8>> {

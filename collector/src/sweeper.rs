@@ -165,7 +165,8 @@ async fn run_sweep(
             })
             .collect()
     };
-    let named = (!own_list).then(|| credentials.clone());
+    // A printer found with one of the sweep's communities keeps that community as its own.
+    let named = s.communities;
     let config = SweepConfig {
         addresses,
         port,
@@ -187,12 +188,7 @@ async fn run_sweep(
                             .tell(AddTarget {
                                 addr,
                                 name: f.identity.address.clone(),
-                                community: named.as_ref().and_then(|l| match l.get(f.credential) {
-                                    Some(Security::Community { community, .. }) => {
-                                        Some(String::from_utf8_lossy(community).into_owned())
-                                    }
-                                    _ => None,
-                                }),
+                                community: named.get(f.credential).cloned(),
                                 credential: own_list.then_some(f.credential),
                             })
                             .await;

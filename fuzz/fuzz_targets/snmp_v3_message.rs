@@ -56,7 +56,7 @@ fn exercise(bytes: &[u8]) {
         let (again, _) = m.encode();
         V3Message::decode(&again).expect("what we encode, we decode");
     }
-    let _ = f.agent.respond(bytes, |m| f.device.respond(m));
+    let _ = f.agent.respond(bytes, |pdu| f.device.respond_v3(pdu));
 }
 
 fuzz_target!(|data: &[u8]| {

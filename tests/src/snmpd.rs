@@ -146,3 +146,21 @@ pub fn start(device: &SimDevice, extra: &str) -> (Snmpd, SocketAddr) {
     let child = spawn(&dir.0, addr);
     (Snmpd { child, addr, dir }, addr)
 }
+
+/// The first full reading of `target` once snmpd answers it: snmpd takes a moment to bind
+/// its port after it starts (and after a restart), so this polls, within a deadline.
+pub async fn read_when_up(
+    t: &agent_core::transport::Transport,
+    target: agent_core::transport::Target,
+) -> agent_core::model::Reading {
+    use agent_core::poll::first_poll;
+    use agent_core::session::Session;
+    let what = format!("snmpd at {} to answer", target.addr);
+    crate::eventually(&what, 20, async || {
+        match first_poll(&mut Session::new(t.clone(), target.clone())).await {
+            Ok((r, _)) if r.identity.sys_object_id.is_some() => Some(r),
+            _ => None,
+        }
+    })
+    .await
+}

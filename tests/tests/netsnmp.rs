@@ -3,8 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
-use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_core::model::Reading;
 use agent_core::poll::{first_poll, steady_poll, Due};
@@ -20,24 +19,6 @@ fn essence(r: Reading) -> Reading {
     r
 }
 
-async fn read_until_up(t: &Transport, addr: SocketAddr) -> Reading {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let target = Target {
-            timeout: Duration::from_millis(300),
-            retries: 1,
-            ..Target::new(addr)
-        };
-        match first_poll(&mut Session::new(t.clone(), target)).await {
-            Ok((r, _)) if r.identity.sys_object_id.is_some() => return r,
-            other if Instant::now() > deadline => {
-                panic!("snmpd at {addr} did not come up: {other:?}")
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
 /// net-snmp's snmpd serving each recording gives the same reading as the simulator
 /// serving it, and a steady poll against snmpd keeps the budget's round trips.
 async fn snmpd_agrees_with_the_simulator(recs: Vec<(String, std::path::PathBuf)>) {
@@ -47,7 +28,12 @@ async fn snmpd_agrees_with_the_simulator(recs: Vec<(String, std::path::PathBuf)>
         let device = sim_device(&name, &p);
         let (snmpd, addr) = printwatch_tests::snmpd::start(&device, "");
         let sim = serve(vec![(loopback(), device)]).await.unwrap();
-        let theirs = read_until_up(&t, addr).await;
+        let up = Target {
+            timeout: Duration::from_millis(300),
+            retries: 1,
+            ..Target::new(addr)
+        };
+        let theirs = printwatch_tests::snmpd::read_when_up(&t, up).await;
         let (ours, _) = first_poll(&mut Session::new(t.clone(), Target::new(sim.addrs()[0])))
             .await
             .unwrap();

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use agent_core::model::Reading;
 use agent_core::poll::{first_poll, steady_poll, Due};
@@ -13,6 +13,7 @@ use agent_core::session::Session;
 use agent_core::sim::serve;
 use agent_core::transport::{Security, SnmpError, Target, Transport};
 use agent_core::usm::{AuthProtocol, PrivProtocol, UsmUser};
+use printwatch_tests::snmpd::read_when_up;
 use printwatch_tests::{fixtures, loopback, sim_device};
 
 const AUTH_PASS: &str = "auth-pass-1234";
@@ -109,19 +110,6 @@ fn essence(r: Reading) -> Reading {
     r
 }
 
-async fn read_until_up(t: &Transport, target: Target) -> Reading {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match first_poll(&mut Session::new(t.clone(), target.clone())).await {
-            Ok((r, _)) if r.identity.sys_object_id.is_some() => return r,
-            other if Instant::now() > deadline => {
-                panic!("snmpd at {} did not come up: {other:?}", target.addr)
-            }
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-}
-
 #[tokio::test]
 async fn every_v3_user_reads_what_v2c_reads_from_net_snmp() {
     let (name, path) = fixtures("printers").into_iter().next().unwrap();
@@ -139,7 +127,7 @@ async fn every_v3_user_reads_what_v2c_reads_from_net_snmp() {
     ));
     let (_snmpd, addr) = printwatch_tests::snmpd::start(&device, &conf);
     let t = Transport::bind_default().await.unwrap();
-    let v2c = essence(read_until_up(&t, target(addr, Security::v2c("public"))).await);
+    let v2c = essence(read_when_up(&t, target(addr, Security::v2c("public"))).await);
     assert!(!v2c.supplies.is_empty());
 
     for (name, a, p) in &users {
@@ -212,7 +200,7 @@ async fn each_wrong_credential_says_what_is_wrong() {
         Some((AuthProtocol::Sha256, AUTH_PASS)),
         Some((PrivProtocol::Aes128, PRIV_PASS)),
     );
-    read_until_up(&t, target(addr, good.clone())).await;
+    read_when_up(&t, target(addr, good.clone())).await;
 
     let get = |security: Security| {
         let t = t.clone();
@@ -311,7 +299,7 @@ async fn a_steady_auth_priv_poll_keeps_the_budget() {
             Some((PrivProtocol::Aes128, PRIV_PASS)),
         ),
     );
-    let first = read_until_up(&t, monitor.clone()).await;
+    let first = read_when_up(&t, monitor.clone()).await;
     assert_eq!(first.supplies.len(), 4);
     let (_, mut plan) = first_poll(&mut Session::new(t.clone(), monitor.clone()))
         .await
@@ -349,10 +337,10 @@ async fn a_restarted_agent_is_read_again_after_one_time_window_report() {
             Some((PrivProtocol::Des, PRIV_PASS)),
         ),
     );
-    read_until_up(&t, monitor.clone()).await;
+    read_when_up(&t, monitor.clone()).await;
     let before = t.engine_of(addr).unwrap();
     let snmpd = snmpd.restart();
-    read_until_up(&t, monitor.clone()).await;
+    read_when_up(&t, monitor.clone()).await;
     let after = t.engine_of(addr).unwrap();
     assert_eq!(
         after.id, before.id,

@@ -103,6 +103,16 @@ impl SimDevice {
         }
     }
 
+    /// Answers the PDU of a v3 request that passed USM, from the same view as v2c.
+    pub fn respond_v3(&self, pdu: Pdu) -> Option<Pdu> {
+        let req = Message {
+            version: Version::V2c,
+            community: self.community.clone(),
+            pdu,
+        };
+        self.respond(&req).map(|r| r.pdu)
+    }
+
     /// Answers one request, or `None` where a real agent would stay silent (wrong
     /// community, a PDU it does not serve, GETBULK over v1).
     pub fn respond(&self, req: &Message) -> Option<Message> {

@@ -156,14 +156,7 @@ async fn run(
         }
         let reply = if crate::v3::peek_version(&buf[..len]) == Some(3) {
             let Some(usm) = &device.v3 else { continue };
-            // v3 requests are served from the same view as v2c, under the device's
-            // community, which v3 never sends.
-            let community = device.community.clone();
-            usm.respond(&buf[..len], |m| {
-                let mut m = m.clone();
-                m.community = community;
-                device.respond(&m)
-            })
+            usm.respond(&buf[..len], |pdu| device.respond_v3(pdu))
         } else {
             Message::decode(&buf[..len])
                 .ok()

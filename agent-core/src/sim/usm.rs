@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::message::{Message, Pdu, PduKind, Value, Version};
+use crate::message::{Pdu, PduKind, Value};
 use crate::oid::Oid;
 use crate::usm::{LocalKeys, SecurityLevel, UsmUser};
 use crate::v3::{self, flags, Payload, ScopedPdu, UsmParams, V3Message};
@@ -64,12 +64,8 @@ impl SimUsm {
 
     /// Answers one v3 datagram with the bytes to send back, or `None` where an agent stays
     /// silent (garbage, a PDU it does not serve). `serve` answers the PDU of a request that
-    /// passed, as the device answers v2c.
-    pub fn respond(
-        &self,
-        bytes: &[u8],
-        serve: impl FnOnce(&Message) -> Option<Message>,
-    ) -> Option<Vec<u8>> {
+    /// passed, as the device answers it over v2c.
+    pub fn respond(&self, bytes: &[u8], serve: impl FnOnce(Pdu) -> Option<Pdu>) -> Option<Vec<u8>> {
         let (msg, auth_at) = V3Message::decode(bytes).ok()?;
         let request_id = match &msg.payload {
             Payload::Plain(s) => s.pdu.request_id,
@@ -105,11 +101,7 @@ impl SimUsm {
             Ok(s) => s,
             Err(_) => return Some(self.report(&msg, request_id, Stat::Decryption, false)),
         };
-        let reply = serve(&Message {
-            version: Version::V2c,
-            community: Vec::new(),
-            pdu: scoped.pdu,
-        })?;
+        let reply = serve(scoped.pdu)?;
         let at = v3::Seal {
             engine_id: &self.engine_id,
             boots: self.boots,
@@ -117,7 +109,7 @@ impl SimUsm {
             msg_id: msg.msg_id,
             salt: self.salt.fetch_add(1, Ordering::Relaxed),
         };
-        Some(v3::seal(&self.user, keys, at, reply.pdu))
+        Some(v3::seal(&self.user, keys, at, reply))
     }
 
     /// A Report of one usmStats counter; signed only for notInTimeWindow, whose digest
