@@ -128,6 +128,15 @@ pub struct FleetFigures {
     pub backlog: f64,
     /// The coordinator's peak memory.
     pub coordinator_peak_mib: f64,
+    /// The coordinator's CPU (user and system) per reading stored, in microseconds: the
+    /// median over the streaming drains.
+    pub coordinator_cpu_us_per_reading: f64,
+    /// The reference, measured right after each drain on the same machine: sled's own
+    /// write-and-flush of the readings' wire bytes (see [`sled_reference`]), CPU
+    /// microseconds per reading, median.
+    pub reference_cpu_us_per_reading: f64,
+    /// The reference's readings per second, median.
+    pub reference_per_s: f64,
     /// `snmpbulkwalk` of [`BASELINE_ROOTS`] for every printer, 16 at a time.
     pub baseline_cycle_s: f64,
     /// Its bytes per printer, at the printers.
@@ -424,6 +433,8 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
         collector_toml(&dir, "outbox", &[], listen, stream_metrics, pollers),
     )?;
     let mut polling = Some(collector);
+    let (mut cpu_per_reading, mut reference, mut reference_rate) =
+        (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..STREAM_RUNS {
         let mut collector = match polling.take() {
             Some(c) => c,
@@ -460,14 +471,21 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
         .await?;
         f.ingest_runs.push(d.per_s);
         f.ingested += d.ingested;
+        cpu_per_reading.push(d.coordinator_cpu_s * 1e6 / d.ingested.max(1.0));
         let peak = usage(coordinator.pid())
             .context("the coordinator's usage")?
             .peak_mib;
         f.coordinator_peak_mib = f.coordinator_peak_mib.max(peak);
         drop(streamer);
         drop(coordinator);
+        let (us, per_s) = sled_reference(d.ingested as usize)?;
+        reference.push(us);
+        reference_rate.push(per_s);
     }
     f.ingest_per_s = median(&f.ingest_runs);
+    f.coordinator_cpu_us_per_reading = median(&cpu_per_reading);
+    f.reference_cpu_us_per_reading = median(&reference);
+    f.reference_per_s = median(&reference_rate);
 
     // SNMPv3 authPriv: a collector of its own, with only the v3 user, polls the same
     // printers into a coordinator; its steady state is measured as v2c's was.
@@ -614,6 +632,57 @@ struct Drained {
     per_s: f64,
     /// Envelopes acknowledged over the measurement.
     ingested: f64,
+    /// The coordinator's CPU seconds over the measurement.
+    coordinator_cpu_s: f64,
+}
+
+/// What sled alone costs to store what a collector sends: `n` readings' wire encodings
+/// (protobuf, as they arrive), keyed by device and time, one flush per 256 (a full ingest
+/// batch), in a database of its own. Returns CPU microseconds per reading (this process's,
+/// which does nothing else meanwhile) and readings per second. A machine that is slower
+/// this minute is slower for both, so the coordinator's cost over this one is a figure
+/// that holds from run to run where a rate does not.
+pub fn sled_reference(n: usize) -> Result<(f64, f64)> {
+    use prost::Message;
+    let dir =
+        std::env::temp_dir().join(format!("printwatch-sled-reference-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let bytes: Vec<Vec<u8>> = (0..64)
+        .map(|i| {
+            let device = synthetic::printer(7, i);
+            let mut r = agent_core::decode::reading(&device.view, "127.0.0.9:161");
+            r.polled_at = "2026-11-30T10:00:00.123456789Z".into();
+            printwatch_proto::v1::Reading::from(r).encode_to_vec()
+        })
+        .collect();
+    let db = sled::Config::new()
+        .path(&dir)
+        .cache_capacity(64 << 20)
+        .open()?;
+    let tree = db.open_tree("reference")?;
+    let cpu0 = usage(std::process::id())
+        .context("this process")?
+        .cpu_seconds;
+    let t0 = Instant::now();
+    for i in 0..n {
+        let mut key = format!("sn:{:06}", i % 10_000).into_bytes();
+        key.push(0);
+        key.extend_from_slice(&(i as u64).to_be_bytes());
+        tree.insert(key, &bytes[i % bytes.len()][..])?;
+        if i % 256 == 255 {
+            db.flush()?;
+        }
+    }
+    db.flush()?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let cpu = usage(std::process::id())
+        .context("this process")?
+        .cpu_seconds
+        - cpu0;
+    drop(tree);
+    drop(db);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((cpu * 1e6 / n as f64, n as f64 / seconds))
 }
 
 /// Times `backlog` envelopes from the collector's outbox into the (re)started coordinator.
@@ -641,10 +710,17 @@ async fn drain(
     )
     .await?;
     coordinator.alive()?;
+    let cpu = || -> Result<f64> {
+        Ok(usage(coordinator.pid())
+            .context("the coordinator's usage")?
+            .cpu_seconds)
+    };
+    let cpu0 = cpu()?;
     let (s1, t1) = until("the backlog stored", metrics, collector, limit * 2, |s| {
         acked(s) >= before + backlog.depth
     })
     .await?;
+    let coordinator_cpu_s = cpu()? - cpu0;
     coordinator.alive()?;
     let ingested = acked(&s1) - acked(&s0);
     let stored = Scrape::from(coordinator_metrics)
@@ -657,6 +733,7 @@ async fn drain(
     Ok(Drained {
         per_s: ingested / t1.duration_since(t0).as_secs_f64(),
         ingested,
+        coordinator_cpu_s,
     })
 }
 
@@ -745,6 +822,20 @@ pub fn table(
             d.bytes_per_printer,
             d.read,
             d.printers_served,
+        ));
+    }
+    t.push_str("\nWhat ingest costs the coordinator, beside sled's own write-and-flush of the same readings' bytes measured in the same run (median of the streaming drains):\n\n");
+    t.push_str("| printers | coordinator CPU per reading stored | sled alone, CPU per reading | sled alone, readings/s | coordinator over sled | coordinator peak |\n|---:|---:|---:|---:|---:|---:|\n");
+    for f in figures {
+        t.push_str(&format!(
+            "| {} | {:.1} µs | {:.1} µs | {:.0}/s | {:.2}x | {:.1} MiB |\n",
+            f.printers,
+            f.coordinator_cpu_us_per_reading,
+            f.reference_cpu_us_per_reading,
+            f.reference_per_s,
+            f.coordinator_cpu_us_per_reading
+                / f.reference_cpu_us_per_reading.max(f64::MIN_POSITIVE),
+            f.coordinator_peak_mib,
         ));
     }
     t.push_str("\nThe same printers over SNMPv3 authPriv (SHA-256, AES-128), a collector with only the v3 user, beside v2c (steady state, two cycles):\n\n");
