@@ -47,18 +47,23 @@ fn pace(i: u32) -> Pace {
     }
 }
 
-fn fmt(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .expect("a time")
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339")
+/// A reading's time as a collector writes it: to the nanosecond, a poll never starting on
+/// the second.
+fn fmt(t: i64, i: u32) -> String {
+    let jitter = (u64::from(i) ^ t as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) % 1_000_000_000;
+    time::OffsetDateTime::from_unix_timestamp_nanos(
+        i128::from(t) * 1_000_000_000 + i128::from(jitter),
+    )
+    .expect("a time")
+    .format(&time::format_description::well_known::Rfc3339)
+    .expect("RFC 3339")
 }
 
 /// The reading of printer `i` at `t` seconds into the month, `base` its first reading.
 fn reading_at(base: &Reading, i: u32, start: i64, t: i64) -> Reading {
     let p = pace(i);
     let mut r = base.clone();
-    r.polled_at = fmt(start + t);
+    r.polled_at = fmt(start + t, i);
     for (k, s) in r.supplies.iter_mut().enumerate() {
         if s.max_capacity <= 0 {
             continue;
@@ -159,31 +164,11 @@ fn main() {
     let mut seq = 0u64;
     let mut batch = Vec::with_capacity(BATCH);
     let mut stored = 0u64;
-    // What a history that keeps only change would keep: a reading whose levels, states and
-    // status differ from the printer's previous one, or its first in an hour.
-    let mut last: Vec<Option<(String, i64)>> = vec![None; printers as usize];
-    let mut would_keep = 0u64;
     for step in 0..steps {
         let t = step * STEP_S;
         for i in 0..printers {
             seq += 1;
             let r = reading_at(&bases[i as usize], i, start, t);
-            let what = format!(
-                "{:?}{:?}",
-                r.supplies
-                    .iter()
-                    .map(|s| (s.level, s.percent, s.state))
-                    .collect::<Vec<_>>(),
-                r.status
-            );
-            let keep = match &last[i as usize] {
-                Some((w, at)) => *w != what || t - at >= 3_600,
-                None => true,
-            };
-            if keep {
-                would_keep += 1;
-                last[i as usize] = Some((what, t));
-            }
             let r = WireReading::new(r).expect("a reading of the last month");
             batch.push((seq, Incoming::Reading(Box::new(r))));
             if batch.len() == BATCH {
@@ -210,6 +195,7 @@ fn main() {
     let seconds = began.elapsed().as_secs_f64();
     let before = dir_bytes(&dir);
     let usage = writer.reader().tree_usage().expect("the trees");
+    let history = writer.reader().history_usage().expect("history's segments");
     drop(writer);
     // Settled: closed and opened again, so the log's tail is written and what sled frees
     // on start is freed.
@@ -228,9 +214,17 @@ fn main() {
         settled as f64 / printer_days,
         peak_mib(),
     );
+    let sled_bytes = settled.saturating_sub(history.bytes);
     let kept = format!(
-        "\nA history that kept only change (levels, states, status) and one reading an hour would keep {would_keep} of {stored} readings ({:.1} %).\n",
-        would_keep as f64 * 100.0 / stored as f64
+        "\nOf that, history's {} day segments: {:.1} MB, {:.1} B a reading ({} readings); \
+         sled (devices, latest readings, level points, meters, alerts, outboxes): {:.1} MB, \
+         {:.1} B a reading.\n",
+        history.segments,
+        history.bytes as f64 / 1e6,
+        history.bytes as f64 / history.readings.max(1) as f64,
+        history.readings,
+        sled_bytes as f64 / 1e6,
+        sled_bytes as f64 / stored as f64,
     );
     let mut trees = String::from(
         "\n| tree | entries | key bytes | value bytes | per reading |\n|---|---:|---:|---:|---:|\n",

@@ -1,6 +1,7 @@
 //! The coordinator's instruments: what it ingests, each supply's level as the fleet last
-//! reported it, and how much waits (devices, open alerts, queued mail and dealer batches,
-//! read from the store when a reader asks). The ingest actor records, and keeps a
+//! reported it, how much waits (devices, open alerts, queued mail and dealer batches) and
+//! what the store takes on disk (history's segments and sled; readings kept), read from
+//! the store when a reader asks. The ingest actor records, and keeps a
 //! [`LevelsShown`] so that a level is recorded when it moves, not with every reading.
 
 use agent_core::model::Reading;
@@ -56,6 +57,41 @@ impl CoordinatorMetrics {
             .u64_observable_gauge("printwatch_alerts_open")
             .with_description("Alerts open now.")
             .with_callback(move |o| o.observe(s.open_alert_count() as u64, &[]))
+            .build();
+        let s = store.clone();
+        meter
+            .u64_observable_gauge("printwatch_store_bytes")
+            .with_description(
+                "Bytes the store takes on disk: part=\"history\" for the day segments of readings, part=\"sled\" for everything else.",
+            )
+            .with_callback(move |o| {
+                if let Ok(h) = s.history_usage() {
+                    o.observe(h.bytes, &[KeyValue::new("part", "history")]);
+                }
+                if let Ok(b) = s.size_on_disk() {
+                    o.observe(b, &[KeyValue::new("part", "sled")]);
+                }
+            })
+            .build();
+        let s = store.clone();
+        meter
+            .u64_observable_gauge("printwatch_history_readings")
+            .with_description("Readings history keeps, in its day segments.")
+            .with_callback(move |o| {
+                if let Ok(h) = s.history_usage() {
+                    o.observe(h.readings, &[]);
+                }
+            })
+            .build();
+        let s = store.clone();
+        meter
+            .u64_observable_gauge("printwatch_history_segments")
+            .with_description("History's day segments on disk.")
+            .with_callback(move |o| {
+                if let Ok(h) = s.history_usage() {
+                    o.observe(h.segments, &[]);
+                }
+            })
             .build();
         meter
             .u64_observable_gauge("printwatch_outbox_depth")

@@ -1,17 +1,19 @@
-//! A reading as history keeps it: a marker byte, then the wire's own protobuf encoding,
-//! split in two. What stays put from poll to poll (the printer's identity, and what each
-//! supply is: its description, kind, color, unit, capacity) is its [shape], kept once per
-//! device and named by a number; history keeps, per reading, that number and the rest
-//! (levels, states, status, meters). A steady reading is a sixth of its whole encoding
-//! that way, and history's size is what ingest's writes cost: sled rewrites a page of
-//! sixteen entries per change, and a fleet of ten thousand printers touches ten thousand
-//! history pages a cycle, more than the page cache holds when each entry is whole.
+//! A reading split in two, as history keeps it. What stays put from poll to poll (the
+//! printer's identity, and what each supply is: its description, kind, color, unit,
+//! capacity) is its [shape], kept once per device and named by a number; history keeps,
+//! per reading, that number and the rest (levels, states, status, meters), and says the
+//! rest as a diff of the reading before it (see [`crate::store::history_record`]).
 //!
 //! Ingest needs a reading twice over: as the model, which the alert rules and the level
-//! history read, and as bytes, which history stores. A [`WireReading`] carries both, so
-//! the bytes are encoded once, from the message as it came off the wire; and it carries
-//! the reading's time, checked ([`crate::timestamp::reading_time`]), so no reading with a
-//! bogus time is ever keyed into history.
+//! history read, and as the wire's message, split, which history stores. A
+//! [`WireReading`] carries both, split once, from the message as it came off the wire;
+//! and it carries the reading's time, checked ([`crate::timestamp::reading_time`]), so no
+//! reading with a bogus time is ever stored.
+//!
+//! [`WireReading::stored`] and [`read_stored`] are the layout sled kept history in before
+//! the segments (a marker byte, the shape's number, the rest's protobuf): what an older
+//! database is read from when it is opened the first time (see
+//! [`crate::store::migrate`]).
 //!
 //! [shape]: WireReading::shape
 
@@ -32,7 +34,7 @@ pub struct WireReading {
     reading: Reading,
     at: Timestamp,
     shape: p::Reading,
-    rest: Vec<u8>,
+    rest: p::Reading,
 }
 
 /// Why a collector's reading is refused.
@@ -101,25 +103,29 @@ impl WireReading {
         &self.shape
     }
 
+    /// The reading without its shape: what history's records keep.
+    pub fn rest(&self) -> &p::Reading {
+        &self.rest
+    }
+
     /// The shape as the store keeps it.
     pub fn shape_bytes(&self) -> Vec<u8> {
         self.shape.encode_to_vec()
     }
 
-    /// What history stores for the reading when its device's shape numbered `shape` is
-    /// [`WireReading::shape`].
+    /// The reading in the layout sled kept history in (see the module's doc), when its
+    /// device's shape numbered `shape` is [`WireReading::shape`].
     pub fn stored(&self, shape: u32) -> Vec<u8> {
-        let mut b = Vec::with_capacity(5 + self.rest.len());
+        let mut b = Vec::with_capacity(5 + self.rest.encoded_len());
         b.push(SHAPED);
         b.extend_from_slice(&shape.to_be_bytes());
-        b.extend_from_slice(&self.rest);
+        self.rest.encode(&mut b).unwrap_or_default();
         b
     }
 }
 
-/// A message's shape, and the encoding of the rest: the message without its shape's
-/// fields.
-fn split(wire: &p::Reading) -> (p::Reading, Vec<u8>) {
+/// A message's shape, and the rest: the message without its shape's fields.
+fn split(wire: &p::Reading) -> (p::Reading, p::Reading) {
     let shape = p::Reading {
         identity: wire.identity.clone(),
         supplies: wire
@@ -143,7 +149,7 @@ fn split(wire: &p::Reading) -> (p::Reading, Vec<u8>) {
         bytes_received: wire.bytes_received,
         round_trips: wire.round_trips,
     };
-    (shape, rest.encode_to_vec())
+    (shape, rest)
 }
 
 /// The supply `what` is (its shape's part) with the levels of `levels`: the one place
@@ -185,7 +191,12 @@ pub enum UnreadableReading {
 
 /// The reading, from the rest of it and `shape` (the bytes of the shape it names).
 pub fn reshaped(rest: &[u8], shape: &[u8]) -> Result<Reading, UnreadableReading> {
-    let mut r = p::Reading::decode(rest).map_err(encoding)?;
+    reshaped_message(p::Reading::decode(rest).map_err(encoding)?, shape)
+}
+
+/// The reading, from the rest of it, decoded, and `shape` (the bytes of the shape it
+/// names).
+pub fn reshaped_message(mut r: p::Reading, shape: &[u8]) -> Result<Reading, UnreadableReading> {
     let shape = p::Reading::decode(shape).map_err(encoding)?;
     if shape.supplies.len() != r.supplies.len() {
         return Err(UnreadableReading::Misshaped {

@@ -178,5 +178,24 @@ async fn prometheus_scrapes_the_coordinator_and_answers_a_supply_level() {
     })
     .await;
     assert_eq!(stored, 2.0);
+    // What the store takes on disk: the two readings, in one day's segment.
+    eventually("history's readings", 10, async || {
+        query(prom, "printwatch_history_readings")
+            .await
+            .filter(|(v, _)| *v == 2.0)
+    })
+    .await;
+    let (segments, _) = eventually("history's segments", 10, async || {
+        query(prom, "printwatch_history_segments").await
+    })
+    .await;
+    assert!(segments >= 1.0, "{segments}");
+    for part in ["history", "sled"] {
+        let (bytes, _) = eventually(part, 10, async || {
+            query(prom, &format!(r#"printwatch_store_bytes{{part="{part}"}}"#)).await
+        })
+        .await;
+        assert!(bytes > 0.0, "{part}: {bytes}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -234,10 +234,18 @@ impl Writer {
         &self.policy
     }
 
+    /// After an item of a batch failed: what ingest kept in memory is dropped, but what
+    /// history holds of the items before it stays, to be committed with them.
+    fn forget_but_history(&mut self) {
+        self.ws.clear();
+        self.store.recount();
+    }
+
     /// After a failed write or flush: what ingest kept in memory is dropped and the
     /// device count taken again, so that sled is the only truth.
     pub fn forget(&mut self) {
         self.ws.clear();
+        self.store.discard_history();
         self.store.recount();
     }
 
@@ -298,6 +306,7 @@ impl Writer {
         // thing before the flush, as the crash order wants.
         let mut stored_upto = None;
         for (seq, item) in items {
+            let savepoint = self.store.history_savepoint();
             let answer = match item {
                 Incoming::Reading(r) => self.write_reading(site, *seq, r).map(Answer::Reading),
                 Incoming::PollFailed(f) => self
@@ -314,20 +323,31 @@ impl Writer {
             }
             answers.push(answer);
             if failed {
-                self.forget();
+                self.store.history_rollback(savepoint);
+                self.forget_but_history();
                 break;
             }
         }
         if let Some(seq) = stored_upto {
-            if let Err(e) = self.store.set_last_sequence(site, seq) {
+            // History's segments are written and synced first: the sequence number must
+            // never name readings that a crash could take from them.
+            let written = self
+                .store
+                .commit_history()
+                .and_then(|()| self.store.set_last_sequence(site, seq));
+            if let Err(e) = written {
                 self.forget();
-                let e = e.to_string();
                 return answers
                     .into_iter()
                     .map(|_| {
-                        Err(StoreError::Corrupt(format!(
-                            "writing the sequence number: {e}"
-                        )))
+                        Err(match &e {
+                            // A full disk: said as such, so that ingest stops writing.
+                            StoreError::Unwritable(why) => StoreError::Unwritable(why.clone()),
+                            StoreError::Sled(sled::Error::Io(io)) => {
+                                StoreError::Unwritable(io.to_string())
+                            }
+                            e => StoreError::Corrupt(format!("writing the sequence number: {e}")),
+                        })
                     })
                     .collect();
             }
@@ -412,8 +432,7 @@ impl Writer {
         record.last_seen = at;
 
         let shape = self.shape_number(&device_id, arrived)?;
-        self.store
-            .put_history(&device_id, at, site, seq, arrived.stored(shape))?;
+        self.store.put_history(&device_id, arrived, shape)?;
         if changed {
             self.store.put_device(&record)?;
         }

@@ -17,10 +17,13 @@
 pub mod alerts;
 pub mod devices;
 pub mod history;
+pub mod history_record;
 pub mod levels;
 pub mod marks;
 pub mod meters;
+pub mod migrate;
 pub mod outboxes;
+pub mod segments;
 pub mod sequences;
 pub mod users;
 
@@ -72,7 +75,12 @@ struct Trees {
     devices: sled::Tree,
     observations: sled::Tree,
     index: sled::Tree,
-    history: sled::Tree,
+    /// Where each device's newest record in each day's history segment is.
+    heads: sled::Tree,
+    /// Each device's latest reading, as a diff of its anchor.
+    latest: sled::Tree,
+    /// Anchors: full readings a latest is a diff of, by day, device and number.
+    anchors: sled::Tree,
     shapes: sled::Tree,
     sequences: sled::Tree,
     alerts: sled::Tree,
@@ -92,6 +100,8 @@ struct Trees {
 pub struct StoreReader {
     db: sled::Db,
     t: Arc<Trees>,
+    /// Where history's segments are.
+    dir: Arc<std::path::PathBuf>,
     /// How many device records there are. sled counts a tree by walking it, which a
     /// metrics scrape of a large fleet would pay every time; the writer, which alone adds
     /// devices, keeps this count.
@@ -126,6 +136,7 @@ pub struct StoreReader {
 /// ```
 pub struct Store {
     r: StoreReader,
+    log: history::HistoryLog,
 }
 
 impl std::ops::Deref for Store {
@@ -136,7 +147,8 @@ impl std::ops::Deref for Store {
 }
 
 impl Store {
-    /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`.
+    /// Opens (or creates) the database at `path` with a page cache of `cache_bytes`:
+    /// sled's files, and history's segments in `path/history`.
     pub fn open(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let db = sled::Config::new()
             .path(path)
@@ -146,12 +158,14 @@ impl Store {
             devices: db.open_tree("devices")?,
             observations: db.open_tree("observations")?,
             index: db.open_tree("index")?,
-            history: db.open_tree("history")?,
+            heads: db.open_tree("history_heads")?,
+            latest: db.open_tree("latest")?,
+            anchors: db.open_tree("anchors")?,
             shapes: db.open_tree("shapes")?,
             sequences: db.open_tree("sequences")?,
             alerts: db.open_tree("alerts")?,
             open: db.open_tree("open_alerts")?,
-            levels: db.open_tree("level_points")?,
+            levels: db.open_tree("level_days")?,
             level_heads: db.open_tree("level_heads")?,
             events: db.open_tree("events")?,
             meters: db.open_tree("meters")?,
@@ -161,13 +175,26 @@ impl Store {
             users: db.open_tree("users")?,
         };
         let device_total = Arc::new(AtomicUsize::new(t.devices.len()));
-        Ok(Store {
+        let dir = path.join("history");
+        let log = history::HistoryLog::open(&dir, &t.meta)?;
+        let mut store = Store {
             r: StoreReader {
-                db,
+                db: db.clone(),
                 t: Arc::new(t),
+                dir: Arc::new(dir),
                 device_total,
             },
-        })
+            log,
+        };
+        let (readings, points) = store.migrate(&db)?;
+        if readings + points > 0 {
+            tracing::info!(
+                readings,
+                points,
+                "moved history and level points from the older layout in sled"
+            );
+        }
+        Ok(store)
     }
 
     /// A handle for reading, to give to anyone but the writer.
@@ -215,11 +242,13 @@ impl StoreReader {
     /// the occasional disk-use metric, not for every scrape.
     pub fn tree_usage(&self) -> Result<Vec<TreeUsage>, StoreError> {
         let t = &self.t;
-        let trees: [(&'static str, &sled::Tree); 16] = [
+        let trees: [(&'static str, &sled::Tree); 18] = [
             ("devices", &t.devices),
             ("observations", &t.observations),
             ("index", &t.index),
-            ("history", &t.history),
+            ("history_heads", &t.heads),
+            ("latest", &t.latest),
+            ("anchors", &t.anchors),
             ("shapes", &t.shapes),
             ("sequences", &t.sequences),
             ("alerts", &t.alerts),
@@ -250,7 +279,8 @@ impl StoreReader {
         Ok(out)
     }
 
-    /// The bytes the database's files take on disk, as sled counts them.
+    /// The bytes sled's files take on disk, as sled counts them (history's segments
+    /// are [`StoreReader::history_usage`]).
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
