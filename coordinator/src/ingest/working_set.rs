@@ -28,8 +28,9 @@ pub struct WorkingSet {
     pub devices: HashMap<String, DeviceRecord>,
     /// Device id to each of its supplies' newest level point (by supply position).
     pub levels: HashMap<String, LevelHeads>,
-    /// Device id to its newest shape's number and the shape.
-    pub shapes: HashMap<String, (u32, printwatch_proto::v1::Reading)>,
+    /// Device id to its newest shape's number and the shape, encoded: a tenth of its
+    /// decoded size (tens of MiB for ten thousand printers), and compared as bytes.
+    pub shapes: HashMap<String, (u32, Vec<u8>)>,
     /// Device id to its meter reads (`None`: it never had any).
     pub meters: HashMap<String, Option<MeterMemo>>,
     /// Device id to its open alerts (key to kind).

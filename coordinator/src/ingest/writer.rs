@@ -535,17 +535,21 @@ impl Writer {
     /// written before the history that names it. A replay finds the shape it wrote and
     /// takes it again.
     fn shape_number(&mut self, device: &str, arrived: &WireReading) -> Result<u32, StoreError> {
+        let bytes = arrived.shape_bytes();
         if let Some((n, shape)) = self.ws.shapes.get(device) {
-            if shape == arrived.shape() {
+            if *shape == bytes {
                 return Ok(*n);
             }
         }
         let newest = match self.ws.shapes.remove(device) {
             Some(known) => Some(known),
-            None => self.store.newest_shape(device)?,
+            None => self
+                .store
+                .newest_shape(device)?
+                .map(|(n, shape)| (n, prost::Message::encode_to_vec(&shape))),
         };
         let n = match newest {
-            Some((n, shape)) if shape == *arrived.shape() => n,
+            Some((n, shape)) if shape == bytes => n,
             newest => {
                 let n = match newest {
                     Some((n, _)) => n.checked_add(1).ok_or_else(|| {
@@ -553,13 +557,11 @@ impl Writer {
                     })?,
                     None => 0,
                 };
-                self.store.put_shape(device, n, arrived.shape_bytes())?;
+                self.store.put_shape(device, n, bytes.clone())?;
                 n
             }
         };
-        self.ws
-            .shapes
-            .insert(device.to_string(), (n, arrived.shape().clone()));
+        self.ws.shapes.insert(device.to_string(), (n, bytes));
         Ok(n)
     }
 

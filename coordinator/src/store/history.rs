@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use agent_core::model::Reading;
 use printwatch_proto::v1 as p;
 
-use super::history_record::{self as record, Rebuilt};
+use super::history_record::{self as record, Rebuilt, View};
 use super::segments::{self, day_of, day_start, Appender, Day, SegmentReader};
 use super::{device_prefix, Store, StoreError, StoreReader};
 use crate::timestamp::Timestamp;
@@ -106,7 +106,7 @@ fn anchor_key(day: Day, device: &str, n: u32) -> Vec<u8> {
 
 /// A reading as a full record without its device: how the writer keeps a device's newest
 /// in memory, and how sled keeps an anchor.
-fn pack(r: &Rebuilt) -> Vec<u8> {
+fn pack(r: View<'_>) -> Vec<u8> {
     let mut b = Vec::with_capacity(200);
     record::full(0, "", r, &mut b);
     b
@@ -215,16 +215,16 @@ impl Store {
         arrived: &WireReading,
         shape: u32,
     ) -> Result<(), StoreError> {
-        let now = Rebuilt {
+        let now = View {
             shape,
             at: arrived.at(),
-            rest: arrived.rest().clone(),
+            rest: arrived.rest(),
         };
         self.append_history(device, now)
     }
 
     /// [`Store::put_history`] of a reading already split.
-    pub(super) fn append_history(&mut self, device: &str, now: Rebuilt) -> Result<(), StoreError> {
+    pub(super) fn append_history(&mut self, device: &str, now: View<'_>) -> Result<(), StoreError> {
         let at = now.at;
         let day = day_of(at);
         // A device's newest record and its anchor are in the same day's segment.
@@ -253,14 +253,14 @@ impl Store {
         let back = before.map_or(0, |b| offset.saturating_sub(b));
         let out = self.log.pending.entry(day).or_default();
         let diffed = match &same_day {
-            Some(h) => record::diff(back, &unpack(&h.reading)?, &now, out),
+            Some(h) => record::diff(back, unpack(&h.reading)?.view(), now, out),
             None => false,
         };
         let anchor = match (diffed, same_day) {
             (true, Some(h)) => h.anchor,
             (_, h) => {
-                record::full(back, device, &now, out);
-                self.new_anchor(device, &now, h.as_ref().map(|h| &h.anchor))?
+                record::full(back, device, now, out);
+                self.new_anchor(device, now, h.as_ref().map(|h| &h.anchor))?
             }
         };
         self.log.appends.push(Appended {
@@ -279,8 +279,8 @@ impl Store {
             v.extend_from_slice(&at.key());
             v.extend_from_slice(&anchor.day.to_be_bytes());
             v.extend_from_slice(&anchor.n.to_be_bytes());
-            if !record::diff(1, &unpack(&anchor.reading)?, &now, &mut v) {
-                record::full(0, device, &now, &mut v);
+            if !record::diff(1, unpack(&anchor.reading)?.view(), now, &mut v) {
+                record::full(0, device, now, &mut v);
             }
             self.r.t.latest.insert(device.as_bytes(), v)?;
             self.log.newest.insert(device.to_string(), at);
@@ -290,7 +290,7 @@ impl Store {
             Head {
                 day,
                 at: offset,
-                reading: pack(&now),
+                reading: pack(now),
                 anchor,
             },
         );
@@ -302,7 +302,7 @@ impl Store {
     fn new_anchor(
         &mut self,
         device: &str,
-        reading: &Rebuilt,
+        reading: View<'_>,
         before: Option<&Anchor>,
     ) -> Result<Anchor, StoreError> {
         let day = day_of(reading.at);

@@ -58,9 +58,31 @@ pub struct Rebuilt {
     pub rest: p::Reading,
 }
 
+/// A reading borrowed, to be written: its shape's number, time and rest.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The number of the device's shape it names.
+    pub shape: u32,
+    /// When it was taken.
+    pub at: Timestamp,
+    /// The rest of it.
+    pub rest: &'a p::Reading,
+}
+
+impl Rebuilt {
+    /// The reading, borrowed.
+    pub fn view(&self) -> View<'_> {
+        View {
+            shape: self.shape,
+            at: self.at,
+            rest: &self.rest,
+        }
+    }
+}
+
 /// A full record of `device`'s reading `r`, `back` bytes after the device's previous one
 /// (0: none).
-pub fn full(back: u64, device: &str, r: &Rebuilt, out: &mut Vec<u8>) {
+pub fn full(back: u64, device: &str, r: View<'_>, out: &mut Vec<u8>) {
     let mut body = Vec::with_capacity(32 + device.len() + r.rest.encoded_len());
     body.push(FULL);
     encode_varint(back, &mut body);
@@ -76,8 +98,8 @@ pub fn full(back: u64, device: &str, r: &Rebuilt, out: &mut Vec<u8>) {
 /// A diff of `now` against `before`, the device's previous record `back` bytes earlier
 /// in the segment; `false` (and nothing written) when `now` cannot be said as a diff of
 /// it: another shape, or meters other than `before`'s by name or number.
-pub fn diff(back: u64, before: &Rebuilt, now: &Rebuilt, out: &mut Vec<u8>) -> bool {
-    let (b, n) = (&before.rest, &now.rest);
+pub fn diff(back: u64, before: View<'_>, now: View<'_>, out: &mut Vec<u8>) -> bool {
+    let (b, n) = (before.rest, now.rest);
     if back == 0
         || before.shape != now.shape
         || b.supplies.len() != n.supplies.len()
@@ -420,13 +442,13 @@ mod tests {
     fn a_reading_that_repeats_the_one_before_is_a_few_bytes() {
         let a = rebuilt("2026-11-30T10:00:00.123456789Z", 1000, 50);
         let mut f = Vec::new();
-        full(0, "sn:A", &a, &mut f);
+        full(0, "sn:A", a.view(), &mut f);
         assert_eq!(one(&f, None), a);
         assert_eq!(peek(&f, None).unwrap(), (Some("sn:A".into()), a.at));
         // Five minutes on, the same but for the time: the time alone.
         let b = rebuilt("2026-11-30T10:05:00.223456789Z", 1000, 50);
         let mut d = Vec::new();
-        assert!(diff(f.len() as u64, &a, &b, &mut d));
+        assert!(diff(f.len() as u64, a.view(), b.view(), &mut d));
         assert!(d.len() <= 9, "{} bytes: {d:?}", d.len());
         assert!(!header(&d).unwrap().full);
         assert_eq!(header(&d).unwrap().back, f.len() as u64);
@@ -435,7 +457,7 @@ mod tests {
         // A busy printer's counter: two bytes more (its bitmap and its change).
         let c = rebuilt("2026-11-30T10:10:00.223456789Z", 1042, 50);
         let mut d2 = Vec::new();
-        assert!(diff(d.len() as u64, &b, &c, &mut d2));
+        assert!(diff(d.len() as u64, b.view(), c.view(), &mut d2));
         assert!(d2.len() <= d.len() + 2, "{d:?} then {d2:?}");
         assert_eq!(one(&d2, Some(&b)), c);
     }
@@ -454,7 +476,7 @@ mod tests {
         });
         b.rest.round_trips = 3;
         let mut d = Vec::new();
-        assert!(diff(7, &a, &b, &mut d));
+        assert!(diff(7, a.view(), b.view(), &mut d));
         assert_eq!(one(&d, Some(&a)), b, "backwards in time and counters too");
     }
 
@@ -463,14 +485,14 @@ mod tests {
         let a = rebuilt("2026-11-30T10:00:00Z", 1000, 50);
         let mut b = rebuilt("2026-11-30T10:05:00Z", 1000, 50);
         b.shape = 3;
-        assert!(!diff(5, &a, &b, &mut Vec::new()));
+        assert!(!diff(5, a.view(), b.view(), &mut Vec::new()));
         let mut c = rebuilt("2026-11-30T10:05:00Z", 1000, 50);
         c.rest.meters[0].name = "color".into();
-        assert!(!diff(5, &a, &c, &mut Vec::new()));
+        assert!(!diff(5, a.view(), c.view(), &mut Vec::new()));
         c.rest.meters.clear();
-        assert!(!diff(5, &a, &c, &mut Vec::new()));
+        assert!(!diff(5, a.view(), c.view(), &mut Vec::new()));
         assert!(
-            !diff(0, &a, &a, &mut Vec::new()),
+            !diff(0, a.view(), a.view(), &mut Vec::new()),
             "a diff needs a record before"
         );
     }
@@ -479,7 +501,7 @@ mod tests {
     fn a_diff_without_its_predecessor_is_an_error() {
         let a = rebuilt("2026-11-30T10:00:00Z", 1000, 50);
         let mut d = Vec::new();
-        assert!(diff(3, &a, &a, &mut d));
+        assert!(diff(3, a.view(), a.view(), &mut d));
         assert!(rebuild(&d, None).is_err());
     }
 
@@ -508,7 +530,7 @@ mod tests {
             b.at = a.at.plus(time::Duration::seconds(i64::from(secs)));
             b.rest.polled_at = b.at.rfc3339();
             let mut d = Vec::new();
-            prop_assert!(diff(9, &a, &b, &mut d));
+            prop_assert!(diff(9, a.view(), b.view(), &mut d));
             prop_assert_eq!(&rebuild(&d, Some(&a)).unwrap(), &b);
             let i = at % d.len();
             d[i] ^= mask;

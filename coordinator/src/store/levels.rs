@@ -253,6 +253,35 @@ mod tests {
             "another supply"
         );
         drop(s);
+        // Across days, oldest first; a point written again (a replay) is kept once.
+        let mut s = reopen(&d);
+        for (at, percent) in [(90_000, 50), (200_000, 40), (90_000, 50), (86_399, 55)] {
+            let p = LevelPoint {
+                at,
+                percent,
+                pages: Some(at as u64),
+            };
+            s.put_level_point("sn:A", "1.1", &p).unwrap();
+        }
+        let points: Vec<(i64, u8)> = s
+            .levels("sn:A", "1.1")
+            .unwrap()
+            .iter()
+            .map(|p| (p.at, p.percent))
+            .collect();
+        let wanted = [
+            (1_000, 80),
+            (2_000, 70),
+            (3_000, 60),
+            (86_399, 55),
+            (90_000, 50),
+            (200_000, 40),
+        ];
+        assert_eq!(points, wanted);
+        let all = s.device_levels("sn:A").unwrap();
+        assert_eq!(all["1.1"].len(), wanted.len());
+        assert_eq!(all["1.1"][4].pages, Some(90_000));
+        drop(s);
         let _ = std::fs::remove_dir_all(&d);
     }
 }

@@ -9,7 +9,7 @@
 use printwatch_proto::v1 as p;
 use prost::Message;
 
-use super::history_record::Rebuilt;
+use super::history_record::View;
 use super::levels::LevelPoint;
 use super::{decode, Store, StoreError};
 use crate::timestamp::Timestamp;
@@ -63,7 +63,14 @@ impl Store {
             let (shape, rest) = read_stored(&v)?;
             let rest = p::Reading::decode(rest)
                 .map_err(|e| StoreError::Corrupt(format!("an old history reading: {e}")))?;
-            self.append_history(&device, Rebuilt { shape, at, rest })?;
+            self.append_history(
+                &device,
+                View {
+                    shape,
+                    at,
+                    rest: &rest,
+                },
+            )?;
             moved += 1;
             if moved % CHUNK == 0 {
                 self.commit_history()?;
