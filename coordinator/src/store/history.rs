@@ -179,16 +179,7 @@ impl HistoryLog {
     /// to its committed length, and one sled does not know is deleted.
     pub(super) fn open(dir: &Path, meta: &sled::Tree) -> Result<HistoryLog, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Sled(sled::Error::Io(e)))?;
-        let mut committed = BTreeMap::new();
-        for kv in meta.scan_prefix(SEGMENT) {
-            let (k, v) = kv?;
-            let day = k
-                .get(SEGMENT.len()..)
-                .and_then(|d| <[u8; 4]>::try_from(d).ok())
-                .map(u32::from_be_bytes)
-                .ok_or_else(|| StoreError::Corrupt("a segment's key".into()))?;
-            committed.insert(day, Committed::decode(&v)?);
-        }
+        let committed = committed_segments(meta)?;
         for day in segments::on_disk(dir)? {
             segments::cut(dir, day, committed.get(&day).map_or(0, |c| c.len))?;
         }
@@ -409,8 +400,8 @@ impl Store {
         log.heads.clear();
         log.newest.clear();
         log.files.close();
-        if let Ok(fresh) = HistoryLog::open(&log.dir, &self.r.t.meta) {
-            log.committed = fresh.committed;
+        if let Ok(committed) = committed_segments(&self.r.t.meta) {
+            log.committed = committed;
         }
     }
 
@@ -622,21 +613,6 @@ impl StoreReader {
             .map(Timestamp::from_key))
     }
 
-    /// The days that have a segment, oldest first.
-    fn history_days(&self) -> Result<Vec<(Day, u64)>, StoreError> {
-        let mut days = Vec::new();
-        for kv in self.t.meta.scan_prefix(SEGMENT) {
-            let (k, v) = kv?;
-            if let Some(day) = k
-                .get(SEGMENT.len()..)
-                .and_then(|d| <[u8; 4]>::try_from(d).ok())
-            {
-                days.push((u32::from_be_bytes(day), Committed::decode(&v)?.len));
-            }
-        }
-        Ok(days)
-    }
-
     /// A device's readings taken at or after `since` (all when `None`), oldest first.
     pub fn history(
         &self,
@@ -649,7 +625,7 @@ impl StoreReader {
         };
         let mut out: Vec<(Timestamp, Reading)> = Vec::new();
         let mut shapes: HashMap<u32, sled::IVec> = HashMap::new();
-        for (day, len) in self.history_days()? {
+        for (day, Committed { len, .. }) in committed_segments(&self.t.meta)? {
             if from.is_some_and(|f| day_start(day + 1) <= f) {
                 continue;
             }
@@ -696,14 +672,30 @@ impl StoreReader {
     /// What history's segments hold (from sled's record of them: no file is read).
     pub fn history_usage(&self) -> Result<HistoryUsage, StoreError> {
         let mut u = HistoryUsage::default();
-        for kv in self.t.meta.scan_prefix(SEGMENT) {
-            let c = Committed::decode(&kv?.1)?;
+        for c in committed_segments(&self.t.meta)?.into_values() {
             u.segments += 1;
             u.bytes += c.len;
             u.readings += c.readings;
         }
         Ok(u)
     }
+}
+
+/// Each segment's committed length and readings, by day, as `meta` records them: the one
+/// reader of those records (the writer's log when the store opens or a write failed,
+/// history's readers, the disk-use metrics).
+fn committed_segments(meta: &sled::Tree) -> Result<BTreeMap<Day, Committed>, StoreError> {
+    let mut committed = BTreeMap::new();
+    for kv in meta.scan_prefix(SEGMENT) {
+        let (k, v) = kv?;
+        let day = k
+            .get(SEGMENT.len()..)
+            .and_then(|d| <[u8; 4]>::try_from(d).ok())
+            .map(u32::from_be_bytes)
+            .ok_or_else(|| StoreError::Corrupt("a segment's key".into()))?;
+        committed.insert(day, Committed::decode(&v)?);
+    }
+    Ok(committed)
 }
 
 /// The records of a device's chain in a segment, newest first, from its head at `at`;
