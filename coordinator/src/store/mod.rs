@@ -16,6 +16,7 @@
 
 pub mod alerts;
 pub mod devices;
+pub mod flush_gate;
 pub mod history;
 pub mod history_record;
 pub mod levels;
@@ -106,6 +107,8 @@ pub struct StoreReader {
     /// metrics scrape of a large fleet would pay every time; the writer, which alone adds
     /// devices, keeps this count.
     device_total: Arc<AtomicUsize>,
+    /// One flush at a time, shared by whoever asked while the last one ran.
+    flush_gate: Arc<flush_gate::FlushGate>,
 }
 
 /// The one handle that writes: owned by the ingest actor (see [`crate::ingest`]). Not
@@ -183,6 +186,7 @@ impl Store {
                 t: Arc::new(t),
                 dir: Arc::new(dir),
                 device_total,
+                flush_gate: Arc::default(),
             },
             log,
         };
@@ -228,13 +232,22 @@ impl StoreReader {
     /// concurrent flushes take every thread and nothing is ever written (seen here, in the
     /// demo). The blocking flush runs on tokio's blocking pool instead, leaving sled's to
     /// sled. A flush changes no record, so any reader may make the writer's writes
-    /// durable before it acts on them (a sender before it sends).
+    /// durable before it acts on them (a sender before it sends). Callers that come while
+    /// a flush runs share the next one (see [`flush_gate`]).
     pub async fn sync(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush().map(|_| ()))
+        self.flush_gate
+            .pass(|| async {
+                let db = self.db.clone();
+                tokio::task::spawn_blocking(move || {
+                    let flushed = db.flush().map(|_| ());
+                    flush_gate::release_deferred();
+                    flushed
+                })
+                .await
+                .map_err(|e| sled::Error::Io(std::io::Error::other(e.to_string())))??;
+                Ok(())
+            })
             .await
-            .map_err(|e| sled::Error::Io(std::io::Error::other(e.to_string())))??;
-        Ok(())
     }
 
     /// What each tree holds: entries, and the bytes of their keys and values. A walk of the
