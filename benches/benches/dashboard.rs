@@ -16,8 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
 #![allow(missing_docs)] // criterion_group! makes a public function
 
-#[global_allocator]
-static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
+printwatch_coordinator::tuned_heap!();
 
 use std::time::Duration;
 

@@ -13,8 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
 
-#[global_allocator]
-static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
+printwatch_coordinator::tuned_heap!();
 
 use std::time::Instant;
 

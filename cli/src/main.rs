@@ -239,8 +239,7 @@ async fn run() -> Result<()> {
     }
 }
 
-#[global_allocator]
-static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
+printwatch_coordinator::tuned_heap!();
 
 /// The demo's temporary directory, removed after the runtime has stopped.
 static DEMO_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();

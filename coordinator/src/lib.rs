@@ -3,15 +3,11 @@
 //! answers operators. The operator's `printwatch` command lives in the `printwatch-cli`
 //! crate; this crate is the server and its library.
 
-/// The allocator the coordinator's binaries run with. Ingest allocates and frees many
-/// short-lived buffers (sled's node copies, each reading's strings); with glibc's
-/// allocator that was four tenths of the store's time, with mimalloc far less.
-pub use mimalloc::MiMalloc as Allocator;
-
 pub mod config;
 pub mod dealer;
 pub mod disk;
 pub mod export;
+pub mod heap;
 pub mod ingest;
 pub mod mail;
 pub mod metrics;

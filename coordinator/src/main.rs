@@ -1,7 +1,6 @@
 //! printwatch-coordinator: the on-prem server that merges every site's readings.
 
-#[global_allocator]
-static ALLOCATOR: printwatch_coordinator::Allocator = printwatch_coordinator::Allocator;
+printwatch_coordinator::tuned_heap!();
 
 use std::path::PathBuf;
 
