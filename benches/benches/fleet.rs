@@ -3,7 +3,10 @@
 //! discovery sweep; a markdown table on stdout and in target/fleet-bench.md.
 //!
 //! Run: `cargo bench -p printwatch-benches --bench fleet`. PRINTWATCH_FLEET_SIZES=1000,2000
-//! picks the sizes; PRINTWATCH_FLEET_POLLERS the collector's pool (default 256).
+//! picks the sizes; PRINTWATCH_FLEET_POLLERS the collector's pool (default 256);
+//! PRINTWATCH_FLEET_COORDINATOR a program to run as the coordinator instead (a profiler's
+//! wrapper that execs `fleet-coordinator`); PRINTWATCH_FLEET_ONLY=ingest stops each size
+//! after the drains (no SNMPv3, no baseline, no discovery).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench that cannot run stops
 
@@ -13,7 +16,12 @@ use printwatch_benches::{discovery, fleet};
 fn main() -> Result<()> {
     let nodes = fleet::Nodes {
         collector: env!("CARGO_BIN_EXE_fleet-collector").into(),
-        coordinator: env!("CARGO_BIN_EXE_fleet-coordinator").into(),
+        // A wrapper that runs it under a profiler may stand in (it must exec the program,
+        // keeping its pid, which the benchmark reads and kills).
+        coordinator: std::env::var_os("PRINTWATCH_FLEET_COORDINATOR").map_or_else(
+            || env!("CARGO_BIN_EXE_fleet-coordinator").into(),
+            Into::into,
+        ),
     };
     let sizes: Vec<usize> = std::env::var("PRINTWATCH_FLEET_SIZES")
         .unwrap_or_else(|_| "1000,2000,5000,10000".into())
@@ -37,9 +45,13 @@ fn main() -> Result<()> {
         eprintln!("{f:?}");
         figures.push(f);
     }
-    eprintln!("fleet benchmark: discovery of a /16 ...");
-    let d = rt.block_on(discovery::measure())?;
-    let table = fleet::table(&figures, Some(&d));
+    let d = if fleet::ingest_only() {
+        None
+    } else {
+        eprintln!("fleet benchmark: discovery of a /16 ...");
+        Some(rt.block_on(discovery::measure())?)
+    };
+    let table = fleet::table(&figures, d.as_ref());
     println!("{table}");
     let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/fleet-bench.md");
     std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;

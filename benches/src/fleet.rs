@@ -126,7 +126,8 @@ pub struct FleetFigures {
     pub ingested: f64,
     /// Envelopes in the outbox when the coordinator came back.
     pub backlog: f64,
-    /// The coordinator's peak memory.
+    /// The highest peak memory of every coordinator the size ran: the first, which took
+    /// every printer's first reading and steady polling, and each draining an outbox.
     pub coordinator_peak_mib: f64,
     /// The coordinator's CPU (user and system) per reading stored, in microseconds: the
     /// median over the streaming drains.
@@ -397,7 +398,10 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
 
     // An outage: the coordinator goes away while the collector polls on, its readings
     // gathering in the outbox for four cycles. Then the coordinator comes back and the
-    // backlog streams over mutual TLS into sled, the collector still polling.
+    // backlog streams over mutual TLS into sled, the collector still polling. Every
+    // coordinator's peak counts, this first one's too: it stored every printer's first
+    // reading.
+    f.coordinator_peak_mib = coordinator_peak(&coordinator)?;
     drop(coordinator);
     let backlog = outage(coll_metrics, &mut collector, nf, 0.0, limit).await?;
     f.collector_outage_peak_mib = usage(collector.pid())
@@ -415,6 +419,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     .await?;
     f.ingest_polling_per_s = d.per_s;
     f.backlog = backlog.depth;
+    f.coordinator_peak_mib = f.coordinator_peak_mib.max(coordinator_peak(&coordinator)?);
 
     // The same again, but the collector comes back after the outage with its printers
     // left to another collector (no targets): it only streams its outbox. Collectors run
@@ -472,10 +477,7 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
         f.ingest_runs.push(d.per_s);
         f.ingested += d.ingested;
         cpu_per_reading.push(d.coordinator_cpu_s * 1e6 / d.ingested.max(1.0));
-        let peak = usage(coordinator.pid())
-            .context("the coordinator's usage")?
-            .peak_mib;
-        f.coordinator_peak_mib = f.coordinator_peak_mib.max(peak);
+        f.coordinator_peak_mib = f.coordinator_peak_mib.max(coordinator_peak(&coordinator)?);
         drop(streamer);
         drop(coordinator);
         let (us, per_s) = sled_reference(d.ingested as usize)?;
@@ -486,6 +488,11 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     f.coordinator_cpu_us_per_reading = median(&cpu_per_reading);
     f.reference_cpu_us_per_reading = median(&reference);
     f.reference_per_s = median(&reference_rate);
+    if ingest_only() {
+        drop(sim);
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(f);
+    }
 
     // SNMPv3 authPriv: a collector of its own, with only the v3 user, polls the same
     // printers into a coordinator; its steady state is measured as v2c's was.
@@ -517,7 +524,12 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     Ok(f)
 }
 
-/// Starts the coordinator and waits until its metrics endpoint answers.
+/// PRINTWATCH_FLEET_ONLY=ingest: each size stops after the drains (the coordinator's
+/// figures), without SNMPv3, the baseline or the discovery sweep.
+pub fn ingest_only() -> bool {
+    std::env::var("PRINTWATCH_FLEET_ONLY").is_ok_and(|v| v == "ingest")
+}
+
 /// Waits for every first read, then times two steady cycles from the second one on.
 async fn steady(
     sim: &SimHandle,
@@ -564,6 +576,14 @@ async fn steady(
     })
 }
 
+/// A coordinator's peak resident memory so far, in MiB.
+fn coordinator_peak(coordinator: &Proc) -> Result<f64> {
+    Ok(usage(coordinator.pid())
+        .context("the coordinator's usage")?
+        .peak_mib)
+}
+
+/// Starts the coordinator and waits until its metrics endpoint answers.
 async fn coordinator_up(
     nodes: &Nodes,
     config: &Path,
