@@ -488,37 +488,33 @@ pub async fn measure(nodes: &Nodes, n: usize, net: u8, pollers: usize) -> Result
     f.coordinator_cpu_us_per_reading = median(&cpu_per_reading);
     f.reference_cpu_us_per_reading = median(&reference);
     f.reference_per_s = median(&reference_rate);
-    if ingest_only() {
-        drop(sim);
-        let _ = std::fs::remove_dir_all(&dir);
-        return Ok(f);
+    if !ingest_only() {
+        // SNMPv3 authPriv: a collector of its own, with only the v3 user, polls the same
+        // printers into a coordinator; its steady state is measured as v2c's was.
+        let v3_metrics = free_addr()?;
+        let v3cfg = dir.join("collector-v3.toml");
+        std::fs::write(
+            &v3cfg,
+            collector_toml(&dir, "outbox-v3", sim.addrs(), listen, v3_metrics, pollers)
+                + &v3_credentials(&dir)?,
+        )?;
+        let coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
+        let mut collector = Proc::start("collector", &nodes.collector, &v3cfg)?;
+        f.v3 = steady(&sim, v3_metrics, &mut collector, nf, limit).await?;
+        drop(collector);
+        drop(coordinator);
+
+        // The baseline: snmpbulkwalk of the same tables, every printer, 16 walks at a time.
+        let cpu0 = children_cpu_seconds();
+        let wire0 = sim.traffic();
+        let t0 = Instant::now();
+        baseline(sim.addrs(), 16).await?;
+        f.baseline_cycle_s = t0.elapsed().as_secs_f64();
+        f.baseline_cpu_s = children_cpu_seconds() - cpu0;
+        let (requests, bytes) = diff(wire0, sim.traffic());
+        f.baseline_bytes = bytes as f64 / nf;
+        f.baseline_round_trips = requests as f64 / nf;
     }
-
-    // SNMPv3 authPriv: a collector of its own, with only the v3 user, polls the same
-    // printers into a coordinator; its steady state is measured as v2c's was.
-    let v3_metrics = free_addr()?;
-    let v3cfg = dir.join("collector-v3.toml");
-    std::fs::write(
-        &v3cfg,
-        collector_toml(&dir, "outbox-v3", sim.addrs(), listen, v3_metrics, pollers)
-            + &v3_credentials(&dir)?,
-    )?;
-    let coordinator = coordinator_up(nodes, &kcfg, coord_metrics, limit).await?;
-    let mut collector = Proc::start("collector", &nodes.collector, &v3cfg)?;
-    f.v3 = steady(&sim, v3_metrics, &mut collector, nf, limit).await?;
-    drop(collector);
-    drop(coordinator);
-
-    // The baseline: snmpbulkwalk of the same tables, every printer, 16 walks at a time.
-    let cpu0 = children_cpu_seconds();
-    let wire0 = sim.traffic();
-    let t0 = Instant::now();
-    baseline(sim.addrs(), 16).await?;
-    f.baseline_cycle_s = t0.elapsed().as_secs_f64();
-    f.baseline_cpu_s = children_cpu_seconds() - cpu0;
-    let (requests, bytes) = diff(wire0, sim.traffic());
-    f.baseline_bytes = bytes as f64 / nf;
-    f.baseline_round_trips = requests as f64 / nf;
     drop(sim);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(f)

@@ -50,7 +50,8 @@ macro_rules! tuned_heap {
 
 /// Sets the allocator's options (see the module), through [`tuned_heap`] before the first
 /// allocation. They replace MIMALLOC_ARENA_EAGER_COMMIT and MIMALLOC_PURGE_DELAY from the
-/// environment. With glibc's allocator it asks for one arena instead.
+/// environment. With glibc's allocator (a profile) it does nothing: MALLOC_ARENA_MAX in
+/// the environment sets glibc's arenas.
 pub fn tune() {
     #[cfg(not(feature = "system-allocator"))]
     // SAFETY: mi_option_set only stores an option's value, which mimalloc reads when it
@@ -58,10 +59,5 @@ pub fn tune() {
     unsafe {
         libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
         libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
-    }
-    #[cfg(all(feature = "system-allocator", target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets one of glibc's tunables; it touches no memory of ours.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }

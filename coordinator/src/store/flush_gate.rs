@@ -5,7 +5,6 @@
 //! MiB of buffers and paying an fsync each. The gate lets one flush run at a time; a caller
 //! that came while it ran waits for the next one, which starts after it asked and so covers
 //! its writes, and that one flush answers every caller that waited.
-
 //!
 //! A flush also leaves sled's old write buffer to be freed by epoch-based reclamation, in a
 //! list kept by the thread that flushed, which frees it only once 64 such frees gather
