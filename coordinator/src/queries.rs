@@ -62,8 +62,8 @@ impl ForecastCache {
         let heads = store.level_heads(device)?;
         let mut out = std::collections::BTreeMap::new();
         let mut levels = None;
-        for (at, head) in heads {
-            let key = (device.to_string(), at);
+        for (at, &head) in heads.iter() {
+            let key = (device.to_string(), at.to_string());
             match self.by_supply.get(&key) {
                 Some((h, when, f)) if *h == head && now - *when < FORECAST_FRESH_SECONDS => {
                     out.insert(key.1, f.clone());

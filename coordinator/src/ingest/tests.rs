@@ -86,7 +86,7 @@ async fn after_a_restart_a_refill_is_seen_from_the_devices_level_heads() {
     assert_eq!(
         heads
             .iter()
-            .map(|(k, p)| (k.as_str(), p.percent))
+            .map(|(k, p)| (k, p.percent))
             .collect::<Vec<_>>(),
         vec![("1.1", 10), ("1.2", 50)]
     );

@@ -24,8 +24,9 @@ pub struct WorkingSet {
     pub sequences: HashMap<String, u64>,
     /// Identity key to the device it names (`None`: sled has no such key).
     pub index: HashMap<String, Option<String>>,
-    /// Device id to its record as stored.
-    pub devices: HashMap<String, DeviceRecord>,
+    /// Device id to its record as stored, boxed: the table keeps a slot free for every
+    /// one filled, and a record in place made each slot over 300 bytes.
+    pub devices: HashMap<String, Box<DeviceRecord>>,
     /// Device id to each of its supplies' newest level point (by supply position).
     pub levels: HashMap<String, LevelHeads>,
     /// Device id to its newest shape's number and the shape, encoded: a tenth of its

@@ -400,7 +400,7 @@ impl Writer {
             Some(d) => d,
             None => {
                 changed = true;
-                DeviceRecord {
+                Box::new(DeviceRecord {
                     id: device_id.clone(),
                     site: site.to_string(),
                     addresses: Vec::new(),
@@ -408,7 +408,7 @@ impl Writer {
                     first_seen: at,
                     last_seen: at,
                     last_meter_read: None,
-                }
+                })
             }
         };
         if !reading.meters.is_empty() {
@@ -676,8 +676,9 @@ impl Writer {
                 }
             }
         }
-        self.ws.devices.insert(id.to_string(), record.clone());
-        Ok(record)
+        let moved = DeviceRecord::clone(&record);
+        self.ws.devices.insert(id.to_string(), record);
+        Ok(moved)
     }
 
     /// A collector said hello with its outbox's identity. A new outbox (the collector's
@@ -715,10 +716,10 @@ impl Writer {
     }
 
     /// A device's record, taken out of the working set to be changed and put back.
-    fn take_device(&mut self, id: &str) -> Result<Option<DeviceRecord>, StoreError> {
+    fn take_device(&mut self, id: &str) -> Result<Option<Box<DeviceRecord>>, StoreError> {
         match self.ws.devices.remove(id) {
             Some(d) => Ok(Some(d)),
-            None => self.store.device_record(id),
+            None => Ok(self.store.device_record(id)?.map(Box::new)),
         }
     }
 
@@ -737,12 +738,12 @@ impl Writer {
         if !self.ws.devices.contains_key(id) {
             match self.store.device_record(id)? {
                 Some(d) => {
-                    self.ws.devices.insert(id.to_string(), d);
+                    self.ws.devices.insert(id.to_string(), Box::new(d));
                 }
                 None => return Ok(None),
             }
         }
-        Ok(self.ws.devices.get(id))
+        Ok(self.ws.devices.get(id).map(|d| &**d))
     }
 
     /// Keeps each supply's level history as change points (a point only when the percent

@@ -27,8 +27,70 @@ pub struct LevelPoint {
     pub pages: Option<u64>,
 }
 
-/// A device's supplies' newest level points, by supply position.
-pub type LevelHeads = BTreeMap<String, LevelPoint>;
+/// A device's supplies' newest level points, by supply position: a sorted list, not a
+/// map. The writer keeps every device's heads in memory, and a `BTreeMap` of a printer's
+/// four or five supplies takes a node of eleven slots (6-7 MiB at 10,000 printers, against
+/// under half of that as a list). Stored as a JSON object, as the map was.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LevelHeads(Vec<(String, LevelPoint)>);
+
+impl LevelHeads {
+    /// No points yet: a device before its first level.
+    pub fn new() -> LevelHeads {
+        LevelHeads::default()
+    }
+
+    /// The newest point of the supply at `position`.
+    pub fn get(&self, position: &str) -> Option<&LevelPoint> {
+        self.find(position).ok().map(|i| &self.0[i].1)
+    }
+
+    /// Makes `point` the newest of the supply at `position`.
+    pub fn insert(&mut self, position: String, point: LevelPoint) {
+        match self.find(&position) {
+            Ok(i) => self.0[i].1 = point,
+            Err(i) => self.0.insert(i, (position, point)),
+        }
+    }
+
+    /// Each supply's position and newest point, in position order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &LevelPoint)> {
+        self.0.iter().map(|(k, p)| (k.as_str(), p))
+    }
+
+    /// True before the device's first level.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn find(&self, position: &str) -> Result<usize, usize> {
+        self.0.binary_search_by(|(k, _)| k.as_str().cmp(position))
+    }
+}
+
+impl FromIterator<(String, LevelPoint)> for LevelHeads {
+    fn from_iter<I: IntoIterator<Item = (String, LevelPoint)>>(iter: I) -> Self {
+        let mut heads = LevelHeads::new();
+        for (k, p) in iter {
+            heads.insert(k, p);
+        }
+        heads.0.shrink_to_fit();
+        heads
+    }
+}
+
+impl Serialize for LevelHeads {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, p)| (k, p)))
+    }
+}
+
+impl<'de> Deserialize<'de> for LevelHeads {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, LevelPoint>::deserialize(d)?;
+        Ok(map.into_iter().collect())
+    }
+}
 
 /// A supply replaced: its level jumped up (see [`crate::policy::forecast::REFILL_JUMP`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +280,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn heads_keep_position_order_and_the_stored_form_of_a_map() {
+        let point = |at, percent| LevelPoint {
+            at,
+            percent,
+            pages: None,
+        };
+        let mut heads = LevelHeads::new();
+        heads.insert("1.3".into(), point(1, 30));
+        heads.insert("1.1".into(), point(1, 10));
+        heads.insert("1.2".into(), point(1, 20));
+        heads.insert("1.1".into(), point(2, 9));
+        let order: Vec<(&str, u8)> = heads.iter().map(|(k, p)| (k, p.percent)).collect();
+        assert_eq!(order, [("1.1", 9), ("1.2", 20), ("1.3", 30)]);
+        assert_eq!(heads.get("1.2"), Some(&point(1, 20)));
+        assert_eq!(heads.get("1.4"), None);
+        // What earlier versions stored (a JSON object) reads back, and is what is written.
+        let map: BTreeMap<String, LevelPoint> =
+            heads.iter().map(|(k, p)| (k.to_string(), *p)).collect();
+        assert_eq!(encode(&heads), encode(&map));
+        assert_eq!(decode::<LevelHeads>(&encode(&map)).unwrap(), heads);
+        assert!(decode::<LevelHeads>(b"[1,2]").is_err());
+    }
+
+    #[test]
     fn points_read_oldest_first_and_heads_survive_a_restart() {
         let d = dir("levels");
         {
@@ -235,7 +321,7 @@ mod tests {
                 percent: 60,
                 pages: Some(9),
             };
-            s.put_level_heads("sn:A", &[("1.1".to_string(), head)].into())
+            s.put_level_heads("sn:A", &[("1.1".to_string(), head)].into_iter().collect())
                 .unwrap();
         }
         let s = reopen(&d);
@@ -246,7 +332,10 @@ mod tests {
             .map(|p| (p.at, p.percent))
             .collect();
         assert_eq!(points, [(1_000, 80), (2_000, 70), (3_000, 60)]);
-        assert_eq!(s.level_heads("sn:A").unwrap()["1.1"].pages, Some(9));
+        assert_eq!(
+            s.level_heads("sn:A").unwrap().get("1.1").map(|p| p.pages),
+            Some(Some(9))
+        );
         assert!(s.level_heads("sn:B").unwrap().is_empty());
         assert!(
             s.levels("sn:A", "1.2").unwrap().is_empty(),
