@@ -240,16 +240,13 @@ impl LevelsShown {
             }
         }
         let digest = h.finish();
-        if self.devices.get(device) == Some(&digest) {
-            return false;
-        }
         match self.devices.get_mut(device) {
-            Some(d) => *d = digest,
+            Some(shown) => std::mem::replace(shown, digest) != digest,
             None => {
                 self.devices.insert(device.to_string(), digest);
+                true
             }
         }
-        true
     }
 }
 

@@ -81,7 +81,7 @@ impl FromIterator<(String, LevelPoint)> for LevelHeads {
 
 impl Serialize for LevelHeads {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_map(self.0.iter().map(|(k, p)| (k, p)))
+        s.collect_map(self.iter())
     }
 }
 
