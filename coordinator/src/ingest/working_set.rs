@@ -29,15 +29,39 @@ pub struct WorkingSet {
     pub devices: HashMap<String, Box<DeviceRecord>>,
     /// Device id to each of its supplies' newest level point (by supply position).
     pub levels: HashMap<String, LevelHeads>,
-    /// Device id to its newest shape's number and the shape, encoded: a tenth of its
-    /// decoded size (tens of MiB for ten thousand printers), and compared as bytes.
-    pub shapes: HashMap<String, (u32, Vec<u8>)>,
+    /// Device id to its newest shape's number and the shape's [`ShapeDigest`]: a
+    /// reading's shape is compared with it, not kept (3 MiB for ten thousand printers).
+    pub shapes: HashMap<String, (u32, ShapeDigest)>,
     /// Device id to its meter reads (`None`: it never had any).
     pub meters: HashMap<String, Option<MeterMemo>>,
     /// Device id to its open alerts (key to kind).
     pub open: HashMap<String, BTreeMap<String, AlertKind>>,
     /// Site to how many devices belong to it (`None`: not counted yet).
     pub site_devices: Option<HashMap<String, usize>>,
+}
+
+/// An encoded shape's length and 64-bit hash: what tells the writer that a reading's
+/// shape is its device's newest. Two different shapes of one device that agree in both
+/// are a chance of one in 2^64 per change, against keeping every device's shape (300
+/// bytes and an allocation each) in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShapeDigest {
+    len: usize,
+    hash: u64,
+}
+
+impl ShapeDigest {
+    /// The digest of an encoded shape.
+    pub fn of(bytes: &[u8]) -> ShapeDigest {
+        use std::hash::{Hash, Hasher};
+        // SipHash with fixed keys: the same bytes give the same digest in every run.
+        let mut h = std::hash::DefaultHasher::new();
+        bytes.hash(&mut h);
+        ShapeDigest {
+            len: bytes.len(),
+            hash: h.finish(),
+        }
+    }
 }
 
 /// A device's meter reads as ingest knows them: the one kept in sled and the newest.

@@ -16,7 +16,7 @@ use agent_core::model::Reading;
 use serde_json::Value;
 
 use super::dedupe::{contradicts, identity_keys};
-use super::working_set::{MeterMemo, WorkingSet};
+use super::working_set::{MeterMemo, ShapeDigest, WorkingSet};
 use crate::policy::{dealer_payload, forecast, Policy};
 use crate::store::alerts::{device_key, site_alert_key, AlertKind, AlertRecord, SupplyRef};
 use crate::store::devices::{address_key, DeviceRecord, Observation};
@@ -536,8 +536,9 @@ impl Writer {
     /// takes it again.
     fn shape_number(&mut self, device: &str, arrived: &WireReading) -> Result<u32, StoreError> {
         let bytes = arrived.shape_bytes();
-        if let Some((n, shape)) = self.ws.shapes.get(device) {
-            if *shape == bytes {
+        let digest = ShapeDigest::of(&bytes);
+        if let Some((n, known)) = self.ws.shapes.get(device) {
+            if *known == digest {
                 return Ok(*n);
             }
         }
@@ -546,10 +547,10 @@ impl Writer {
             None => self
                 .store
                 .newest_shape(device)?
-                .map(|(n, shape)| (n, prost::Message::encode_to_vec(&shape))),
+                .map(|(n, shape)| (n, ShapeDigest::of(&prost::Message::encode_to_vec(&shape)))),
         };
         let n = match newest {
-            Some((n, shape)) if shape == bytes => n,
+            Some((n, known)) if known == digest => n,
             newest => {
                 let n = match newest {
                     Some((n, _)) => n.checked_add(1).ok_or_else(|| {
@@ -557,11 +558,11 @@ impl Writer {
                     })?,
                     None => 0,
                 };
-                self.store.put_shape(device, n, bytes.clone())?;
+                self.store.put_shape(device, n, bytes)?;
                 n
             }
         };
-        self.ws.shapes.insert(device.to_string(), (n, bytes));
+        self.ws.shapes.insert(device.to_string(), (n, digest));
         Ok(n)
     }
 
