@@ -203,7 +203,7 @@ pub fn identity(vars: &Varbinds, address: &str) -> Identity {
     }
 }
 
-fn color_from_description(d: &str) -> Option<String> {
+pub(crate) fn color_from_description(d: &str) -> Option<String> {
     let lower = d.to_lowercase();
     mib::COLOR_WORDS
         .iter()

@@ -9,6 +9,7 @@
 pub mod classify;
 pub mod decode;
 pub mod discover;
+pub mod ipp;
 pub mod message;
 pub mod mib;
 pub mod model;

@@ -87,6 +87,11 @@ pub enum PercentSource {
     VendorLevelCode,
     /// The vendor's own level table or marker value (Ricoh: -100 means near empty).
     VendorPrivateLevel,
+    /// IPP's `printer-supply` (PWG 5100.13): round(level * 100 / maxcapacity), the
+    /// Printer-MIB's rule on the numbers the printer sent over IPP.
+    IppSupply,
+    /// CUPS's `marker-levels`, which are percents.
+    IppMarker,
 }
 
 /// One row of prtMarkerSuppliesTable, decoded.

@@ -79,6 +79,8 @@ fn source_to(s: Option<m::PercentSource>) -> p::PercentSource {
         Some(m::PercentSource::VendorPercentUnit) => p::PercentSource::VendorPercentUnit,
         Some(m::PercentSource::VendorLevelCode) => p::PercentSource::VendorLevelCode,
         Some(m::PercentSource::VendorPrivateLevel) => p::PercentSource::VendorPrivateLevel,
+        Some(m::PercentSource::IppSupply) => p::PercentSource::IppSupply,
+        Some(m::PercentSource::IppMarker) => p::PercentSource::IppMarker,
     }
 }
 
@@ -135,6 +137,8 @@ impl TryFrom<p::Supply> for m::Supply {
             Ok(p::PercentSource::VendorPercentUnit) => Some(m::PercentSource::VendorPercentUnit),
             Ok(p::PercentSource::VendorLevelCode) => Some(m::PercentSource::VendorLevelCode),
             Ok(p::PercentSource::VendorPrivateLevel) => Some(m::PercentSource::VendorPrivateLevel),
+            Ok(p::PercentSource::IppSupply) => Some(m::PercentSource::IppSupply),
+            Ok(p::PercentSource::IppMarker) => Some(m::PercentSource::IppMarker),
             Err(_) => {
                 return Err(ConvertError::Unknown {
                     what: "percent source",
@@ -274,7 +278,7 @@ mod tests {
                 any::<i64>(),
                 any::<i64>(),
                 proptest::option::of(0u8..=100),
-                0usize..5,
+                0usize..7,
                 0usize..6,
             ),
         )
@@ -304,6 +308,8 @@ mod tests {
                         Some(m::PercentSource::VendorPercentUnit),
                         Some(m::PercentSource::VendorLevelCode),
                         Some(m::PercentSource::VendorPrivateLevel),
+                        Some(m::PercentSource::IppSupply),
+                        Some(m::PercentSource::IppMarker),
                     ][source],
                     state: [
                         m::SupplyState::Ok,
