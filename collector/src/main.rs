@@ -24,15 +24,22 @@ struct Cli {
 enum Command {
     /// Read printers now and print what they say: identity, supplies, meters, status.
     ///
-    /// Each TARGET is a host name or address with an optional port (default 161):
-    /// `10.0.0.7`, `printer1`, `127.0.0.1:16161`, `[fe80::1]:161`. Targets are read in
-    /// parallel and printed in the order given. A target that fails is reported on stderr
-    /// with the reason, the others still print, and the exit status is 1.
+    /// Each TARGET is a host name or address with an optional port (default 161), read
+    /// over SNMP: `10.0.0.7`, `printer1`, `127.0.0.1:16161`, `[fe80::1]:161`; or an IPP
+    /// printer's URI, read over IPP where SNMP is off or thin: `ipp://10.0.0.7/ipp/print`,
+    /// `ipps://printer1:631/ipp/print` (TLS). Targets are read in parallel and printed in
+    /// the order given. A target that fails is reported on stderr with the reason, the
+    /// others still print, and the exit status is 1.
+    ///
+    /// Over ipps:// a printer's self-signed certificate is accepted and its SHA-256
+    /// fingerprint printed on stderr, to compare with the printer's own page; --ipp-pin
+    /// accepts only that certificate, --ipp-ca only those a CA signed.
     ///
     /// Examples:
     ///   printwatch-collector poll 10.0.0.7 10.0.0.8
     ///   printwatch-collector poll printer1 --community site7 --json | jq .supplies
     ///   printwatch-collector poll old-laser --snmp-version 1 --timeout 3s --retries 1
+    ///   printwatch-collector poll ipps://10.0.0.9/ipp/print --ipp-pin 3f:a2:...:9c
     #[command(verbatim_doc_comment)]
     Poll(PollArgs),
     /// Find the printers on a site's subnets: one small request per address, at a bounded rate.
@@ -150,7 +157,7 @@ async fn run_agent(config_file: Option<std::path::PathBuf>) -> Result<bool> {
 
 #[derive(clap::Args, Debug)]
 struct PollArgs {
-    /// Printers to read: HOST or HOST:PORT.
+    /// Printers to read: HOST or HOST:PORT (SNMP), ipp://HOST[:PORT]/PATH or ipps://...
     #[arg(required = true, value_name = "TARGET")]
     targets: Vec<String>,
     /// SNMP community string.
@@ -170,6 +177,40 @@ struct PollArgs {
     /// Print one JSON object per target and line (the reading contract of DESIGN.md).
     #[arg(long)]
     json: bool,
+    /// ipps:// only: accept only the certificate with this SHA-256 fingerprint (as
+    /// printed on stderr by a poll without it: 32 hex bytes, colons optional).
+    #[arg(long, value_name = "SHA256", value_parser = parse_pin, conflicts_with = "ipp_ca")]
+    ipp_pin: Option<agent_core::ipp::Fingerprint>,
+    /// ipps:// only: accept only certificates that chain to a CA in this PEM file and name
+    /// the printer's host.
+    #[arg(long, value_name = "FILE")]
+    ipp_ca: Option<std::path::PathBuf>,
+}
+
+fn parse_pin(s: &str) -> Result<agent_core::ipp::Fingerprint, String> {
+    agent_core::ipp::Fingerprint::parse(s)
+        .ok_or_else(|| "a SHA-256 fingerprint is 32 hex bytes, e.g. 3f:a2:...:9c".to_string())
+}
+
+/// Reads one IPP printer (see `poll --help`).
+async fn poll_ipp(spec: &str, args: &PollArgs) -> Result<agent_core::Reading> {
+    use agent_core::ipp::{IppClient, IppUri, Trust};
+    let uri: IppUri = spec.parse()?;
+    let addr =
+        printwatch_collector::target::resolve(&format!("{}:{}", uri.bracketed_host(), uri.port))
+            .await?;
+    let trust = match (&args.ipp_ca, args.ipp_pin) {
+        (Some(ca), _) => Trust::ca_file(ca).map_err(anyhow::Error::msg)?,
+        (None, pin) => Trust::FirstUse(pin),
+    };
+    // One request, so the SNMP timeout and its retries bound it: the whole exchange.
+    let timeout = args.timeout * (args.retries + 1);
+    let mut client = IppClient::new(uri.clone(), addr, trust, timeout);
+    let (reading, _) = agent_core::ipp::poll(&mut client, &uri.to_string()).await?;
+    if let (Some(seen), None, None) = (client.certificate(), args.ipp_pin, &args.ipp_ca) {
+        eprintln!("{uri}: certificate SHA-256 {seen} (not checked: pass --ipp-pin or --ipp-ca to check it)");
+    }
+    Ok(reading)
 }
 
 fn parse_version(s: &str) -> Result<Version, String> {
@@ -181,6 +222,9 @@ async fn poll_one(
     spec: String,
     args: &PollArgs,
 ) -> Result<agent_core::Reading> {
+    if agent_core::ipp::IppUri::is_ipp(&spec) {
+        return poll_ipp(&spec, args).await;
+    }
     let addr = printwatch_collector::target::resolve(&spec).await?;
     let security = match args.v3.user()? {
         Some(user) => user,
