@@ -9,6 +9,7 @@
 
 pub mod expect;
 pub mod grpc;
+pub mod ippeve;
 pub mod process;
 pub mod sim;
 pub mod snmpd;
