@@ -24,20 +24,28 @@ pub struct WorkingSet {
     pub sequences: HashMap<String, u64>,
     /// Identity key to the device it names (`None`: sled has no such key).
     pub index: HashMap<String, Option<String>>,
-    /// Device id to its record as stored, boxed: the table keeps a slot free for every
-    /// one filled, and a record in place made each slot over 300 bytes.
-    pub devices: HashMap<String, Box<DeviceRecord>>,
-    /// Device id to each of its supplies' newest level point (by supply position).
-    pub levels: HashMap<String, LevelHeads>,
-    /// Device id to its newest shape's number and the shape's [`ShapeDigest`]: a
-    /// reading's shape is compared with it, not kept (3 MiB for ten thousand printers).
-    pub shapes: HashMap<String, (u32, ShapeDigest)>,
-    /// Device id to its meter reads (`None`: it never had any).
-    pub meters: HashMap<String, Option<MeterMemo>>,
-    /// Device id to its open alerts (key to kind).
-    pub open: HashMap<String, BTreeMap<String, AlertKind>>,
+    /// Device id to what ingest knows of it: one entry, one key, for all of it (a map
+    /// per part kept the id five times over, with five tables' slack: 3 MiB at ten
+    /// thousand printers).
+    pub devices: HashMap<String, DeviceMemo>,
     /// Site to how many devices belong to it (`None`: not counted yet).
     pub site_devices: Option<HashMap<String, usize>>,
+}
+
+/// What the working set knows of one device; each part fills on demand from sled.
+#[derive(Debug, Default)]
+pub struct DeviceMemo {
+    /// Its record as stored, boxed: a record in place made each table slot over 300 bytes.
+    pub record: Option<Box<DeviceRecord>>,
+    /// Each of its supplies' newest level point (by supply position).
+    pub levels: Option<LevelHeads>,
+    /// Its newest shape's number and the shape's [`ShapeDigest`]: a reading's shape is
+    /// compared with it, not kept (3 MiB for ten thousand printers).
+    pub shape: Option<(u32, ShapeDigest)>,
+    /// Its meter reads (`Some(None)`: it never had any).
+    pub meters: Option<Option<MeterMemo>>,
+    /// Its open alerts (key to kind).
+    pub open: Option<BTreeMap<String, AlertKind>>,
 }
 
 /// An encoded shape's length and 64-bit hash: what tells the writer that a reading's
@@ -79,7 +87,7 @@ impl WorkingSet {
     /// An alert opened for `device` under `key`: its copy of the device's open alerts,
     /// when it has one, follows.
     pub fn opened(&mut self, device: &str, key: &str, kind: AlertKind) {
-        if let Some(open) = self.open.get_mut(device) {
+        if let Some(open) = self.devices.get_mut(device).and_then(|d| d.open.as_mut()) {
             open.insert(key.to_string(), kind);
         }
     }
@@ -87,8 +95,28 @@ impl WorkingSet {
     /// The alert open for `device` under `key` closed (a site's alert names no device
     /// and is in no copy).
     pub fn closed(&mut self, device: &str, key: &str) {
-        if let Some(open) = self.open.get_mut(device) {
+        if let Some(open) = self.devices.get_mut(device).and_then(|d| d.open.as_mut()) {
             open.remove(key);
+        }
+    }
+
+    /// What is known of `device`, an empty entry at first.
+    pub fn device(&mut self, device: &str) -> &mut DeviceMemo {
+        // Looked up before it is inserted: the key is allocated once per device.
+        if !self.devices.contains_key(device) {
+            self.devices
+                .insert(device.to_string(), DeviceMemo::default());
+        }
+        #[allow(clippy::expect_used)]
+        self.devices
+            .get_mut(device)
+            .expect("the entry was inserted above if it was missing")
+    }
+
+    /// Forgets every device's open alerts: they are read again from sled.
+    pub fn forget_open(&mut self) {
+        for memo in self.devices.values_mut() {
+            memo.open = None;
         }
     }
 

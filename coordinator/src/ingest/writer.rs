@@ -447,7 +447,7 @@ impl Writer {
         let replaced = self.record_levels(&record, reading, at)?;
         let mut changes = self.apply_alerts(&record, reading, at)?;
         changes.replaced = replaced;
-        self.ws.devices.insert(device_id.clone(), record);
+        self.ws.device(&device_id).record = Some(record);
         Ok(Ingested::Stored {
             device_id,
             new_device,
@@ -467,7 +467,7 @@ impl Writer {
         reading: &Reading,
         at: Timestamp,
     ) -> Result<(), StoreError> {
-        let memo = match self.ws.meters.remove(device) {
+        let memo = match self.ws.device(device).meters.take() {
             Some(memo) => memo,
             None => self.meter_memo(device, reading.meters.is_empty())?,
         };
@@ -503,7 +503,7 @@ impl Writer {
                 newest: at,
             })
         };
-        self.ws.meters.insert(device.to_string(), memo);
+        self.ws.device(device).meters = Some(memo);
         Ok(())
     }
 
@@ -537,12 +537,12 @@ impl Writer {
     fn shape_number(&mut self, device: &str, arrived: &WireReading) -> Result<u32, StoreError> {
         let bytes = arrived.shape_bytes();
         let digest = ShapeDigest::of(&bytes);
-        if let Some((n, known)) = self.ws.shapes.get(device) {
+        if let Some((n, known)) = self.ws.devices.get(device).and_then(|d| d.shape.as_ref()) {
             if *known == digest {
                 return Ok(*n);
             }
         }
-        let newest = match self.ws.shapes.remove(device) {
+        let newest = match self.ws.device(device).shape.take() {
             Some(known) => Some(known),
             None => self
                 .store
@@ -562,7 +562,7 @@ impl Writer {
                 n
             }
         };
-        self.ws.shapes.insert(device.to_string(), (n, digest));
+        self.ws.device(device).shape = Some((n, digest));
         Ok(n)
     }
 
@@ -678,7 +678,7 @@ impl Writer {
             }
         }
         let moved = DeviceRecord::clone(&record);
-        self.ws.devices.insert(id.to_string(), record);
+        self.ws.device(id).record = Some(record);
         Ok(moved)
     }
 
@@ -718,7 +718,7 @@ impl Writer {
 
     /// A device's record, taken out of the working set to be changed and put back.
     fn take_device(&mut self, id: &str) -> Result<Option<Box<DeviceRecord>>, StoreError> {
-        match self.ws.devices.remove(id) {
+        match self.ws.device(id).record.take() {
             Some(d) => Ok(Some(d)),
             None => Ok(self.store.device_record(id)?.map(Box::new)),
         }
@@ -736,15 +736,13 @@ impl Writer {
 
     /// A device's record, from the working set.
     fn known_device(&mut self, id: &str) -> Result<Option<&DeviceRecord>, StoreError> {
-        if !self.ws.devices.contains_key(id) {
+        if self.ws.devices.get(id).is_none_or(|d| d.record.is_none()) {
             match self.store.device_record(id)? {
-                Some(d) => {
-                    self.ws.devices.insert(id.to_string(), Box::new(d));
-                }
+                Some(d) => self.ws.device(id).record = Some(Box::new(d)),
                 None => return Ok(None),
             }
         }
-        Ok(self.ws.devices.get(id).map(|d| &**d))
+        Ok(self.ws.devices.get(id).and_then(|d| d.record.as_deref()))
     }
 
     /// Keeps each supply's level history as change points (a point only when the percent
@@ -762,7 +760,7 @@ impl Writer {
             .find(|m| m.name == "total")
             .map(|m| m.value);
         let mut replaced = Vec::new();
-        let mut heads: LevelHeads = match self.ws.levels.remove(&device.id) {
+        let mut heads: LevelHeads = match self.ws.device(&device.id).levels.take() {
             Some(heads) => heads,
             None => self.store.level_heads(&device.id)?,
         };
@@ -801,7 +799,7 @@ impl Writer {
         if moved {
             self.store.put_level_heads(&device.id, &heads)?;
         }
-        self.ws.levels.insert(device.id.clone(), heads);
+        self.ws.device(&device.id).levels = Some(heads);
         Ok(replaced)
     }
 
@@ -810,11 +808,11 @@ impl Writer {
         &mut self,
         device: &str,
     ) -> Result<std::collections::BTreeMap<String, AlertKind>, StoreError> {
-        if let Some(open) = self.ws.open.get(device) {
+        if let Some(open) = self.ws.devices.get(device).and_then(|d| d.open.as_ref()) {
             return Ok(open.clone());
         }
         let open = self.store.open_for(device)?;
-        self.ws.open.insert(device.to_string(), open.clone());
+        self.ws.device(device).open = Some(open.clone());
         Ok(open)
     }
 
@@ -914,7 +912,7 @@ impl Writer {
             Some(Err(_)) => {
                 self.store.clear_open(key)?;
                 // Which device's copy held it is unknown: read them all again.
-                self.ws.open.clear();
+                self.ws.forget_open();
                 return Ok(None);
             }
             Some(Ok(record)) => record,
