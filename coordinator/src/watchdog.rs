@@ -373,6 +373,7 @@ mod tests {
             consecutive,
             error: "timeout".into(),
             at: Timestamp::from_datetime(now),
+            certificate_changed: false,
         };
         match send(ingest, seq, Incoming::PollFailed(f)).await {
             Answer::PollFailed(opened) => opened,

@@ -70,6 +70,7 @@ fuzz_target!(|data: &[u8]| {
             address: f.address,
             consecutive: f.consecutive,
             error: f.error,
+            certificate_changed: f.certificate_changed,
         }),
         _ => return,
     };

@@ -5,6 +5,7 @@ use agent_core::model::{Identity, Meter, Reading, Supply, SupplyClass, SupplySta
 
 use super::writer::{Answer, ClockChanges, Incoming, Ingested, PollFailure, Writer};
 use crate::policy::Policy;
+use crate::store::alerts::AlertKind;
 use crate::store::testing::{dir, reopen};
 use crate::timestamp::Timestamp;
 use crate::wire_reading::WireReading;
@@ -296,6 +297,7 @@ async fn a_batch_is_stored_in_order_with_replays_and_failures_in_it() {
             consecutive: n,
             error: "timeout".into(),
             at: at("2026-11-21T10:05:00Z"),
+            certificate_changed: false,
         })
     };
     {
@@ -350,6 +352,71 @@ async fn a_batch_is_stored_in_order_with_replays_and_failures_in_it() {
     assert_eq!(s.last_sequence("hq").unwrap(), 6);
     assert_eq!(s.device_count(), 3);
     assert_eq!(s.open_alert_count(), 1);
+    drop(s);
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// A printer whose certificate changed opens its alert at the first such poll, once, and
+/// the next reading (its certificate trusted again) closes it.
+#[tokio::test]
+async fn a_changed_certificate_opens_one_alert_at_once_and_a_reading_closes_it() {
+    let d = dir("certificate");
+    let uri = "ipps://127.0.0.1:8631/ipp/print";
+    let changed = |when: &str| {
+        Incoming::PollFailed(PollFailure {
+            address: uri.into(),
+            consecutive: 1,
+            error: "the printer's certificate has changed".into(),
+            at: at(when),
+            certificate_changed: true,
+        })
+    };
+    let mut w = Writer::new(reopen(&d), Policy::default());
+    let batch = vec![
+        (
+            1,
+            item(&reading(uri, Some("IPP1"), None, "2026-11-21T10:00:00Z")),
+        ),
+        (2, changed("2026-11-21T10:05:00Z")),
+        (3, changed("2026-11-21T10:10:00Z")),
+    ];
+    let answers = w.ingest_batch("hq", &batch).await;
+    match &answers[1] {
+        Ok(Answer::PollFailed(Some(a))) => {
+            assert_eq!(a.kind, AlertKind::CertificateChanged);
+            assert_eq!(a.device_id, "sn:IPP1");
+            assert!(a.detail.contains("certificate has changed"), "{}", a.detail);
+        }
+        other => panic!("the first changed certificate opens an alert: {other:?}"),
+    }
+    assert!(
+        matches!(answers[2], Ok(Answer::PollFailed(None))),
+        "one alert, not one per poll: {:?}",
+        answers[2]
+    );
+    let answers = w
+        .ingest_batch(
+            "hq",
+            &[(
+                4,
+                item(&reading(uri, Some("IPP1"), None, "2026-11-21T10:15:00Z")),
+            )],
+        )
+        .await;
+    assert!(matches!(
+        answers[0],
+        Ok(Answer::Reading(Ingested::Stored { .. }))
+    ));
+    drop(w);
+    let s = reopen(&d);
+    assert_eq!(s.open_alert_count(), 0, "the reading closed it");
+    let all = s.alerts(true).unwrap();
+    assert_eq!(
+        all.iter()
+            .filter(|a| a.kind == AlertKind::CertificateChanged)
+            .count(),
+        1
+    );
     drop(s);
     let _ = std::fs::remove_dir_all(&d);
 }

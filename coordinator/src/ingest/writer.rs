@@ -38,6 +38,8 @@ pub struct PollFailure {
     pub error: String,
     /// When (checked as a reading's time is).
     pub at: Timestamp,
+    /// An `ipps://` printer showed another certificate than the one pinned.
+    pub certificate_changed: bool,
 }
 
 /// One thing a collector sent that the store keeps, in a batch.
@@ -942,14 +944,38 @@ impl Writer {
     }
 
     /// A failed poll: after the policy's number of failures in a row an unreachable alert
-    /// opens for the printer last seen at that address (a later reading closes it).
+    /// opens for the printer last seen at that address (a later reading closes it). A
+    /// printer whose certificate changed is not silent but refused: its own alert opens
+    /// at the first such poll, as SSH warns at the first connection.
     fn write_poll_failed(
         &mut self,
         site: &str,
         seq: u64,
         failure: &PollFailure,
     ) -> Result<Option<AlertRecord>, StoreError> {
-        if seq <= self.known_sequence(site)? || !self.policy.unreachable(failure.consecutive) {
+        if seq <= self.known_sequence(site)? {
+            return Ok(None);
+        }
+        if failure.certificate_changed {
+            let Some(device) = self.store.device_at(site, &failure.address)? else {
+                return Ok(None);
+            };
+            let key = device_key(&device.id, AlertKind::CertificateChanged);
+            if self.store.is_open(&key)? {
+                return Ok(None);
+            }
+            let alert = NewAlert::about_printer(
+                key,
+                AlertKind::CertificateChanged,
+                format!(
+                    "not read: {}. If this is not expected, someone may be standing in for the printer",
+                    failure.error
+                ),
+            );
+            let (record, _) = self.open_alert(alert, &Subject::of(&device), failure.at)?;
+            return Ok(Some(record));
+        }
+        if !self.policy.unreachable(failure.consecutive) {
             return Ok(None);
         }
         let Some(device) = self.store.device_at(site, &failure.address)? else {

@@ -25,6 +25,7 @@ fn decided_by_reading(kind: AlertKind) -> bool {
             | AlertKind::MeterReadMissing
             | AlertKind::OverQuota
             | AlertKind::EnvelopesRefused
+            | AlertKind::CertificateChanged
     )
 }
 
@@ -234,8 +235,8 @@ pub struct Transitions {
 }
 
 /// Compares what holds after a reading with the alerts open for its device (`open`: key to
-/// kind). A reading closes `Unreachable` (the printer answered) and, when it carries
-/// meters, `MeterReadMissing`.
+/// kind). A reading closes `Unreachable` (the printer answered) and `CertificateChanged`
+/// (its certificate is trusted again) and, when it carries meters, `MeterReadMissing`.
 pub fn transitions(
     now_holding: Vec<Condition>,
     open: &BTreeMap<String, AlertKind>,
@@ -245,7 +246,7 @@ pub fn transitions(
     let close = open
         .iter()
         .filter(|(key, kind)| match kind {
-            AlertKind::Unreachable => true,
+            AlertKind::Unreachable | AlertKind::CertificateChanged => true,
             AlertKind::MeterReadMissing => !reading.meters.is_empty(),
             AlertKind::CollectorSilent | AlertKind::OverQuota | AlertKind::EnvelopesRefused => {
                 false

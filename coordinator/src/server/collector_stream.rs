@@ -309,6 +309,7 @@ fn incoming(env: p::Envelope, now: Timestamp) -> Result<Option<Incoming>, (&'sta
             address: f.address,
             consecutive: f.consecutive,
             error: f.error,
+            certificate_changed: f.certificate_changed,
         })),
         Some(p::envelope::Body::SweepDone(_)) | None => None,
     })

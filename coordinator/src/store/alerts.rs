@@ -40,6 +40,8 @@ pub enum AlertKind {
     OverQuota,
     /// The coordinator refused a site's envelopes as invalid (the collector set them aside).
     EnvelopesRefused,
+    /// An `ipps://` printer showed another certificate than the one pinned for it.
+    CertificateChanged,
 }
 
 impl AlertKind {
@@ -59,6 +61,7 @@ impl AlertKind {
             AlertKind::MeterReadMissing => "meter_read_missing",
             AlertKind::OverQuota => "over_quota",
             AlertKind::EnvelopesRefused => "envelopes_refused",
+            AlertKind::CertificateChanged => "certificate_changed",
         }
     }
 }
