@@ -163,6 +163,13 @@ pub fn host_and_port(spec: &str) -> Result<(&str, u16), String> {
 /// Checks a target as a user wrote it (`host[:port]`, `[v6]:port`), without resolving
 /// it: the collector's configuration, its `poll`, and the coordinator's `add` all ask this.
 pub fn check_target(spec: &str) -> Result<(), String> {
+    if crate::ipp::IppUri::is_ipp(spec) {
+        return spec
+            .trim()
+            .parse::<crate::ipp::IppUri>()
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+    }
     if spec.parse::<std::net::SocketAddr>().is_ok()
         || spec
             .trim_matches(['[', ']'])

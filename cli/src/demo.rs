@@ -167,6 +167,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 rate: 2_000,
                 credentials: Vec::new(),
             },
+            ipp: CollectorConfig::default().ipp,
             intervals: Intervals {
                 status_seconds: args.interval.as_secs().max(1),
                 meters_seconds: 3_600,

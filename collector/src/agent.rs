@@ -53,14 +53,22 @@ pub async fn run(
     let mut targets = Vec::new();
     let mut all_resolved = true;
     for t in &c.targets {
-        match crate::target::resolve(t).await {
-            Ok(addr) => targets.push((addr, t.clone())),
+        match crate::target::resolve_target(t).await {
+            Ok((addr, ipp)) => targets.push((addr, t.clone(), ipp)),
             Err(e) => {
                 all_resolved = false;
                 tracing::error!(target = %t, "the target is skipped: {e:#}");
             }
         }
     }
+    let pins = crate::pins::PinStore::open(&c.data_dir).context("the pinned IPP certificates")?;
+    let roots = match c.ipp.ca_file.trim() {
+        "" => None,
+        file => Some(
+            agent_core::ipp::Trust::ca_file(std::path::Path::new(file))
+                .map_err(|e| anyhow::anyhow!("configuration: ipp.ca_file: {e}"))?,
+        ),
+    };
     let telemetry = printwatch_telemetry::Telemetry::start("printwatch-collector", &c.metrics)
         .context("configuration: metrics")?;
     let metrics = crate::metrics::CollectorMetrics::new(&telemetry.meter(), outbox.clone());
@@ -92,6 +100,11 @@ pub async fn run(
             community_version: version,
             timeout: Duration::from_millis(c.snmp.timeout_ms),
             retries: c.snmp.retries,
+        },
+        ipp: scheduler::IppSettings {
+            roots,
+            timeout: Duration::from_millis(c.ipp.timeout_ms),
+            pins,
         },
         intervals: scheduler::Intervals {
             status: Duration::from_secs(c.intervals.status_seconds.max(1)),

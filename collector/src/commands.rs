@@ -22,7 +22,7 @@ pub async fn dispatch(
         let result: anyhow::Result<()> = async {
             match cmd.body {
                 Some(p::command::Body::AddTarget(t)) => {
-                    let addr = resolve(&t.host).await?;
+                    let (addr, ipp) = crate::target::resolve_target(&t.host).await?;
                     let community = Some(t.community).filter(|c| !c.is_empty());
                     scheduler
                         .tell(AddTarget {
@@ -30,6 +30,7 @@ pub async fn dispatch(
                             name: t.host,
                             community,
                             credential: None,
+                            ipp,
                         })
                         .await?;
                 }

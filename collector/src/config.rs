@@ -48,6 +48,17 @@ pub struct Snmp {
     pub credentials: Vec<crate::credentials::CredentialConfig>,
 }
 
+/// IPP settings for `ipp://` and `ipps://` targets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ipp {
+    /// The whole exchange (connect, TLS, request, answer), in milliseconds.
+    pub timeout_ms: u64,
+    /// A PEM file of CAs an `ipps://` printer's certificate must chain to; empty: trust
+    /// each printer's first certificate and pin it.
+    pub ca_file: String,
+}
+
 /// Cadences, in seconds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,6 +105,8 @@ pub struct CollectorConfig {
     pub tls: TlsFiles,
     /// SNMP.
     pub snmp: Snmp,
+    /// IPP.
+    pub ipp: Ipp,
     /// Cadences.
     pub intervals: Intervals,
     /// Scheduled sweeps.
@@ -127,6 +140,10 @@ impl Default for CollectorConfig {
                 retries: 2,
                 rate: 500,
                 credentials: Vec::new(),
+            },
+            ipp: Ipp {
+                timeout_ms: 5000,
+                ca_file: String::new(),
             },
             intervals: Intervals {
                 status_seconds: 300,
@@ -174,6 +191,7 @@ impl CollectorConfig {
         within("snmp.retries", u64::from(self.snmp.retries), 0, 10)?;
         within("snmp.rate", u64::from(self.snmp.rate), 1, 1_000_000)?;
         within("pollers", self.pollers as u64, 1, 4_096)?;
+        within("ipp.timeout_ms", self.ipp.timeout_ms, 100, 120_000)?;
         within(
             "intervals.status_seconds",
             self.intervals.status_seconds,

@@ -9,6 +9,7 @@ pub mod flags;
 pub mod heap;
 pub mod metrics;
 pub mod outbox;
+pub mod pins;
 pub mod poller;
 pub mod ranges;
 pub mod scheduler;

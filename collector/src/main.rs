@@ -1,4 +1,5 @@
-//! printwatch-collector: the site agent. Today it reads printers on demand (`poll`).
+//! printwatch-collector: the site agent, and the commands that read printers on demand
+//! (`poll`, `discover`) or look at its state (`outbox`, `pins`).
 
 mod discover_cmd;
 
@@ -85,6 +86,56 @@ enum Command {
         #[command(subcommand)]
         action: OutboxAction,
     },
+    /// The certificates of ipps:// printers, pinned the first time each answered (as SSH
+    /// does), and forgetting one after a printer was replaced or its certificate renewed.
+    ///
+    /// A printer that shows another certificate than its pinned one is not read, and the
+    /// coordinator opens a certificate_changed alert. Compare the new fingerprint (in the
+    /// alert) with the printer's own configuration page; when it is right, forget the old
+    /// pin: the next poll trusts and pins the new one. It may run beside a running
+    /// collector.
+    ///
+    /// Examples:
+    ///   printwatch-collector pins --config /etc/printwatch/collector.toml
+    ///   printwatch-collector pins --config /etc/printwatch/collector.toml --forget ipps://10.0.0.9/ipp/print
+    #[command(verbatim_doc_comment)]
+    Pins {
+        /// The collector's configuration, whose data_dir holds the pins.
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
+        /// Forget this printer's pin (its URI as listed).
+        #[arg(long, value_name = "URI")]
+        forget: Option<String>,
+    },
+}
+
+/// `pins`: lists the pinned certificates, or forgets one; false when there was none to
+/// forget.
+fn pins(config: Option<std::path::PathBuf>, forget: Option<String>) -> Result<bool> {
+    let dir = printwatch_collector::config::load(config.as_deref())?.data_dir;
+    let mut store = printwatch_collector::pins::PinStore::open(&dir)?;
+    if let Some(uri) = forget {
+        // Written as the collector writes it: the canonical form of the URI.
+        let canonical = match uri.parse::<agent_core::ipp::IppUri>() {
+            Ok(u) => u.to_string(),
+            Err(_) => uri.clone(),
+        };
+        if store.forget(&canonical)? {
+            println!("forgot the certificate pinned for {canonical}; its next poll pins the one it shows");
+            return Ok(true);
+        }
+        eprintln!("no certificate is pinned for {canonical}");
+        return Ok(false);
+    }
+    let mut any = false;
+    for (uri, fingerprint) in store.all() {
+        println!("{uri}  {fingerprint}");
+        any = true;
+    }
+    if !any {
+        println!("no certificates pinned in {}", dir.display());
+    }
+    Ok(true)
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -196,9 +247,7 @@ fn parse_pin(s: &str) -> Result<agent_core::ipp::Fingerprint, String> {
 async fn poll_ipp(spec: &str, args: &PollArgs) -> Result<agent_core::Reading> {
     use agent_core::ipp::{IppClient, IppUri, Trust};
     let uri: IppUri = spec.parse()?;
-    let addr =
-        printwatch_collector::target::resolve(&format!("{}:{}", uri.bracketed_host(), uri.port))
-            .await?;
+    let addr = printwatch_collector::target::resolve(spec).await?;
     let trust = match (&args.ipp_ca, args.ipp_pin) {
         (Some(ca), _) => Trust::ca_file(ca).map_err(anyhow::Error::msg)?,
         (None, pin) => Trust::FirstUse(pin),
@@ -291,6 +340,7 @@ async fn run() -> Result<()> {
         Command::Outbox {
             action: OutboxAction::Check { config, dir },
         } => outbox_check(config, dir)?,
+        Command::Pins { config, forget } => pins(config, forget)?,
     };
     if !ok {
         std::process::exit(1);

@@ -135,6 +135,21 @@ impl CollectorMetrics {
         self.latency.record(took.as_secs_f64(), kind);
     }
 
+    /// An IPP poll finished: counted as a steady poll of kind `ipp`, its bytes those of
+    /// the TCP stream (TLS and HTTP included).
+    pub fn ipp_poll_done(&self, ok: bool, cost: &agent_core::ipp::Cost, took: Duration) {
+        let labels = [
+            KeyValue::new("kind", "ipp"),
+            KeyValue::new("result", if ok { "ok" } else { "failed" }),
+        ];
+        self.polls.add(1, &labels);
+        let kind = &labels[..1];
+        self.round_trips.record(u64::from(cost.round_trips), kind);
+        self.bytes
+            .record(cost.bytes_sent + cost.bytes_received, kind);
+        self.latency.record(took.as_secs_f64(), kind);
+    }
+
     /// The scheduler's count of targets changed.
     pub fn set_targets(&self, n: usize) {
         self.targets.store(n as u64, Ordering::Relaxed);

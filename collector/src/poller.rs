@@ -1,9 +1,11 @@
-//! A poller: a kameo actor that reads one printer at a time. The scheduler owns a fixed set
-//! of them, the bounded pool that caps how many printers are read at once; each reports
-//! back to the scheduler when its poll is done and its reading is in the outbox.
+//! A poller: a kameo actor that reads one printer at a time, over SNMP or over IPP. The
+//! scheduler owns a fixed set of them, the bounded pool that caps how many printers are
+//! read at once; each reports back to the scheduler when its poll is done and its reading
+//! is in the outbox.
 
 use std::net::SocketAddr;
 
+use agent_core::ipp::{Failure, IppClient};
 use agent_core::poll::{first_poll, steady_poll, Due, PollPlan};
 use agent_core::session::Session;
 use agent_core::transport::{Security, SnmpError, Target, Transport};
@@ -49,6 +51,86 @@ impl Actor for Poller {
             scheduler: a.scheduler,
             metrics: a.metrics,
         })
+    }
+}
+
+/// Read this printer over IPP: the client (with its kept connection) goes to the poller
+/// and comes back in [`PollDone`].
+pub struct IppPoll {
+    /// The printer's client.
+    pub client: Box<IppClient>,
+    /// Its URI as the reading names it.
+    pub uri: String,
+    /// Polls of it that failed in a row before this one.
+    pub failures: u32,
+}
+
+/// What came back of an IPP poll, beside its outcome.
+pub struct IppDone {
+    /// The client, to keep its connection for the next poll.
+    pub client: Box<IppClient>,
+    /// The printer showed another certificate than the one pinned.
+    pub certificate_changed: bool,
+}
+
+impl Message<IppPoll> for Poller {
+    type Reply = ();
+    async fn handle(&mut self, m: IppPoll, _: &mut Context<Self, ()>) {
+        let IppPoll {
+            mut client,
+            uri,
+            failures,
+        } = m;
+        let started = std::time::Instant::now();
+        let result = agent_core::ipp::poll(&mut client, &uri).await;
+        let (cost, certificate_changed) = match &result {
+            Ok((_, cost)) => (*cost, false),
+            Err(e) => (
+                Default::default(),
+                matches!(e.failure, Failure::CertificateChanged { .. }),
+            ),
+        };
+        self.metrics
+            .ipp_poll_done(result.is_ok(), &cost, started.elapsed());
+        let outcome = match result {
+            Ok((reading, _)) => self
+                .outbox
+                .push(p::envelope::Body::Reading(reading.into()))
+                .await
+                .map(|_| None)
+                .map_err(|e| format!("storing the reading: {e}")),
+            Err(e) => {
+                let failed = p::PollFailed {
+                    address: uri.clone(),
+                    consecutive: failures.saturating_add(1),
+                    error: e.failure.to_string(),
+                    at: agent_core::poll::now_rfc3339(),
+                    certificate_changed,
+                };
+                if let Err(e) = self
+                    .outbox
+                    .push(p::envelope::Body::PollFailed(failed))
+                    .await
+                {
+                    tracing::error!(address = %uri, "storing a poll failure in the outbox: {e}");
+                }
+                Err(e.failure.to_string())
+            }
+        };
+        if let Some(scheduler) = self.scheduler.upgrade() {
+            let _ = scheduler
+                .tell(PollDone {
+                    addr: client.addr(),
+                    outcome,
+                    credential: None,
+                    poller: self.id,
+                    ipp: Some(IppDone {
+                        client,
+                        certificate_changed,
+                    }),
+                })
+                .await;
+        }
     }
 }
 
@@ -117,7 +199,7 @@ impl Message<Poll> for Poller {
                 .push(p::envelope::Body::Reading(reading.into()))
                 .await
             {
-                Ok(_) => Ok(plan),
+                Ok(_) => Ok(Some(plan)),
                 Err(e) => Err(format!("storing the reading: {e}")),
             },
             Err(e) => {
@@ -133,6 +215,7 @@ impl Message<Poll> for Poller {
                     consecutive: m.failures.saturating_add(1),
                     error: e.to_string(),
                     at: agent_core::poll::now_rfc3339(),
+                    certificate_changed: false,
                 };
                 if let Err(e) = self
                     .outbox
@@ -151,6 +234,7 @@ impl Message<Poll> for Poller {
                     outcome,
                     credential,
                     poller: self.id,
+                    ipp: None,
                 })
                 .await;
         }

@@ -3,20 +3,25 @@
 //! site is never polled in one burst) and handed to a bounded pool of [`Poller`] actors,
 //! which write their reading to the outbox before they report back. Status and supply levels share the steady-state poll (two
 //! round trips); vendor meters are read on their own, slower cadence; a target is read in
-//! full again when its plan is lost or every `identity` interval.
+//! full again when its plan is lost or every `identity` interval. A target given as an
+//! `ipp://` or `ipps://` URI is read over IPP instead, one request per status poll on a
+//! connection its client keeps; the scheduler keeps each client between polls and pins
+//! each `ipps://` printer's first certificate in the [`PinStore`].
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use agent_core::ipp::{IppClient, IppUri, Trust};
 use agent_core::poll::{PackedPlan, PollPlan};
 use agent_core::transport::{Security, Target, Transport};
 use kameo::prelude::*;
 use tokio::time::Instant;
 
 use crate::outbox::Outbox;
-use crate::poller::{Poll, Poller, PollerArgs};
+use crate::pins::PinStore;
+use crate::poller::{IppDone, IppPoll, Poll, Poller, PollerArgs};
 
 /// How often each kind of poll happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,8 +47,31 @@ pub struct SnmpSettings {
     pub retries: u32,
 }
 
+/// How to talk IPP to the `ipp://` and `ipps://` targets.
+pub struct IppSettings {
+    /// The CAs an `ipps://` printer's certificate must chain to; `None`: each printer's
+    /// first certificate, pinned.
+    pub roots: Option<Trust>,
+    /// The whole exchange of one poll.
+    pub timeout: Duration,
+    /// The pinned certificates.
+    pub pins: PinStore,
+}
+
+/// An IPP target's part of its state.
+struct IppWay {
+    uri: IppUri,
+    /// Its client, kept between polls for its connection (`None` while a poller has it, or
+    /// before the first poll).
+    client: Option<Box<IppClient>>,
+    /// It answered at least once.
+    read: bool,
+}
+
 struct Tracked {
     name: String,
+    /// Read over IPP, not SNMP.
+    ipp: Option<IppWay>,
     /// The printer's own credential (given with it), tried alone.
     own: Option<Security>,
     /// Otherwise the place in the collector's list of the credential that last worked:
@@ -72,6 +100,7 @@ pub struct Scheduler {
     /// rather than the same printers first every time. Entries whose time no longer matches
     /// their target's are stale and skipped.
     due: BinaryHeap<Reverse<(Instant, SocketAddr)>>,
+    ipp: IppSettings,
 }
 
 /// What the scheduler starts with.
@@ -80,14 +109,17 @@ pub struct SchedulerArgs {
     pub transport: Transport,
     /// SNMP settings.
     pub snmp: SnmpSettings,
+    /// IPP settings.
+    pub ipp: IppSettings,
     /// Cadences.
     pub intervals: Intervals,
     /// At most this many polls at once.
     pub pollers: usize,
     /// Where readings go.
     pub outbox: Outbox,
-    /// The static targets: address and the name the user gave.
-    pub targets: Vec<(SocketAddr, String)>,
+    /// The static targets: address, the name the user gave, and the URI of one read over
+    /// IPP.
+    pub targets: Vec<(SocketAddr, String, Option<IppUri>)>,
     /// Where polls are counted.
     pub metrics: crate::metrics::CollectorMetrics,
 }
@@ -109,6 +141,7 @@ impl Scheduler {
         name: String,
         community: Option<String>,
         credential: Option<usize>,
+        ipp: Option<IppUri>,
     ) {
         let own = community.map(|c| Security::Community {
             version: self.snmp.community_version,
@@ -121,6 +154,11 @@ impl Scheduler {
         }
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
+            ipp: ipp.map(|uri| IppWay {
+                uri,
+                client: None,
+                read: false,
+            }),
             own,
             credential: credential.unwrap_or(0),
             failures: 0,
@@ -136,6 +174,7 @@ impl Scheduler {
     async fn start_due(&mut self) {
         let now = Instant::now();
         let mut due = Vec::new();
+        let mut ipp_due = Vec::new();
         while !self.idle.is_empty() {
             let Some(&Reverse((at, addr))) = self.due.peek() else {
                 break;
@@ -155,6 +194,32 @@ impl Scheduler {
             t.busy = true;
             t.next_status = now + self.intervals.status;
             self.due.push(Reverse((t.next_status, addr)));
+            if let Some(way) = t.ipp.as_mut() {
+                let client = match way.client.take() {
+                    Some(c) => c,
+                    None => {
+                        let trust = match &self.ipp.roots {
+                            Some(roots) => roots.clone(),
+                            None => Trust::FirstUse(self.ipp.pins.get(&way.uri.to_string())),
+                        };
+                        Box::new(IppClient::new(
+                            way.uri.clone(),
+                            addr,
+                            trust,
+                            self.ipp.timeout,
+                        ))
+                    }
+                };
+                ipp_due.push((
+                    poller,
+                    IppPoll {
+                        client,
+                        uri: way.uri.to_string(),
+                        failures: t.failures,
+                    },
+                ));
+                continue;
+            }
             let addr = &addr;
             let meters = t.next_meters <= now;
             if meters {
@@ -206,6 +271,11 @@ impl Scheduler {
                 self.idle.push(poller);
             }
         }
+        for (poller, poll) in ipp_due {
+            if self.pollers[poller].tell(poll).await.is_err() {
+                self.idle.push(poller);
+            }
+        }
     }
 }
 
@@ -234,9 +304,10 @@ impl Actor for Scheduler {
             idle: (0..size).rev().collect(),
             metrics: args.metrics,
             due: BinaryHeap::new(),
+            ipp: args.ipp,
         };
-        for (addr, name) in args.targets {
-            s.track(addr, name, None, None);
+        for (addr, name, ipp) in args.targets {
+            s.track(addr, name, None, None, ipp);
         }
         // The clock: a tick four times a second; it stops when the actor does.
         let weak = me.downgrade();
@@ -269,12 +340,14 @@ impl Message<Tick> for Scheduler {
 pub struct PollDone {
     /// The target.
     pub addr: SocketAddr,
-    /// The plan for the next steady-state poll, or the error.
-    pub outcome: Result<PollPlan, String>,
+    /// The plan for the next steady-state poll (none over IPP), or the error.
+    pub outcome: Result<Option<PollPlan>, String>,
     /// The place in the credential list of the one that answered, when it changed.
     pub credential: Option<usize>,
     /// The poller that did it, idle again.
     pub poller: usize,
+    /// An IPP poll's client, back.
+    pub ipp: Option<IppDone>,
 }
 
 impl Message<PollDone> for Scheduler {
@@ -295,13 +368,40 @@ impl Message<PollDone> for Scheduler {
         if let Some(c) = done.credential {
             t.credential = c;
         }
+        if let (Some(way), Some(back)) = (t.ipp.as_mut(), done.ipp) {
+            let uri = way.uri.to_string();
+            if back.certificate_changed {
+                // Not read until a person forgets the pin: the next poll asks with what
+                // the pin file says then, on a new client.
+                if let Err(e) = self.ipp.pins.reread(&uri) {
+                    tracing::error!(printer = %t.name, "reading the pinned certificates: {e}");
+                }
+            } else {
+                if done.outcome.is_ok() && back.client.trusts_first_use() {
+                    if let Some(seen) = back.client.certificate() {
+                        if self.ipp.pins.get(&uri).is_none() {
+                            tracing::info!(printer = %t.name, certificate = %seen, "the printer's certificate is pinned on first use");
+                        }
+                        if let Err(e) = self.ipp.pins.pin(&uri, seen) {
+                            tracing::error!(printer = %t.name, "pinning its certificate: {e}");
+                        }
+                    }
+                }
+                way.client = Some(back.client);
+            }
+            if done.outcome.is_ok() {
+                way.read = true;
+            }
+        }
         match done.outcome {
             Ok(plan) => {
                 if t.failures > 0 {
                     tracing::info!(printer = %t.name, address = %done.addr, "the printer answers again");
                 }
                 t.failures = 0;
-                t.plan = Some(plan.pack());
+                if let Some(plan) = plan {
+                    t.plan = Some(plan.pack());
+                }
             }
             Err(e) => {
                 if t.failures == 0 {
@@ -325,12 +425,14 @@ pub struct AddTarget {
     pub community: Option<String>,
     /// Or the place in the collector's credential list of the one it answered to.
     pub credential: Option<usize>,
+    /// Its URI, when it is read over IPP.
+    pub ipp: Option<IppUri>,
 }
 
 impl Message<AddTarget> for Scheduler {
     type Reply = ();
     async fn handle(&mut self, m: AddTarget, _: &mut Context<Self, ()>) {
-        self.track(m.addr, m.name, m.community, m.credential);
+        self.track(m.addr, m.name, m.community, m.credential, m.ipp);
     }
 }
 
@@ -398,7 +500,12 @@ impl Message<Snapshot> for Scheduler {
     async fn handle(&mut self, _: Snapshot, _: &mut Context<Self, Self::Reply>) -> Self::Reply {
         self.targets
             .iter()
-            .map(|(a, t)| (*a, t.plan.is_some()))
+            .map(|(a, t)| {
+                (
+                    *a,
+                    t.plan.is_some() || t.ipp.as_ref().is_some_and(|w| w.read),
+                )
+            })
             .collect()
     }
 }

@@ -190,6 +190,7 @@ async fn run_sweep(
                                 name: f.identity.address.clone(),
                                 community: named.get(f.credential).cloned(),
                                 credential: own_list.then_some(f.credential),
+                                ipp: None,
                             })
                             .await;
                     }

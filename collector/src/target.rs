@@ -1,7 +1,10 @@
-//! Turning what a user typed (`printer1`, `10.0.0.7`, `127.0.0.1:16161`, `[::1]:161`) into
-//! socket addresses, with errors that say which name failed and why.
+//! Turning what a user typed (`printer1`, `10.0.0.7`, `127.0.0.1:16161`, `[::1]:161`,
+//! `ipp://printer1/ipp/print`) into socket addresses, with errors that say which name
+//! failed and why.
 
 use std::net::{IpAddr, SocketAddr};
+
+use agent_core::ipp::IppUri;
 
 /// Checks a target as a user wrote it, without resolving it (see
 /// [`agent_core::range::check_target`]).
@@ -9,8 +12,23 @@ pub fn check(spec: &str) -> Result<(), String> {
     agent_core::range::check_target(spec)
 }
 
-/// Resolves `host[:port]` (port 161 by default). IPv6 addresses with a port go in brackets.
+/// Resolves a target: where to reach it, and its URI when it is read over IPP.
+pub async fn resolve_target(spec: &str) -> anyhow::Result<(SocketAddr, Option<IppUri>)> {
+    if IppUri::is_ipp(spec) {
+        let uri: IppUri = spec.trim().parse()?;
+        let addr = resolve_host(&format!("{}:{}", uri.bracketed_host(), uri.port)).await?;
+        return Ok((addr, Some(uri)));
+    }
+    Ok((resolve_host(spec).await?, None))
+}
+
+/// Resolves `host[:port]` (port 161 by default), or an IPP URI's host and port. IPv6
+/// addresses with a port go in brackets.
 pub async fn resolve(spec: &str) -> anyhow::Result<SocketAddr> {
+    Ok(resolve_target(spec).await?.0)
+}
+
+async fn resolve_host(spec: &str) -> anyhow::Result<SocketAddr> {
     if let Ok(sa) = spec.parse::<SocketAddr>() {
         return Ok(sa);
     }
@@ -54,6 +72,18 @@ mod tests {
             assert!(check(bad).is_err(), "{bad}");
         }
         assert!(check("printer1.example.lan:161").is_ok());
+        let (addr, uri) = resolve_target("ipps://127.0.0.1:8631/ipp/print")
+            .await
+            .unwrap();
+        assert_eq!(addr, "127.0.0.1:8631".parse().unwrap());
+        assert_eq!(uri.unwrap().to_string(), "ipps://127.0.0.1:8631/ipp/print");
+        assert_eq!(
+            resolve("ipp://127.0.0.1").await.unwrap(),
+            "127.0.0.1:631".parse().unwrap()
+        );
+        assert!(resolve_target("127.0.0.1").await.unwrap().1.is_none());
+        assert!(check("ipp://printer1/ipp/print").is_ok());
+        assert!(check("ipp://").is_err());
         assert!(resolve("no-such-host.invalid")
             .await
             .unwrap_err()

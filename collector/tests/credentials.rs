@@ -72,6 +72,11 @@ async fn the_credential_that_answers_is_remembered_and_a_stale_one_is_replaced()
             timeout: Duration::from_millis(200),
             retries: 0,
         },
+        ipp: printwatch_collector::scheduler::IppSettings {
+            roots: None,
+            timeout: Duration::from_secs(5),
+            pins: printwatch_collector::pins::PinStore::open(&dir).unwrap(),
+        },
         intervals: Intervals {
             status: Duration::from_secs(1),
             meters: Duration::from_secs(3_600),
@@ -79,7 +84,7 @@ async fn the_credential_that_answers_is_remembered_and_a_stale_one_is_replaced()
         },
         pollers: 4,
         outbox: outbox.clone(),
-        targets: vec![(a, a.to_string()), (b, b.to_string())],
+        targets: vec![(a, a.to_string(), None), (b, b.to_string(), None)],
         metrics: CollectorMetrics::none(),
     });
 

@@ -38,6 +38,11 @@ async fn every_printer_is_read_when_the_pool_is_the_bottleneck() {
             retries: 1,
         },
         // Every printer due every second, with two pollers: the pool is what limits.
+        ipp: printwatch_collector::scheduler::IppSettings {
+            roots: None,
+            timeout: Duration::from_secs(5),
+            pins: printwatch_collector::pins::PinStore::open(&dir).unwrap(),
+        },
         intervals: Intervals {
             status: Duration::from_secs(1),
             meters: Duration::from_secs(3_600),
@@ -45,7 +50,11 @@ async fn every_printer_is_read_when_the_pool_is_the_bottleneck() {
         },
         pollers: 2,
         outbox,
-        targets: sim.addrs().iter().map(|a| (*a, a.to_string())).collect(),
+        targets: sim
+            .addrs()
+            .iter()
+            .map(|a| (*a, a.to_string(), None))
+            .collect(),
         metrics: CollectorMetrics::none(),
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);

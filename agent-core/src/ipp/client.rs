@@ -210,6 +210,21 @@ impl IppClient {
         }
     }
 
+    /// Where it reaches the printer.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The printer's URI.
+    pub fn uri(&self) -> &IppUri {
+        &self.uri
+    }
+
+    /// True when it trusts a certificate it pins itself (no CA file).
+    pub fn trusts_first_use(&self) -> bool {
+        matches!(self.trust, Trust::FirstUse(_))
+    }
+
     /// The fingerprint of the certificate the printer showed last (`ipps://` only): what
     /// a caller pins after the first use.
     pub fn certificate(&self) -> Option<Fingerprint> {
@@ -331,6 +346,10 @@ impl IppClient {
                     seen,
                 });
             }
+        }
+        if let (Trust::FirstUse(pin @ None), Some(seen)) = (&mut self.trust, seen) {
+            // Trusted on first use, then only that one, on every later connection too.
+            *pin = Some(seen);
         }
         self.seen = seen;
         handshake(tls).await
