@@ -136,7 +136,16 @@ pub fn start(tag: &str) -> IppEve {
     std::fs::create_dir_all(dir.join("spool")).unwrap();
     std::fs::write(dir.join("printer.conf"), ATTRIBUTES).unwrap();
     let port = crate::free_port();
-    let child = Command::new("ippeveprinter")
+    let eve = IppEve {
+        child: spawn(&dir, port),
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        dir,
+    };
+    eve.listening()
+}
+
+fn spawn(dir: &std::path::Path, port: u16) -> Child {
+    Command::new("ippeveprinter")
         .arg("-a")
         .arg(dir.join("printer.conf"))
         .arg("-K")
@@ -144,30 +153,45 @@ pub fn start(tag: &str) -> IppEve {
         .arg("-d")
         .arg(dir.join("spool"))
         .args(["-r", "off", "-n", "localhost", "-p", &port.to_string()])
-        .arg(format!("printwatch-test-{tag}"))
+        .arg("printwatch-test")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join("ippeveprinter.log")).unwrap())
         .spawn()
-        .expect("starting ippeveprinter (Debian's cups-ipp-utils)");
-    let mut eve = IppEve {
-        child,
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(status)) = eve.child.try_wait() {
-            let log =
-                std::fs::read_to_string(eve.dir.join("ippeveprinter.log")).unwrap_or_default();
-            panic!("ippeveprinter exited ({status}): {log}");
+        .expect("starting ippeveprinter (Debian's cups-ipp-utils)")
+}
+
+impl IppEve {
+    /// The printer with a new certificate, as after a firmware reset: stopped, its key
+    /// thrown away, started again on the same port (it makes a new key at the next TLS
+    /// connection).
+    pub fn renew_certificate(mut self) -> IppEve {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self.dir.join("keys"));
+        std::fs::create_dir_all(self.dir.join("keys")).unwrap();
+        self.child = spawn(&self.dir, self.addr.port());
+        self.listening()
+    }
+
+    /// Waits until it accepts connections.
+    fn listening(mut self) -> IppEve {
+        let eve = &mut self;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(Some(status)) = eve.child.try_wait() {
+                let log =
+                    std::fs::read_to_string(eve.dir.join("ippeveprinter.log")).unwrap_or_default();
+                panic!("ippeveprinter exited ({status}): {log}");
+            }
+            if TcpStream::connect(eve.addr).is_ok() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ippeveprinter did not listen within 20 s"
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if TcpStream::connect(eve.addr).is_ok() {
-            return eve;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "ippeveprinter did not listen within 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
+        self
     }
 }

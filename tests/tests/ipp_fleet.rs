@@ -1,0 +1,160 @@
+//! An IPP printer in the fleet, end to end: CUPS's ippeveprinter read over IPPS by a
+//! collector, whose readings reach a coordinator as an SNMP printer's do.
+//!
+//! - Its first certificate is pinned in the collector's data directory.
+//! - Draining its toner below the reorder point opens exactly one alert, however many
+//!   readings follow.
+//! - A new certificate (the printer reset) opens one `certificate_changed` alert and the
+//!   printer is not read; forgetting the pin, as `printwatch-collector pins --forget`
+//!   does, lets the next poll pin the new one, and its reading closes the alert.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails by panicking
+
+use agent_core::ipp::{Fingerprint, IppUri};
+use printwatch_coordinator::store::alerts::{AlertKind, AlertRecord};
+use printwatch_coordinator::store::StoreReader;
+use printwatch_pki::{self as certs, Role};
+use printwatch_tests::ippeve;
+use printwatch_tests::{eventually, tempdir, until};
+use rustls::pki_types::pem::PemObject;
+
+mod common;
+
+fn alerts_of(store: &StoreReader, device: &str, include_closed: bool) -> Vec<AlertRecord> {
+    store
+        .alerts(include_closed)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.device_id == device)
+        .collect()
+}
+
+fn black(store: &StoreReader, device: &str) -> Option<u8> {
+    let r = store.latest(device).ok().flatten()?;
+    r.supplies
+        .iter()
+        .find(|s| s.kind == "toner")
+        .and_then(|s| s.percent)
+}
+
+fn fingerprint_of(eve: &ippeve::IppEve) -> Fingerprint {
+    let pem = std::fs::read(eve.certificate()).unwrap();
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(&pem).unwrap();
+    Fingerprint::of(der.as_ref())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_changes() {
+    let dir = tempdir("ipp-fleet");
+    let site = "hq";
+    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
+    let running = common::coordinator(&dir).await;
+    let store = running.store.clone();
+
+    let eve = ippeve::start("fleet");
+    let uri: IppUri = eve.uri(true).parse().unwrap();
+    let files = certs::paths(&dir, Role::Collector, site);
+    let mut c = printwatch_collector::config::CollectorConfig {
+        site: site.into(),
+        data_dir: dir.join("outbox"),
+        targets: vec![uri.to_string()],
+        ..Default::default()
+    };
+    c.coordinator.endpoint = format!("https://{}", running.listen);
+    c.tls.ca = dir.join("ca.pem");
+    c.tls.cert = files.cert;
+    c.tls.key = files.key;
+    c.intervals.status_seconds = 1;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
+        let _ = stopped.await;
+    }));
+
+    // Read over IPPS, one device by its serial, its certificate pinned.
+    let device = format!("sn:{}", ippeve::SERIAL);
+    until("the printer read over IPPS at 75 %", 30, async || {
+        black(&store, &device) == Some(75)
+    })
+    .await;
+    let pins = || printwatch_collector::pins::PinStore::open(&dir.join("outbox")).unwrap();
+    assert_eq!(pins().get(&uri.to_string()), Some(fingerprint_of(&eve)));
+    let d = store.device(&device).unwrap().expect("the device");
+    assert_eq!(d.addresses, [uri.to_string()]);
+    assert!(alerts_of(&store, &device, true).is_empty());
+
+    // Drained below the reorder point: one alert, and still one after more readings.
+    eve.set_levels(&[25, 9]);
+    let low = eventually("the low-toner alert", 30, async || {
+        alerts_of(&store, &device, false)
+            .into_iter()
+            .find(|a| a.kind == AlertKind::SupplyLow)
+    })
+    .await;
+    assert_eq!(low.supply.as_ref().map(|s| s.kind.as_str()), Some("toner"));
+    let seen = store.history_len(&device);
+    until("three more readings", 30, async || {
+        store.history_len(&device) >= seen + 3
+    })
+    .await;
+    let supply_alerts: Vec<_> = alerts_of(&store, &device, true)
+        .into_iter()
+        .filter(|a| a.supply.is_some())
+        .collect();
+    assert_eq!(supply_alerts.len(), 1, "{supply_alerts:#?}");
+
+    // A new certificate: not read, one alert that names the new fingerprint.
+    let eve = eve.renew_certificate();
+    let changed = eventually("the certificate_changed alert", 30, async || {
+        alerts_of(&store, &device, false)
+            .into_iter()
+            .find(|a| a.kind == AlertKind::CertificateChanged)
+    })
+    .await;
+    let renewed = fingerprint_of(&eve);
+    assert!(
+        changed.detail.contains(&renewed.to_string()),
+        "{}",
+        changed.detail
+    );
+    let seen = store.history_len(&device);
+    until("a few more refused polls", 30, async || {
+        alerts_of(&store, &device, true)
+            .iter()
+            .filter(|a| a.kind == AlertKind::CertificateChanged)
+            .count()
+            == 1
+            && store.history_len(&device) == seen
+            && std::fs::read_to_string(eve.dir.join("ippeveprinter.log"))
+                .is_ok_and(|log| log.matches("Starting HTTPS session").count() >= 3)
+    })
+    .await;
+    assert_eq!(
+        store.history_len(&device),
+        seen,
+        "a refused printer is not read"
+    );
+
+    // The pin forgotten: the next poll pins the new certificate and its reading closes
+    // the alert.
+    assert!(pins().forget(&uri.to_string()).unwrap());
+    until("the alert closed by a reading", 30, async || {
+        !alerts_of(&store, &device, false)
+            .iter()
+            .any(|a| a.kind == AlertKind::CertificateChanged)
+    })
+    .await;
+    assert_eq!(pins().get(&uri.to_string()), Some(renewed));
+    assert_eq!(
+        alerts_of(&store, &device, true)
+            .iter()
+            .filter(|a| a.kind == AlertKind::CertificateChanged)
+            .count(),
+        1
+    );
+
+    let _ = stop.send(());
+    collector.await.unwrap().unwrap();
+    running.stop().await.unwrap();
+    drop(eve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
