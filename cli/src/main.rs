@@ -85,16 +85,20 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Ask a site's collector to poll a printer from now on.
+    /// Ask a site's collector to poll a printer from now on: over SNMP by its address, or
+    /// over IPP by its URI where its SNMP is off or says little (ipps:// trusts the
+    /// printer's first certificate and pins it on the collector).
     ///
     /// Example:
     ///   printwatch add hq 10.1.2.7
     ///   printwatch add branch1 printer9.example.lan --community site7
+    ///   printwatch add hq ipps://10.1.2.8/ipp/print
     #[command(verbatim_doc_comment)]
     Add {
         /// The site whose collector should poll it.
         site: String,
-        /// Its address or host name, with an optional :port.
+        /// Its address or host name, with an optional :port (SNMP), or its
+        /// ipp://HOST[:PORT]/PATH or ipps://... URI (IPP).
         host: String,
         /// Its community, when not the collector's default.
         #[arg(long, default_value = "")]

@@ -1,5 +1,6 @@
-//! An IPP printer in the fleet, end to end: CUPS's ippeveprinter read over IPPS by a
-//! collector, whose readings reach a coordinator as an SNMP printer's do.
+//! An IPP printer in the fleet, end to end: CUPS's ippeveprinter, added with `printwatch
+//! add`'s request, read over IPPS by a collector, whose readings reach a coordinator as
+//! an SNMP printer's do.
 //!
 //! - Its first certificate is pinned in the collector's data directory.
 //! - Draining its toner below the reorder point opens exactly one alert, however many
@@ -14,6 +15,9 @@ use agent_core::ipp::{Fingerprint, IppUri};
 use printwatch_coordinator::store::alerts::{AlertKind, AlertRecord};
 use printwatch_coordinator::store::StoreReader;
 use printwatch_pki::{self as certs, Role};
+use printwatch_proto::v1 as p;
+use printwatch_proto::v1::fleet_client::FleetClient;
+use printwatch_tests::grpc::channel;
 use printwatch_tests::ippeve;
 use printwatch_tests::{eventually, tempdir, until};
 use rustls::pki_types::pem::PemObject;
@@ -57,7 +61,7 @@ async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_chang
     let mut c = printwatch_collector::config::CollectorConfig {
         site: site.into(),
         data_dir: dir.join("outbox"),
-        targets: vec![uri.to_string()],
+        targets: Vec::new(),
         ..Default::default()
     };
     c.coordinator.endpoint = format!("https://{}", running.listen);
@@ -69,6 +73,33 @@ async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_chang
     let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
         let _ = stopped.await;
     }));
+
+    // Added as `printwatch add hq ipps://...` adds it; a URI that is not one is refused.
+    let op = certs::paths(&dir, Role::Operator, "admin");
+    let mut fleet = FleetClient::new(
+        channel(
+            running.listen,
+            &dir.join("ca.pem"),
+            Some((&op.cert, &op.key)),
+        )
+        .await
+        .unwrap(),
+    );
+    let add = |host: &str| p::AddPrinterRequest {
+        site: site.into(),
+        host: host.into(),
+        community: String::new(),
+    };
+    let bad = fleet.add_printer(add("ipp://")).await.unwrap_err();
+    assert!(
+        bad.message().contains("not an IPP printer's address"),
+        "{bad:?}"
+    );
+    // The collector connects to the coordinator on its own time: asked until it has.
+    until("the collector takes the printer", 30, async || {
+        fleet.add_printer(add(&uri.to_string())).await.is_ok()
+    })
+    .await;
 
     // Read over IPPS, one device by its serial, its certificate pinned.
     let device = format!("sn:{}", ippeve::SERIAL);
