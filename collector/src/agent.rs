@@ -62,6 +62,7 @@ pub async fn run(
         }
     }
     let pins = crate::pins::PinStore::open(&c.data_dir).context("the pinned IPP certificates")?;
+    let ways = crate::ways::WayStore::open(&c.data_dir).context("the printers that answer IPP")?;
     let roots = match c.ipp.ca_file.trim() {
         "" => None,
         file => Some(
@@ -105,6 +106,8 @@ pub async fn run(
             roots,
             timeout: Duration::from_millis(c.ipp.timeout_ms),
             pins,
+            ways,
+            fallback_port: c.ipp.fallback.then_some(c.ipp.port),
         },
         intervals: scheduler::Intervals {
             status: Duration::from_secs(c.intervals.status_seconds.max(1)),
@@ -166,11 +169,20 @@ pub async fn run(
     shutdown.await;
     uplink.kill();
     uplink.wait_for_shutdown().await;
+    // Each part that holds the outbox is stopped and waited for: the outbox is closed
+    // when this returns, and another collector may open it.
+    let _ = sweeper.stop_gracefully().await;
+    sweeper.wait_for_shutdown().await;
     let _ = scheduler.stop_gracefully().await;
+    scheduler.wait_for_shutdown().await;
     let _ = metrics_stop.send(());
     tokio::task::spawn_blocking(move || drop(telemetry))
         .await
         .ok();
+    // An actor's state is dropped just after it says it stopped.
+    if !outbox.until_last_handle(Duration::from_secs(5)).await {
+        tracing::warn!("a part of the collector still holds the outbox");
+    }
     tracing::info!(waiting = outbox.depth(), "printwatch-collector stopped");
     Ok(all_resolved)
 }

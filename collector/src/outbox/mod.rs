@@ -533,6 +533,20 @@ impl Outbox {
         self.inner.last.load(Ordering::Acquire)
     }
 
+    /// Waits, at most `within`, until this is the outbox's last handle: the actors that
+    /// held the others are gone, and dropping this one closes the outbox for another
+    /// collector to open. False when some handle outlived the wait.
+    pub async fn until_last_handle(&self, within: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while Arc::strong_count(&self.inner) > 1 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
+    }
+
     /// How many envelopes wait for an acknowledgement (numbers are contiguous, so this is
     /// arithmetic, cheap enough for every metrics scrape).
     pub fn depth(&self) -> u64 {
