@@ -57,6 +57,11 @@ pub struct Ipp {
     /// A PEM file of CAs an `ipps://` printer's certificate must chain to; empty: trust
     /// each printer's first certificate and pin it.
     pub ca_file: String,
+    /// Ask a printer given by address over IPP when its SNMP is silent or says nothing
+    /// of its supplies, and keep reading it that way if it answers.
+    pub fallback: bool,
+    /// The port that fallback asks (IPP's own, 631, on every printer we know of).
+    pub port: u16,
 }
 
 /// Cadences, in seconds.
@@ -144,6 +149,8 @@ impl Default for CollectorConfig {
             ipp: Ipp {
                 timeout_ms: 5000,
                 ca_file: String::new(),
+                fallback: true,
+                port: 631,
             },
             intervals: Intervals {
                 status_seconds: 300,

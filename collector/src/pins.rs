@@ -8,7 +8,6 @@
 //! certificate does not match, so a forgotten pin takes effect at the next poll.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use agent_core::ipp::Fingerprint;
@@ -17,25 +16,7 @@ use agent_core::ipp::Fingerprint;
 pub const FILE: &str = "ipp-pins.json";
 
 /// Why the pins could not be read or kept.
-#[derive(Debug, thiserror::Error)]
-pub enum PinError {
-    /// The file could not be read or written.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not what this program writes.
-    #[error("{path}: not a pin file ({why}); move it aside to start trusting afresh")]
-    Garbled {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        why: String,
-    },
-}
+pub use crate::json_map::MapError as PinError;
 
 /// Each `ipps://` printer's pinned fingerprint, by its URI.
 #[derive(Debug)]
@@ -98,57 +79,24 @@ impl PinStore {
 }
 
 fn read(path: &Path) -> Result<BTreeMap<String, Fingerprint>, PinError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-        Err(source) => {
-            return Err(PinError::Io {
-                path: path.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let garbled = |why: String| PinError::Garbled {
-        path: path.to_path_buf(),
-        why,
-    };
-    let raw: BTreeMap<String, String> =
-        serde_json::from_str(&text).map_err(|e| garbled(e.to_string()))?;
-    raw.into_iter()
+    crate::json_map::read(path)?
+        .into_iter()
         .map(|(uri, f)| match Fingerprint::parse(&f) {
             Some(f) => Ok((uri, f)),
-            None => Err(garbled(format!(
-                "{uri}: {f:?} is not a SHA-256 fingerprint"
-            ))),
+            None => Err(PinError::garbled(
+                path,
+                format!("{uri}: {f:?} is not a SHA-256 fingerprint"),
+            )),
         })
         .collect()
 }
 
-/// Writes the whole file anew beside the old and renames it over: a crash leaves the old
-/// pins or the new, never half of either.
 fn write(path: &Path, pins: &BTreeMap<String, Fingerprint>) -> Result<(), PinError> {
-    let io = |source| PinError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let text: BTreeMap<&str, String> = pins
+    let text: BTreeMap<String, String> = pins
         .iter()
-        .map(|(u, f)| (u.as_str(), f.to_string()))
+        .map(|(u, f)| (u.clone(), f.to_string()))
         .collect();
-    let mut body = serde_json::to_string_pretty(&text).map_err(|e| io(std::io::Error::other(e)))?;
-    body.push('\n');
-    let tmp = path.with_extension("json.new");
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(body.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)?;
-    if let Some(dir) = path.parent() {
-        // The rename itself is durable once the directory is.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    crate::json_map::write(path, &text)
 }
 
 #[cfg(test)]
@@ -182,7 +130,10 @@ mod tests {
 
         std::fs::write(dir.join(FILE), "{\"ipps://a\": \"zz\"}").unwrap();
         let e = PinStore::open(&dir).unwrap_err().to_string();
-        assert!(e.contains("not a pin file") && e.contains("zz"), "{e}");
+        assert!(
+            e.contains("not a file this collector wrote") && e.contains("zz"),
+            "{e}"
+        );
         std::fs::write(dir.join(FILE), "garbage").unwrap();
         assert!(matches!(
             PinStore::open(&dir),

@@ -147,6 +147,37 @@ pub struct Poll {
     pub meters: bool,
     /// Polls of this printer that failed in a row before this one.
     pub failures: u32,
+    /// IPP clients for the same printer, tried in order when SNMP gives no answer or no
+    /// supplies (empty: SNMP only). The first that answers is the printer's way from now
+    /// on: it comes back in [`PollDone`].
+    pub fallback: Vec<IppClient>,
+}
+
+impl Poller {
+    /// Asks the printer over IPP, each client in turn: the first that answers with
+    /// supplies (or, when `any` is set, at all), with its reading.
+    async fn over_ipp(
+        &self,
+        clients: Vec<IppClient>,
+        any: bool,
+    ) -> Option<(Box<IppClient>, agent_core::Reading)> {
+        for mut client in clients {
+            let started = std::time::Instant::now();
+            let uri = client.uri().to_string();
+            let result = agent_core::ipp::poll(&mut client, &uri).await;
+            let cost = result.as_ref().map(|(_, c)| *c).unwrap_or_default();
+            self.metrics
+                .ipp_poll_done(result.is_ok(), &cost, started.elapsed());
+            match result {
+                Ok((reading, _)) if any || !reading.supplies.is_empty() => {
+                    return Some((Box::new(client), reading));
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(address = %uri, "no IPP either: {e}"),
+            }
+        }
+        None
+    }
 }
 
 impl Message<Poll> for Poller {
@@ -193,6 +224,50 @@ impl Message<Poll> for Poller {
         }
         self.metrics
             .poll_done(kind, result.is_ok(), &session.counters, started.elapsed());
+        // SNMP silent (turned off on the printer) or saying nothing of its supplies: the
+        // same printer over IPP, when the scheduler offered it.
+        let thin = match &result {
+            Ok((reading, _)) => reading.supplies.is_empty(),
+            Err(e) => matches!(e, SnmpError::Timeout { .. }),
+        };
+        let mut switched = None;
+        if thin && !m.fallback.is_empty() {
+            if let Some((client, reading)) = self.over_ipp(m.fallback, result.is_err()).await {
+                tracing::info!(address = %addr, way = %client.uri(), "the printer answers over IPP: it is read that way from now on");
+                match self
+                    .outbox
+                    .push(p::envelope::Body::Reading(reading.into()))
+                    .await
+                {
+                    Ok(_) => switched = Some(Ok(client)),
+                    Err(e) => switched = Some(Err(format!("storing the reading: {e}"))),
+                }
+            }
+        }
+        if let Some(outcome) = switched {
+            let (outcome, ipp) = match outcome {
+                Ok(client) => (
+                    Ok(None),
+                    Some(IppDone {
+                        client,
+                        certificate_changed: false,
+                    }),
+                ),
+                Err(e) => (Err(e), None),
+            };
+            if let Some(scheduler) = self.scheduler.upgrade() {
+                let _ = scheduler
+                    .tell(PollDone {
+                        addr,
+                        outcome,
+                        credential,
+                        poller: self.id,
+                        ipp,
+                    })
+                    .await;
+            }
+            return;
+        }
         let outcome = match result {
             Ok((reading, plan)) => match self
                 .outbox

@@ -22,6 +22,7 @@ use tokio::time::Instant;
 use crate::outbox::Outbox;
 use crate::pins::PinStore;
 use crate::poller::{IppDone, IppPoll, Poll, Poller, PollerArgs};
+use crate::ways::WayStore;
 
 /// How often each kind of poll happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,11 +57,32 @@ pub struct IppSettings {
     pub timeout: Duration,
     /// The pinned certificates.
     pub pins: PinStore,
+    /// The printers given by address that answer IPP instead of SNMP.
+    pub ways: WayStore,
+    /// The port on which a printer given by address is asked over IPP when its SNMP is
+    /// silent or says nothing of its supplies; `None`: never.
+    pub fallback_port: Option<u16>,
+}
+
+impl IppSettings {
+    /// A new client for the printer at `uri`, reached at `at`, trusting what the settings
+    /// and the printer's pin say.
+    fn client(&self, uri: IppUri, at: SocketAddr) -> IppClient {
+        let trust = match &self.roots {
+            Some(roots) => roots.clone(),
+            None => Trust::FirstUse(self.pins.get(&uri.to_string())),
+        };
+        IppClient::new(uri, at, trust, self.timeout)
+    }
 }
 
 /// An IPP target's part of its state.
 struct IppWay {
     uri: IppUri,
+    /// Where its client connects.
+    at: SocketAddr,
+    /// Found by falling back from SNMP (and so kept in the [`WayStore`]), not given.
+    found: bool,
     /// Its client, kept between polls for its connection (`None` while a poller has it, or
     /// before the first poll).
     client: Option<Box<IppClient>>,
@@ -152,10 +174,17 @@ impl Scheduler {
         if !self.targets.contains_key(&addr) {
             self.due.push(Reverse((first, addr)));
         }
+        // A printer given by address that answered IPP before is asked that way at once.
+        let (ipp, found) = match ipp {
+            Some(uri) => (Some(uri), false),
+            None => (self.ipp.ways.get(addr).cloned(), true),
+        };
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
             ipp: ipp.map(|uri| IppWay {
+                at: SocketAddr::new(addr.ip(), uri.port),
                 uri,
+                found,
                 client: None,
                 read: false,
             }),
@@ -197,18 +226,7 @@ impl Scheduler {
             if let Some(way) = t.ipp.as_mut() {
                 let client = match way.client.take() {
                     Some(c) => c,
-                    None => {
-                        let trust = match &self.ipp.roots {
-                            Some(roots) => roots.clone(),
-                            None => Trust::FirstUse(self.ipp.pins.get(&way.uri.to_string())),
-                        };
-                        Box::new(IppClient::new(
-                            way.uri.clone(),
-                            addr,
-                            trust,
-                            self.ipp.timeout,
-                        ))
-                    }
+                    None => Box::new(self.ipp.client(way.uri.clone(), way.at)),
                 };
                 ipp_due.push((
                     poller,
@@ -254,6 +272,25 @@ impl Scheduler {
                 timeout: self.snmp.timeout,
                 retries: self.snmp.retries,
             };
+            // A full read, or one after a failure, may find the printer over IPP instead.
+            let fallback = match self.ipp.fallback_port {
+                Some(port) if full || t.failures > 0 => {
+                    let host = SocketAddr::new(addr.ip(), port);
+                    [true, false]
+                        .into_iter()
+                        .map(|secure| {
+                            let uri = IppUri {
+                                secure,
+                                host: addr.ip().to_string(),
+                                port,
+                                path: agent_core::ipp::uri::DEFAULT_PATH.to_string(),
+                            };
+                            self.ipp.client(uri, host)
+                        })
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
             due.push((
                 poller,
                 Poll {
@@ -262,6 +299,7 @@ impl Scheduler {
                     plan,
                     meters,
                     failures: t.failures,
+                    fallback,
                 },
             ));
         }
@@ -323,6 +361,22 @@ impl Actor for Scheduler {
         });
         Ok(s)
     }
+
+    /// Stops the pool with it and waits for each poller to finish its poll: whoever
+    /// stopped the scheduler may then reopen what the pollers held (the outbox).
+    async fn on_stop(
+        &mut self,
+        _: WeakActorRef<Self>,
+        _: ActorStopReason,
+    ) -> Result<(), Self::Error> {
+        for poller in &self.pollers {
+            let _ = poller.stop_gracefully().await;
+        }
+        for poller in &self.pollers {
+            poller.wait_for_shutdown().await;
+        }
+        Ok(())
+    }
 }
 
 /// Time to start what is due.
@@ -367,6 +421,21 @@ impl Message<PollDone> for Scheduler {
         // every poll: a log a person can read.
         if let Some(c) = done.credential {
             t.credential = c;
+        }
+        if let (None, Some(back)) = (&t.ipp, &done.ipp) {
+            // SNMP gave way to IPP: remembered, so a restart asks IPP at once.
+            let uri = back.client.uri().clone();
+            if let Err(e) = self.ipp.ways.remember(done.addr, uri.clone()) {
+                tracing::error!(printer = %t.name, "remembering that it answers IPP: {e}");
+            }
+            t.ipp = Some(IppWay {
+                at: back.client.addr(),
+                uri,
+                found: true,
+                client: None,
+                read: false,
+            });
+            t.plan = None;
         }
         if let (Some(way), Some(back)) = (t.ipp.as_mut(), done.ipp) {
             let uri = way.uri.to_string();
@@ -472,7 +541,24 @@ pub struct RemoveTarget(pub SocketAddr);
 impl Message<RemoveTarget> for Scheduler {
     type Reply = bool;
     async fn handle(&mut self, m: RemoveTarget, _: &mut Context<Self, bool>) -> bool {
-        self.targets.remove(&m.0).is_some()
+        // A printer found over IPP is known to the coordinator by its URI's address.
+        let key = match self.targets.contains_key(&m.0) {
+            true => Some(m.0),
+            false => self
+                .targets
+                .iter()
+                .find(|(_, t)| t.ipp.as_ref().is_some_and(|w| w.at == m.0))
+                .map(|(a, _)| *a),
+        };
+        let Some(removed) = key.and_then(|k| self.targets.remove(&k).map(|t| (k, t))) else {
+            return false;
+        };
+        if removed.1.ipp.is_some_and(|w| w.found) {
+            if let Err(e) = self.ipp.ways.forget(removed.0) {
+                tracing::error!(printer = %removed.1.name, "forgetting that it answers IPP: {e}");
+            }
+        }
+        true
     }
 }
 

@@ -76,6 +76,8 @@ async fn the_credential_that_answers_is_remembered_and_a_stale_one_is_replaced()
             roots: None,
             timeout: Duration::from_secs(5),
             pins: printwatch_collector::pins::PinStore::open(&dir).unwrap(),
+            ways: printwatch_collector::ways::WayStore::open(&dir).unwrap(),
+            fallback_port: None,
         },
         intervals: Intervals {
             status: Duration::from_secs(1),

@@ -42,6 +42,8 @@ async fn every_printer_is_read_when_the_pool_is_the_bottleneck() {
             roots: None,
             timeout: Duration::from_secs(5),
             pins: printwatch_collector::pins::PinStore::open(&dir).unwrap(),
+            ways: printwatch_collector::ways::WayStore::open(&dir).unwrap(),
+            fallback_port: None,
         },
         intervals: Intervals {
             status: Duration::from_secs(1),

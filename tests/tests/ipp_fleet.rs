@@ -24,6 +24,9 @@ use rustls::pki_types::pem::PemObject;
 
 mod common;
 
+use agent_core::oid::Oid;
+use agent_core::sim::{serve as serve_sim, synthetic};
+
 fn alerts_of(store: &StoreReader, device: &str, include_closed: bool) -> Vec<AlertRecord> {
     store
         .alerts(include_closed)
@@ -187,5 +190,132 @@ async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_chang
     collector.await.unwrap().unwrap();
     running.stop().await.unwrap();
     drop(eve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A printer given by its address whose SNMP is off answers IPP instead: it is read that
+/// way, and remembered, so that after a restart it is read over IPP with the fallback
+/// turned off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_printer_with_snmp_off_is_read_over_ipp_and_remembered_across_a_restart() {
+    let dir = tempdir("ipp-fallback");
+    let site = "hq";
+    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
+    let running = common::coordinator(&dir).await;
+    let store = running.store.clone();
+    let eve = ippeve::start("fallback");
+    // Nothing answers SNMP there: the printer's SNMP is off.
+    let snmp_off = format!("127.0.0.1:{}", printwatch_tests::free_port());
+    let files = certs::paths(&dir, Role::Collector, site);
+    let config = |fallback: bool| {
+        let mut c = printwatch_collector::config::CollectorConfig {
+            site: site.into(),
+            data_dir: dir.join("outbox"),
+            targets: vec![snmp_off.clone()],
+            ..Default::default()
+        };
+        c.coordinator.endpoint = format!("https://{}", running.listen);
+        c.tls.ca = dir.join("ca.pem");
+        c.tls.cert = files.cert.clone();
+        c.tls.key = files.key.clone();
+        c.intervals.status_seconds = 1;
+        c.snmp.timeout_ms = 200;
+        c.snmp.retries = 0;
+        c.ipp.fallback = fallback;
+        c.ipp.port = eve.addr.port();
+        c
+    };
+    let start = |c| {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(printwatch_collector::agent::run(c, async {
+            let _ = stopped.await;
+        }));
+        (stop, task)
+    };
+
+    let (stop, task) = start(config(true));
+    let device = format!("sn:{}", ippeve::SERIAL);
+    until("the printer read over IPP", 30, async || {
+        black(&store, &device) == Some(75)
+    })
+    .await;
+    let found = format!("ipps://127.0.0.1:{}/ipp/print", eve.addr.port());
+    let d = store.device(&device).unwrap().expect("the device");
+    assert_eq!(d.addresses, std::slice::from_ref(&found), "ipps:// is asked first");
+    let ways = printwatch_collector::ways::WayStore::open(&dir.join("outbox")).unwrap();
+    assert_eq!(
+        ways.get(snmp_off.parse().unwrap()).map(|u| u.to_string()),
+        Some(found)
+    );
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+
+    // Without the fallback, only the remembered way can read it.
+    let (stop, mut task) = start(config(false));
+    eve.set_levels(&[25, 50]);
+    until(
+        "the printer read over IPP after the restart",
+        30,
+        async || {
+            if task.is_finished() {
+                panic!("the collector stopped: {:?}", (&mut task).await);
+            }
+            black(&store, &device) == Some(50)
+        },
+    )
+    .await;
+    let _ = stop.send(());
+    task.await.unwrap().unwrap();
+    running.stop().await.unwrap();
+    drop(eve);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A printer whose SNMP answers but says nothing of its supplies (a thin agent) is read
+/// over IPP, which does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_printer_whose_snmp_says_nothing_of_its_supplies_is_read_over_ipp() {
+    let dir = tempdir("ipp-thin");
+    let site = "hq";
+    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
+    let running = common::coordinator(&dir).await;
+    let store = running.store.clone();
+    let eve = ippeve::start("thin");
+    let mut thin = printwatch_tests::sim::steady(synthetic::printer(31, 0));
+    let supplies: Oid = "1.3.6.1.2.1.43.11".parse().unwrap();
+    thin.view.retain(|oid, _| !oid.starts_with(&supplies));
+    let at = format!("127.0.0.1:{}", printwatch_tests::free_port());
+    let sim = serve_sim(vec![(at.parse().unwrap(), thin)]).await.unwrap();
+    let files = certs::paths(&dir, Role::Collector, site);
+    let mut c = printwatch_collector::config::CollectorConfig {
+        site: site.into(),
+        data_dir: dir.join("outbox"),
+        targets: vec![sim.addrs()[0].to_string()],
+        ..Default::default()
+    };
+    c.coordinator.endpoint = format!("https://{}", running.listen);
+    c.tls.ca = dir.join("ca.pem");
+    c.tls.cert = files.cert;
+    c.tls.key = files.key;
+    c.intervals.status_seconds = 1;
+    c.ipp.port = eve.addr.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
+        let _ = stopped.await;
+    }));
+    let device = format!("sn:{}", ippeve::SERIAL);
+    until("the printer's supplies read over IPP", 30, async || {
+        black(&store, &device) == Some(75)
+    })
+    .await;
+    assert_eq!(
+        store.device_count(),
+        1,
+        "the thin SNMP reading is not stored as a device of its own"
+    );
+    let _ = stop.send(());
+    collector.await.unwrap().unwrap();
+    running.stop().await.unwrap();
+    drop((eve, sim));
     let _ = std::fs::remove_dir_all(&dir);
 }
