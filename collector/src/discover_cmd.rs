@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agent_core::discover::{sweep, EndReason, Found, Summary, SweepConfig, SweepStats};
+use agent_core::ipp::sweep::{IppFound, IppSweepConfig, IppSweepSummary};
 use agent_core::message::Version;
 use agent_core::output::emit;
 use agent_core::transport::{Security, Transport, TransportConfig};
@@ -54,9 +55,53 @@ pub struct DiscoverArgs {
     /// Only find and classify; do not read each printer found.
     #[arg(long)]
     no_read: bool,
-    /// JSON Lines: a {"event":"found",...} per device, then one {"event":"done",...}.
+    /// JSON Lines: a {"event":"found",...} per device, then one {"event":"done",...};
+    /// with --ipp, then a {"event":"found","way":"ipp",...} per IPP printer and one
+    /// {"event":"done_ipp",...}.
     #[arg(long)]
     json: bool,
+    /// Then ask the addresses that gave no SNMP answer over IPP (a printer whose SNMP is
+    /// off): a TCP connection to --ipp-port each, at --rate connections per second at
+    /// most, none started after --ipp-budget.
+    #[arg(long)]
+    ipp: bool,
+    /// The IPP port to ask.
+    #[arg(long, default_value_t = agent_core::ipp::uri::PORT, requires = "ipp")]
+    ipp_port: u16,
+    /// How long the IPP part may take: no address is asked after it.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration, requires = "ipp")]
+    ipp_budget: Duration,
+}
+
+fn ipp_line(f: &IppFound) -> String {
+    let id = &f.reading.identity;
+    let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut line = format!(
+        "printer  {:<34} {:<15} {:<30} serial {:<16} IPP",
+        f.uri.to_string(),
+        or(&id.vendor),
+        or(&id.model).chars().take(30).collect::<String>(),
+        or(&id.serial),
+    );
+    if let Some(c) = f.certificate {
+        line.push_str(&format!("  certificate {c}"));
+    }
+    line
+}
+
+fn ipp_summary_line(s: &IppSweepSummary, port: u16, budget: Duration) -> String {
+    let mut line = format!(
+        "done over IPP (port {port}): {} addresses asked, {} printers; {} bytes sent, {} bytes received",
+        s.probed, s.found, s.bytes_sent, s.bytes_received
+    );
+    if s.not_probed > 0 {
+        line.push_str(&format!(
+            "; {} addresses not asked: the {} budget ran out (--ipp-budget)",
+            s.not_probed,
+            humantime::format_duration(budget)
+        ));
+    }
+    line
 }
 
 fn found_line(f: &Found) -> String {
@@ -125,6 +170,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     })
     .await
     .context("opening UDP sockets")?;
+    let swept = args.ipp.then(|| addresses.clone());
     let config = SweepConfig {
         addresses,
         port: args.port,
@@ -178,10 +224,14 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
         let stats = stats.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_millis(200));
+            let mut answered = std::collections::HashSet::new();
             loop {
                 tokio::select! {
                     f = rx.recv() => match f {
                         Some(f) => {
+                            if let Some(ip) = ipv4_of(&f.identity.address) {
+                                answered.insert(ip);
+                            }
                             let line = if json {
                                 let mut v = serde_json::json!({"event": "found", "class": f.class, "credential": f.credential_name, "identity": f.identity, "reading": f.reading});
                                 if let Some(e) = &f.read_error { v["read_error"] = e.clone().into(); }
@@ -205,15 +255,82 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
                     }
                 }
             }
+            answered
         })
     };
     let summary = sweep(transport, config, in_flight, stats, tx, stop).await;
-    printer.await.context("the output task failed")?;
+    let answered = printer.await.context("the output task failed")?;
     bar.finish_and_clear();
     if json {
         emit(&serde_json::to_string(&summary)?);
     } else {
         emit(&summary_line(&summary));
     }
+    if let Some(swept) = swept {
+        if summary.reason != EndReason::Cancelled {
+            sweep_ipp(&args, &swept, &answered, show_progress).await;
+        }
+    }
     Ok(all_resolved)
+}
+
+/// The address of a found device, without its port.
+fn ipv4_of(address: &str) -> Option<std::net::Ipv4Addr> {
+    address.split(':').next()?.parse().ok()
+}
+
+/// `--ipp`: the addresses that gave no SNMP answer, asked over IPP.
+async fn sweep_ipp(
+    args: &DiscoverArgs,
+    swept: &agent_core::range::SpanSet,
+    answered: &std::collections::HashSet<std::net::Ipv4Addr>,
+    show_progress: bool,
+) {
+    let silent: Vec<std::net::Ipv4Addr> =
+        swept.iter().filter(|ip| !answered.contains(ip)).collect();
+    let config = IppSweepConfig {
+        port: args.ipp_port,
+        timeout: args.timeout.max(Duration::from_secs(2)),
+        budget: args.ipp_budget,
+        rate: args.rate,
+        concurrency: 64,
+    };
+    if show_progress {
+        eprintln!(
+            "asking {} addresses without SNMP over IPP (port {}, for at most {})...",
+            silent.len(),
+            config.port,
+            humantime::format_duration(config.budget)
+        );
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<IppFound>();
+    let json = args.json;
+    let out = tokio::spawn(async move {
+        while let Some(f) = rx.recv().await {
+            let line = if json {
+                serde_json::json!({
+                    "event": "found",
+                    "class": "printer",
+                    "way": "ipp",
+                    "uri": f.uri.to_string(),
+                    "certificate": f.certificate.map(|c| c.to_string()),
+                    "identity": f.reading.identity,
+                    "reading": f.reading,
+                })
+                .to_string()
+            } else {
+                ipp_line(&f)
+            };
+            emit(&line);
+        }
+    });
+    let s = agent_core::ipp::sweep::sweep(silent.into_iter(), &config, tx).await;
+    let _ = out.await;
+    if json {
+        let mut v = serde_json::to_value(&s).unwrap_or_default();
+        v["event"] = "done_ipp".into();
+        emit(&v.to_string());
+    } else {
+        emit(&ipp_summary_line(&s, config.port, config.budget));
+    }
 }

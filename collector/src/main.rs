@@ -52,10 +52,16 @@ enum Command {
     /// address has answered or timed out, at --time-limit, or at Ctrl-C, and then says why
     /// and what it found. On a terminal it shows progress; in a pipe only results.
     ///
+    /// With --ipp, the addresses that gave no SNMP answer are then asked over IPP (port
+    /// 631), for printers whose SNMP is off: one TCP connection each, none started after
+    /// --ipp-budget (60 s unless given). Each printer found is printed with its URI, to
+    /// give to `printwatch add`, and its certificate's fingerprint.
+    ///
     /// Examples:
     ///   printwatch-collector discover 10.1.0.0/16 --exclude 10.1.200.0/24
     ///   printwatch-collector discover 10.2.0.0/22 -c public -c site7 --rate 500 --time-limit 5m
     ///   printwatch-collector discover printer7.example.lan 10.3.4.20-10.3.4.80 --json
+    ///   printwatch-collector discover 10.4.0.0/24 --ipp --ipp-budget 2m
     ///   printwatch-collector discover            # this host's own subnets
     #[command(verbatim_doc_comment)]
     Discover(discover_cmd::DiscoverArgs),

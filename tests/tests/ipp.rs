@@ -138,3 +138,72 @@ async fn ipps_pins_the_first_certificate() {
     let e = ipp::poll(&mut refused, &uri.to_string()).await.unwrap_err();
     assert!(matches!(e.failure, Failure::Tls(_)), "{e}");
 }
+
+/// `discover --ipp` asks over IPP only the addresses SNMP did not answer: the printer
+/// whose SNMP is off is found by its URI, the SNMP printer is not asked again, and an
+/// address with nothing on it costs a refused connection.
+#[tokio::test]
+async fn discover_asks_the_silent_addresses_over_ipp() {
+    use agent_core::sim::{serve, synthetic};
+    let eve = ippeve::start("discover");
+    let snmp_port = printwatch_tests::free_port();
+    let sim = serve(vec![(
+        format!("127.0.0.2:{snmp_port}").parse().unwrap(),
+        printwatch_tests::sim::steady(synthetic::printer(5, 0)),
+    )])
+    .await
+    .unwrap();
+    let args: Vec<String> = [
+        "discover",
+        "127.0.0.1-127.0.0.3",
+        "--port",
+        &snmp_port.to_string(),
+        "--timeout",
+        "300ms",
+        "--ipp",
+        "--ipp-port",
+        &eve.addr.port().to_string(),
+        "--json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(printwatch_tests::binary("printwatch-collector"))
+            .args(&args)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let found: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "found").collect();
+    assert_eq!(found.len(), 2, "{stdout}");
+    assert!(found
+        .iter()
+        .any(|f| f["identity"]["address"] == format!("127.0.0.2:{snmp_port}")));
+    let ipp = found
+        .iter()
+        .find(|f| f["way"] == "ipp")
+        .expect("the IPP printer");
+    assert_eq!(ipp["uri"], eve.uri(true));
+    assert_eq!(ipp["identity"]["serial"], ippeve::SERIAL);
+    assert!(ipp["certificate"].as_str().is_some_and(|c| c.len() == 95));
+    let done = events
+        .iter()
+        .find(|e| e["event"] == "done_ipp")
+        .expect("the IPP summary");
+    assert_eq!(done["probed"], 2, "only the two silent addresses: {done}");
+    assert_eq!(done["found"], 1);
+    assert_eq!(done["not_probed"], 0);
+    drop(sim);
+}

@@ -5,10 +5,12 @@
 //! request, and a total decoder of the answer), [`client`] the kept-alive HTTP/1.1
 //! connection with its limits and its trust in the printer's certificate, and [`reading`]
 //! turns the printer's attributes into a [`Reading`].
+//! [`sweep`] finds IPP printers among addresses SNMP did not answer.
 
 pub mod client;
 pub mod message;
 pub mod reading;
+pub mod sweep;
 pub mod uri;
 
 pub use client::{Cost, Failure, Fingerprint, IppClient, IppError, Trust};
