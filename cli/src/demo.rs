@@ -179,6 +179,7 @@ pub async fn run(args: DemoArgs) -> Result<()> {
                 every_seconds: 86_400,
                 rate: 0,
                 port: 161,
+                ..CollectorConfig::default().discovery
             },
             metrics: Default::default(),
             log_format: Default::default(),

@@ -174,7 +174,12 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
             port,
             large,
             cancel,
+            ipp,
+            ipp_budget,
         } => {
+            let ipp_budget_seconds = ipp_budget
+                .map(|d| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX))
+                .unwrap_or(0);
             let a = client
                 .discover(p::DiscoverRequest {
                     site,
@@ -185,6 +190,8 @@ pub async fn run(cmd: Command, connect: &ConnectArgs) -> Result<()> {
                     port: u32::from(port),
                     large,
                     cancel,
+                    ipp,
+                    ipp_budget_seconds,
                 })
                 .await
                 .map_err(c::ClientError::from)?

@@ -130,6 +130,7 @@ pub(crate) enum Command {
     ///   printwatch discover hq 10.1.0.0/22 --exclude 10.1.3.0/24
     ///   printwatch discover branch1 10.2.0.0/24 -c public -c site7 --rate 500
     ///   printwatch discover hq 10.0.0.0/12 --large
+    ///   printwatch discover hq 10.4.0.0/24 --ipp --ipp-budget 2m   # printers with SNMP off too
     ///   printwatch discover hq --cancel
     #[command(verbatim_doc_comment)]
     Discover {
@@ -157,6 +158,13 @@ pub(crate) enum Command {
         /// Stop the site's running sweeps instead; each reports what it found so far.
         #[arg(long, conflicts_with_all = ["ranges", "large"])]
         cancel: bool,
+        /// Then ask the addresses that gave no SNMP answer over IPP (port 631), for
+        /// printers whose SNMP is off; each one found is polled over IPP from then on.
+        #[arg(long, conflicts_with = "cancel")]
+        ipp: bool,
+        /// How long the IPP part may take: no address is asked after it.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, requires = "ipp")]
+        ipp_budget: Option<std::time::Duration>,
     },
     /// The alerts the coordinator opened: supplies low or empty, waste full, jams, open
     /// doors, no paper, service requested, offline or unreachable printers, silent

@@ -125,6 +125,7 @@ pub async fn run(
         community_version: version,
         timeout: Duration::from_millis(c.snmp.timeout_ms),
         default_credentials: credentials,
+        ipp_port: c.ipp.port,
     });
     if !c.discovery.ranges.is_empty() {
         // Scheduled sweeps go through the sweeper like the coordinator's, numbered 0.
@@ -141,6 +142,8 @@ pub async fn run(
                     port: u32::from(d.port),
                     // Written in the configuration by its administrator: knowingly.
                     large: true,
+                    ipp: d.ipp,
+                    ipp_budget_seconds: u32::try_from(d.ipp_budget_seconds).unwrap_or(u32::MAX),
                 };
                 if sweeper
                     .tell(crate::sweeper::StartSweep {

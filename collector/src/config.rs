@@ -90,6 +90,10 @@ pub struct Discovery {
     pub rate: u32,
     /// SNMP port to probe.
     pub port: u16,
+    /// Then ask the addresses that gave no SNMP answer over IPP.
+    pub ipp: bool,
+    /// Starting no IPP connection after this many seconds.
+    pub ipp_budget_seconds: u64,
 }
 
 /// Everything the collector can be told.
@@ -163,6 +167,8 @@ impl Default for CollectorConfig {
                 every_seconds: 86_400,
                 rate: 0,
                 port: 161,
+                ipp: false,
+                ipp_budget_seconds: 60,
             },
             metrics: printwatch_telemetry::MetricsConfig::default(),
             log_format: Default::default(),

@@ -2,6 +2,8 @@
 //! sweep runs as a task of its own; every device found goes to the outbox as a Discovered
 //! envelope (the coordinator stores its first reading), every printer found is handed to
 //! the scheduler to be polled from then on, and a SweepDone envelope says how it ended.
+//! A sweep that asks for IPP then asks the addresses SNMP did not answer over IPP
+//! ([`agent_core::ipp::sweep`]); a printer found that way is polled over IPP.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use agent_core::classify::DeviceClass;
 use agent_core::discover::{sweep, EndReason, SweepConfig, SweepStats, DEFAULT_RATE};
+use agent_core::ipp::sweep::{IppFound, IppSweepConfig, IppSweepSummary};
 use agent_core::message::Version;
 use agent_core::transport::{Security, Transport, TransportConfig};
 use kameo::prelude::*;
@@ -25,6 +28,7 @@ pub struct Sweeper {
     community_version: Version,
     timeout: Duration,
     default_credentials: Arc<Vec<Security>>,
+    ipp_port: u16,
     /// Each running sweep's stop switch: true ends it as cancelled.
     running: BTreeMap<u64, tokio::sync::watch::Sender<bool>>,
     me: ActorRef<Sweeper>,
@@ -42,6 +46,8 @@ pub struct SweeperArgs {
     pub timeout: Duration,
     /// The collector's credentials, for a sweep that names no communities.
     pub default_credentials: Arc<Vec<Security>>,
+    /// The port a sweep asking for IPP asks.
+    pub ipp_port: u16,
 }
 
 impl Actor for Sweeper {
@@ -55,6 +61,7 @@ impl Actor for Sweeper {
             community_version: a.community_version,
             timeout: a.timeout,
             default_credentials: a.default_credentials,
+            ipp_port: a.ipp_port,
             running: BTreeMap::new(),
             me,
         })
@@ -85,6 +92,7 @@ struct Tools {
     community_version: Version,
     timeout: Duration,
     default_credentials: Arc<Vec<Security>>,
+    ipp_port: u16,
 }
 
 async fn run_sweep(
@@ -99,13 +107,16 @@ async fn run_sweep(
         community_version,
         timeout,
         default_credentials,
+        ipp_port,
     } = tools;
     let port = u16::try_from(s.port)
         .ok()
         .filter(|p| *p != 0)
         .unwrap_or(161);
     let rate = if s.rate == 0 { DEFAULT_RATE } else { s.rate };
-    let done = |reason: &str, summary: Option<agent_core::discover::Summary>| {
+    let done = |reason: &str,
+                summary: Option<agent_core::discover::Summary>,
+                ipp: Option<IppSweepSummary>| {
         let mut d = p::SweepDone {
             command_id,
             reason: reason.to_string(),
@@ -119,6 +130,14 @@ async fn run_sweep(
             d.bytes_received = x.bytes_received;
             d.seconds = x.seconds;
         }
+        if let Some(i) = ipp {
+            d.ipp_asked = i.probed;
+            d.ipp_printers = i.found;
+            d.ipp_not_asked = i.not_probed;
+            d.printers += i.found;
+            d.bytes_sent += i.bytes_sent;
+            d.bytes_received += i.bytes_received;
+        }
         p::envelope::Body::SweepDone(d)
     };
     let addresses = match crate::ranges::addresses(&s.ranges, &s.exclude).await {
@@ -129,12 +148,16 @@ async fn run_sweep(
             a
         }
         Err(e) => {
-            let _ = outbox.push(done(&format!("error: {e:#}"), None)).await;
+            let _ = outbox
+                .push(done(&format!("error: {e:#}"), None, None))
+                .await;
             return;
         }
     };
     if let Err(e) = crate::ranges::check_size(&addresses, s.large) {
-        let _ = outbox.push(done(&format!("error: {e:#}"), None)).await;
+        let _ = outbox
+            .push(done(&format!("error: {e:#}"), None, None))
+            .await;
         return;
     }
     let transport = match Transport::bind(TransportConfig {
@@ -146,7 +169,7 @@ async fn run_sweep(
         Ok(t) => t,
         Err(e) => {
             let _ = outbox
-                .push(done(&format!("error: opening sockets: {e}"), None))
+                .push(done(&format!("error: opening sockets: {e}"), None, None))
                 .await;
             return;
         }
@@ -167,6 +190,7 @@ async fn run_sweep(
     };
     // A printer found with one of the sweep's communities keeps that community as its own.
     let named = s.communities;
+    let swept = s.ipp.then(|| addresses.clone());
     let config = SweepConfig {
         addresses,
         port,
@@ -179,9 +203,14 @@ async fn run_sweep(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let publisher = {
         let outbox = outbox.clone();
+        let scheduler = scheduler.clone();
         tokio::spawn(async move {
+            let mut answered = std::collections::HashSet::new();
             while let Some(f) = rx.recv().await {
                 let f: agent_core::discover::Found = f;
+                if let Some(addr) = address_of(&f.identity.address, port) {
+                    answered.insert(addr.ip());
+                }
                 if f.class == DeviceClass::Printer {
                     if let Some(addr) = address_of(&f.identity.address, port) {
                         let _ = scheduler
@@ -212,6 +241,7 @@ async fn run_sweep(
                     );
                 }
             }
+            answered
         })
     };
     let in_flight = (rate as usize).saturating_mul(2).clamp(64, 100_000);
@@ -221,19 +251,82 @@ async fn run_sweep(
         in_flight,
         Arc::new(SweepStats::default()),
         tx,
-        async move {
-            let _ = cancel.wait_for(|c| *c).await;
-            EndReason::Cancelled
+        {
+            let mut cancel = cancel.clone();
+            async move {
+                let _ = cancel.wait_for(|c| *c).await;
+                EndReason::Cancelled
+            }
         },
     )
     .await;
-    let _ = publisher.await;
-    let reason = match summary.reason {
+    let answered = publisher.await.unwrap_or_default();
+    let mut reason = match summary.reason {
         EndReason::Complete => "complete",
         EndReason::TimeLimit => "time_limit",
         EndReason::Cancelled => "cancelled",
     };
-    let _ = outbox.push(done(reason, Some(summary))).await;
+    let mut ipp = None;
+    if let (Some(swept), false) = (swept, summary.reason == EndReason::Cancelled) {
+        let silent = swept
+            .iter()
+            .filter(|ip| !answered.contains(&IpAddr::V4(*ip)))
+            .collect::<Vec<_>>();
+        let budget = match s.ipp_budget_seconds {
+            0 => 60,
+            n => u64::from(n),
+        };
+        let config = IppSweepConfig {
+            port: ipp_port,
+            timeout: timeout.max(Duration::from_secs(2)),
+            budget: Duration::from_secs(budget),
+            rate,
+            concurrency: 64,
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let publish = tokio::spawn(publish_ipp(command_id, rx, outbox.clone(), scheduler));
+        tokio::select! {
+            s = agent_core::ipp::sweep::sweep(silent.into_iter(), &config, tx) => ipp = Some(s),
+            _ = cancel.wait_for(|c| *c) => reason = "cancelled",
+        }
+        let _ = publish.await;
+    }
+    let _ = outbox.push(done(reason, Some(summary), ipp)).await;
+}
+
+/// Each printer an IPP sweep found: polled over IPP from now on, and reported.
+async fn publish_ipp(
+    command_id: u64,
+    mut found: tokio::sync::mpsc::UnboundedReceiver<IppFound>,
+    outbox: Outbox,
+    scheduler: ActorRef<Scheduler>,
+) {
+    while let Some(f) = found.recv().await {
+        let Ok(ip) = f.uri.host.parse::<IpAddr>() else {
+            continue;
+        };
+        let _ = scheduler
+            .tell(AddTarget {
+                addr: SocketAddr::new(ip, f.uri.port),
+                name: f.uri.to_string(),
+                community: None,
+                credential: None,
+                ipp: Some(f.uri.clone()),
+            })
+            .await;
+        let body = p::envelope::Body::Discovered(p::Discovered {
+            class: "printer".into(),
+            identity: Some(f.reading.identity.clone().into()),
+            reading: Some(f.reading.into()),
+            command_id,
+        });
+        if let Err(e) = outbox.push(body).await {
+            tracing::error!(
+                sweep = command_id,
+                "storing a found printer in the outbox: {e}"
+            );
+        }
+    }
 }
 
 impl Message<StartSweep> for Sweeper {
@@ -246,6 +339,7 @@ impl Message<StartSweep> for Sweeper {
             community_version: self.community_version,
             timeout: self.timeout,
             default_credentials: self.default_credentials.clone(),
+            ipp_port: self.ipp_port,
         };
         let id = m.command_id;
         let (stop, cancel) = tokio::sync::watch::channel(false);

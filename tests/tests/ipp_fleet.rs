@@ -241,7 +241,11 @@ async fn a_printer_with_snmp_off_is_read_over_ipp_and_remembered_across_a_restar
     .await;
     let found = format!("ipps://127.0.0.1:{}/ipp/print", eve.addr.port());
     let d = store.device(&device).unwrap().expect("the device");
-    assert_eq!(d.addresses, std::slice::from_ref(&found), "ipps:// is asked first");
+    assert_eq!(
+        d.addresses,
+        std::slice::from_ref(&found),
+        "ipps:// is asked first"
+    );
     let ways = printwatch_collector::ways::WayStore::open(&dir.join("outbox")).unwrap();
     assert_eq!(
         ways.get(snmp_off.parse().unwrap()).map(|u| u.to_string()),
@@ -317,5 +321,81 @@ async fn a_printer_whose_snmp_says_nothing_of_its_supplies_is_read_over_ipp() {
     collector.await.unwrap().unwrap();
     running.stop().await.unwrap();
     drop((eve, sim));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `printwatch discover SITE RANGE --ipp`, through the real CLI: the collector asks the
+/// addresses SNMP did not answer over IPP, and the printer found is polled over IPP from
+/// then on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printwatch_discover_ipp_finds_a_printer_whose_snmp_is_off_and_polls_it() {
+    let dir = tempdir("ipp-discover");
+    let site = "hq";
+    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
+    let running = common::coordinator(&dir).await;
+    let store = running.store.clone();
+    let eve = ippeve::start("sweep");
+    let files = certs::paths(&dir, Role::Collector, site);
+    let mut c = printwatch_collector::config::CollectorConfig {
+        site: site.into(),
+        data_dir: dir.join("outbox"),
+        ..Default::default()
+    };
+    c.coordinator.endpoint = format!("https://{}", running.listen);
+    c.tls.ca = dir.join("ca.pem");
+    c.tls.cert = files.cert;
+    c.tls.key = files.key;
+    c.intervals.status_seconds = 1;
+    c.snmp.timeout_ms = 200;
+    c.ipp.port = eve.addr.port();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
+        let _ = stopped.await;
+    }));
+    let url = format!("https://{}", running.listen);
+    let pki = dir.clone();
+    let discover = move || {
+        let out = std::process::Command::new(printwatch_tests::binary("printwatch"))
+            .args([
+                "discover",
+                "hq",
+                "127.0.0.1",
+                "--ipp",
+                "--ipp-budget",
+                "20s",
+            ])
+            .arg("--pki")
+            .arg(&pki)
+            .args(["--coordinator", &url])
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The collector connects to the coordinator on its own time: asked until it has.
+    let mut said = String::new();
+    until("the sweep sent", 30, async || {
+        let (ok, err) = tokio::task::spawn_blocking(discover.clone()).await.unwrap();
+        said = err;
+        ok
+    })
+    .await;
+    let device = format!("sn:{}", ippeve::SERIAL);
+    until("the printer found and polled over IPP", 30, async || {
+        store.history_len(&device) >= 3
+    })
+    .await;
+    let d = store.device(&device).unwrap().expect("the device");
+    assert_eq!(
+        d.addresses,
+        [eve.uri(true)],
+        "found at its ipps:// URI ({said})"
+    );
+    let _ = stop.send(());
+    collector.await.unwrap().unwrap();
+    running.stop().await.unwrap();
+    drop(eve);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -384,6 +384,8 @@ impl Fleet for FleetService {
             rate: q.rate,
             port: q.port,
             large: q.large,
+            ipp: q.ipp,
+            ipp_budget_seconds: q.ipp_budget_seconds,
         };
         self.deliver(q.site, p::command::Body::Sweep(sweep)).await
     }
