@@ -200,6 +200,7 @@ pub fn identity(vars: &Varbinds, address: &str) -> Identity {
         serial,
         firmware: field(vars, profile.firmware, dev),
         mac,
+        uuid: None,
     }
 }
 

@@ -29,6 +29,10 @@ pub struct Identity {
     pub firmware: Option<String>,
     /// MAC address of the first Ethernet interface, `aa:bb:cc:dd:ee:ff`.
     pub mac: Option<String>,
+    /// The printer's UUID (IPP's `printer-uuid`, lower case, without `urn:uuid:`): what
+    /// names a printer read over IPP that gives no serial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
 }
 
 impl Identity {
@@ -225,6 +229,7 @@ impl Reading {
             &mut id.serial,
             &mut id.firmware,
             &mut id.mac,
+            &mut id.uuid,
         ] {
             clip_opt(f);
         }

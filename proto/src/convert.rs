@@ -35,6 +35,7 @@ impl From<m::Identity> for p::Identity {
             serial: i.serial,
             firmware: i.firmware,
             mac: i.mac,
+            uuid: i.uuid,
         }
     }
 }
@@ -50,6 +51,7 @@ impl From<p::Identity> for m::Identity {
             serial: i.serial,
             firmware: i.firmware,
             mac: i.mac,
+            uuid: i.uuid,
         }
     }
 }
@@ -334,6 +336,7 @@ mod tests {
                 opt_text(),
                 opt_text(),
                 opt_text(),
+                opt_text(),
             ),
             proptest::collection::vec(supply(), 0..6),
             proptest::collection::vec(("[a-z.]{1,10}", any::<u64>(), "[0-9.]{1,20}"), 0..4),
@@ -346,7 +349,7 @@ mod tests {
         )
             .prop_map(
                 |(
-                    (address, sys_object_id, sys_descr, vendor, model, serial, firmware, mac),
+                    (address, sys_object_id, sys_descr, vendor, model, serial, firmware, mac, uuid),
                     supplies,
                     meters,
                     (device_status, printer_status, errors),
@@ -361,6 +364,7 @@ mod tests {
                         serial,
                         firmware,
                         mac,
+                        uuid,
                     },
                     supplies,
                     meters: meters

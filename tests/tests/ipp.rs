@@ -34,6 +34,12 @@ async fn ippeveprinter_reads_right_over_ipp_and_ipps() {
         assert_eq!(r.identity.model.as_deref(), Some(ippeve::MAKE_AND_MODEL));
         assert_eq!(r.identity.vendor.as_deref(), Some("Example"));
         assert_eq!(r.identity.firmware.as_deref(), Some("2.4.2"));
+        // ippeveprinter makes its UUID from its name and port: 8-4-4-4-12 hex digits.
+        let uuid = r.identity.uuid.clone().expect("printer-uuid");
+        assert_eq!(uuid.len(), 36, "{uuid}");
+        assert!(uuid
+            .chars()
+            .all(|c| c == '-' || c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(r.supplies.len(), 2, "{:?}", r.supplies);
         let waste = &r.supplies[0];
         assert_eq!(

@@ -87,6 +87,7 @@ fn identity(a: &Attributes, address: &str) -> Identity {
             .text("printer-firmware-string-version")
             .map(|s| text::plain_text(s.as_bytes()))
             .filter(|s| !s.is_empty()),
+        uuid: uuid(a),
         ..Identity::default()
     }
 }

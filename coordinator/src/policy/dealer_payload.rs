@@ -121,6 +121,7 @@ mod tests {
             serial: Some("PHB123".into()),
             firmware: Some("2409".into()),
             mac: Some("aa:bb:cc:dd:ee:ff".into()),
+            uuid: Some("4581595c-87ee-4cd2-b5d4-0d3a6f2e9a11".into()),
         };
         let device = DeviceRecord {
             id: "sn:PHB123".into(),
@@ -160,6 +161,7 @@ mod tests {
             "hq-building-7",
             "2409",
             "1.3.6.1",
+            "4581595c",
         ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
