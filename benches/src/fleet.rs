@@ -526,6 +526,11 @@ pub fn ingest_only() -> bool {
     std::env::var("PRINTWATCH_FLEET_ONLY").is_ok_and(|v| v == "ingest")
 }
 
+/// PRINTWATCH_FLEET_ONLY=ipp: only the IPP rows, no simulated fleet.
+pub fn ipp_only() -> bool {
+    std::env::var("PRINTWATCH_FLEET_ONLY").is_ok_and(|v| v == "ipp")
+}
+
 /// Waits for every first read, then times two steady cycles from the second one on.
 async fn steady(
     sim: &SimHandle,

@@ -3,4 +3,5 @@
 
 pub mod discovery;
 pub mod fleet;
+pub mod ipp;
 pub mod process;
