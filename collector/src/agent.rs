@@ -61,8 +61,6 @@ pub async fn run(
             }
         }
     }
-    let pins = crate::pins::PinStore::open(&c.data_dir).context("the pinned IPP certificates")?;
-    let ways = crate::ways::WayStore::open(&c.data_dir).context("the printers that answer IPP")?;
     let roots = match c.ipp.ca_file.trim() {
         "" => None,
         file => Some(
@@ -70,6 +68,13 @@ pub async fn run(
                 .map_err(|e| anyhow::anyhow!("configuration: ipp.ca_file: {e}"))?,
         ),
     };
+    let ipp = scheduler::IppSettings::open(
+        &c.data_dir,
+        roots,
+        Duration::from_millis(c.ipp.timeout_ms),
+        c.ipp.fallback.then_some(c.ipp.port),
+    )
+    .context("the pinned IPP certificates and the printers that answer IPP")?;
     let telemetry = printwatch_telemetry::Telemetry::start("printwatch-collector", &c.metrics)
         .context("configuration: metrics")?;
     let metrics = crate::metrics::CollectorMetrics::new(&telemetry.meter(), outbox.clone());
@@ -102,13 +107,7 @@ pub async fn run(
             timeout: Duration::from_millis(c.snmp.timeout_ms),
             retries: c.snmp.retries,
         },
-        ipp: scheduler::IppSettings {
-            roots,
-            timeout: Duration::from_millis(c.ipp.timeout_ms),
-            pins,
-            ways,
-            fallback_port: c.ipp.fallback.then_some(c.ipp.port),
-        },
+        ipp,
         intervals: scheduler::Intervals {
             status: Duration::from_secs(c.intervals.status_seconds.max(1)),
             meters: Duration::from_secs(c.intervals.meters_seconds.max(1)),

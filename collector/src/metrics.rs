@@ -117,36 +117,30 @@ impl CollectorMetrics {
 
     /// One poll finished.
     pub fn poll_done(&self, kind: PollKind, ok: bool, cost: &Counters, took: Duration) {
-        let labels = [
-            KeyValue::new(
-                "kind",
-                match kind {
-                    PollKind::First => "first",
-                    PollKind::Steady => "steady",
-                },
-            ),
-            KeyValue::new("result", if ok { "ok" } else { "failed" }),
-        ];
-        self.polls.add(1, &labels);
-        let kind = &labels[..1];
-        self.round_trips.record(u64::from(cost.requests), kind);
-        self.bytes
-            .record(cost.bytes_sent + cost.bytes_received, kind);
-        self.latency.record(took.as_secs_f64(), kind);
+        let kind = match kind {
+            PollKind::First => "first",
+            PollKind::Steady => "steady",
+        };
+        let bytes = cost.bytes_sent + cost.bytes_received;
+        self.record(kind, ok, u64::from(cost.requests), bytes, took);
     }
 
-    /// An IPP poll finished: counted as a steady poll of kind `ipp`, its bytes those of
-    /// the TCP stream (TLS and HTTP included).
+    /// An IPP poll finished: counted as a poll of kind `ipp`, its bytes those of the TCP
+    /// stream (TLS and HTTP included).
     pub fn ipp_poll_done(&self, ok: bool, cost: &agent_core::ipp::Cost, took: Duration) {
+        let bytes = cost.bytes_sent + cost.bytes_received;
+        self.record("ipp", ok, u64::from(cost.round_trips), bytes, took);
+    }
+
+    fn record(&self, kind: &'static str, ok: bool, round_trips: u64, bytes: u64, took: Duration) {
         let labels = [
-            KeyValue::new("kind", "ipp"),
+            KeyValue::new("kind", kind),
             KeyValue::new("result", if ok { "ok" } else { "failed" }),
         ];
         self.polls.add(1, &labels);
         let kind = &labels[..1];
-        self.round_trips.record(u64::from(cost.round_trips), kind);
-        self.bytes
-            .record(cost.bytes_sent + cost.bytes_received, kind);
+        self.round_trips.record(round_trips, kind);
+        self.bytes.record(bytes, kind);
         self.latency.record(took.as_secs_f64(), kind);
     }
 

@@ -93,43 +93,62 @@ impl Message<IppPoll> for Poller {
         self.metrics
             .ipp_poll_done(result.is_ok(), &cost, started.elapsed());
         let outcome = match result {
-            Ok((reading, _)) => self
-                .outbox
-                .push(p::envelope::Body::Reading(reading.into()))
-                .await
-                .map(|_| None)
-                .map_err(|e| format!("storing the reading: {e}")),
+            Ok((reading, _)) => self.store(reading).await.map(|()| None),
             Err(e) => {
-                let failed = p::PollFailed {
-                    address: uri.clone(),
-                    consecutive: failures.saturating_add(1),
-                    error: e.failure.to_string(),
-                    at: agent_core::poll::now_rfc3339(),
-                    certificate_changed,
-                };
-                if let Err(e) = self
-                    .outbox
-                    .push(p::envelope::Body::PollFailed(failed))
-                    .await
-                {
-                    tracing::error!(address = %uri, "storing a poll failure in the outbox: {e}");
-                }
-                Err(e.failure.to_string())
+                let error = e.failure.to_string();
+                self.failed(uri, failures, error.clone(), certificate_changed)
+                    .await;
+                Err(error)
             }
         };
+        self.report(PollDone {
+            addr: client.addr(),
+            outcome,
+            credential: None,
+            poller: self.id,
+            ipp: Some(IppDone {
+                client,
+                certificate_changed,
+            }),
+        })
+        .await;
+    }
+}
+
+impl Poller {
+    /// Puts a reading in the outbox.
+    async fn store(&self, reading: agent_core::Reading) -> Result<(), String> {
+        self.outbox
+            .push(p::envelope::Body::Reading(reading.into()))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("storing the reading: {e}"))
+    }
+
+    /// Tells the coordinator of a failed poll, through the outbox like any reading: it
+    /// decides when failures make a printer unreachable.
+    async fn failed(&self, address: String, before: u32, error: String, certificate_changed: bool) {
+        let failed = p::PollFailed {
+            address,
+            consecutive: before.saturating_add(1),
+            error,
+            at: agent_core::poll::now_rfc3339(),
+            certificate_changed,
+        };
+        let address = failed.address.clone();
+        if let Err(e) = self
+            .outbox
+            .push(p::envelope::Body::PollFailed(failed))
+            .await
+        {
+            tracing::error!(address = %address, "storing a poll failure in the outbox: {e}");
+        }
+    }
+
+    /// Tells the scheduler the poll is done and this poller idle.
+    async fn report(&self, done: PollDone) {
         if let Some(scheduler) = self.scheduler.upgrade() {
-            let _ = scheduler
-                .tell(PollDone {
-                    addr: client.addr(),
-                    outcome,
-                    credential: None,
-                    poller: self.id,
-                    ipp: Some(IppDone {
-                        client,
-                        certificate_changed,
-                    }),
-                })
-                .await;
+            let _ = scheduler.tell(done).await;
         }
     }
 }
@@ -234,14 +253,7 @@ impl Message<Poll> for Poller {
         if thin && !m.fallback.is_empty() {
             if let Some((client, reading)) = self.over_ipp(m.fallback, result.is_err()).await {
                 tracing::info!(address = %addr, way = %client.uri(), "the printer answers over IPP: it is read that way from now on");
-                match self
-                    .outbox
-                    .push(p::envelope::Body::Reading(reading.into()))
-                    .await
-                {
-                    Ok(_) => switched = Some(Ok(client)),
-                    Err(e) => switched = Some(Err(format!("storing the reading: {e}"))),
-                }
+                switched = Some(self.store(reading).await.map(|()| client));
             }
         }
         if let Some(outcome) = switched {
@@ -255,64 +267,37 @@ impl Message<Poll> for Poller {
                 ),
                 Err(e) => (Err(e), None),
             };
-            if let Some(scheduler) = self.scheduler.upgrade() {
-                let _ = scheduler
-                    .tell(PollDone {
-                        addr,
-                        outcome,
-                        credential,
-                        poller: self.id,
-                        ipp,
-                    })
-                    .await;
-            }
+            self.report(PollDone {
+                addr,
+                outcome,
+                credential,
+                poller: self.id,
+                ipp,
+            })
+            .await;
             return;
         }
         let outcome = match result {
-            Ok((reading, plan)) => match self
-                .outbox
-                .push(p::envelope::Body::Reading(reading.into()))
-                .await
-            {
-                Ok(_) => Ok(Some(plan)),
-                Err(e) => Err(format!("storing the reading: {e}")),
-            },
+            Ok((reading, plan)) => self.store(reading).await.map(|()| Some(plan)),
             Err(e) => {
-                // The coordinator decides when failures make a printer unreachable; it is
-                // told of each, with the count, in the outbox like any reading.
+                // The address as the coordinator knows the printer.
                 let address = if addr.port() == 161 {
                     addr.ip().to_string()
                 } else {
                     addr.to_string()
                 };
-                let failed = p::PollFailed {
-                    address,
-                    consecutive: m.failures.saturating_add(1),
-                    error: e.to_string(),
-                    at: agent_core::poll::now_rfc3339(),
-                    certificate_changed: false,
-                };
-                if let Err(e) = self
-                    .outbox
-                    .push(p::envelope::Body::PollFailed(failed))
-                    .await
-                {
-                    tracing::error!(address = %addr, "storing a poll failure in the outbox: {e}");
-                }
+                self.failed(address, m.failures, e.to_string(), false).await;
                 Err(e.to_string())
             }
         };
-        if let Some(scheduler) = self.scheduler.upgrade() {
-            let _ = scheduler
-                .tell(PollDone {
-                    addr,
-                    outcome,
-                    credential,
-                    poller: self.id,
-                    ipp: None,
-                })
-                .await;
-        }
+        self.report(PollDone {
+            addr,
+            outcome,
+            credential,
+            poller: self.id,
+            ipp: None,
+        })
+        .await;
     }
 }
 

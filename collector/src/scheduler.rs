@@ -65,6 +65,24 @@ pub struct IppSettings {
 }
 
 impl IppSettings {
+    /// The settings with the pins and ways kept in `data_dir`: trusting `roots` (or each
+    /// printer's first certificate), each exchange within `timeout`, and asking a printer
+    /// given by address over IPP on `fallback_port` when its SNMP is silent or thin.
+    pub fn open(
+        data_dir: &std::path::Path,
+        roots: Option<Trust>,
+        timeout: Duration,
+        fallback_port: Option<u16>,
+    ) -> Result<IppSettings, crate::json_map::MapError> {
+        Ok(IppSettings {
+            roots,
+            timeout,
+            pins: PinStore::open(data_dir)?,
+            ways: WayStore::open(data_dir)?,
+            fallback_port,
+        })
+    }
+
     /// A new client for the printer at `uri`, reached at `at`, trusting what the settings
     /// and the printer's pin say.
     fn client(&self, uri: IppUri, at: SocketAddr) -> IppClient {

@@ -72,13 +72,13 @@ async fn the_credential_that_answers_is_remembered_and_a_stale_one_is_replaced()
             timeout: Duration::from_millis(200),
             retries: 0,
         },
-        ipp: printwatch_collector::scheduler::IppSettings {
-            roots: None,
-            timeout: Duration::from_secs(5),
-            pins: printwatch_collector::pins::PinStore::open(&dir).unwrap(),
-            ways: printwatch_collector::ways::WayStore::open(&dir).unwrap(),
-            fallback_port: None,
-        },
+        ipp: printwatch_collector::scheduler::IppSettings::open(
+            &dir,
+            None,
+            Duration::from_secs(5),
+            None,
+        )
+        .unwrap(),
         intervals: Intervals {
             status: Duration::from_secs(1),
             meters: Duration::from_secs(3_600),

@@ -38,13 +38,13 @@ async fn every_printer_is_read_when_the_pool_is_the_bottleneck() {
             retries: 1,
         },
         // Every printer due every second, with two pollers: the pool is what limits.
-        ipp: printwatch_collector::scheduler::IppSettings {
-            roots: None,
-            timeout: Duration::from_secs(5),
-            pins: printwatch_collector::pins::PinStore::open(&dir).unwrap(),
-            ways: printwatch_collector::ways::WayStore::open(&dir).unwrap(),
-            fallback_port: None,
-        },
+        ipp: printwatch_collector::scheduler::IppSettings::open(
+            &dir,
+            None,
+            Duration::from_secs(5),
+            None,
+        )
+        .unwrap(),
         intervals: Intervals {
             status: Duration::from_secs(1),
             meters: Duration::from_secs(3_600),

@@ -50,32 +50,69 @@ fn fingerprint_of(eve: &ippeve::IppEve) -> Fingerprint {
     Fingerprint::of(der.as_ref())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_changes() {
-    let dir = tempdir("ipp-fleet");
-    let site = "hq";
-    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
-    let running = common::coordinator(&dir).await;
-    let store = running.store.clone();
+/// The site every test here runs.
+const SITE: &str = "hq";
 
-    let eve = ippeve::start("fleet");
-    let uri: IppUri = eve.uri(true).parse().unwrap();
-    let files = certs::paths(&dir, Role::Collector, site);
+/// A fleet for one test: certificates for the site `hq` and an operator in a directory
+/// of its own, and a coordinator serving them.
+async fn fleet(tag: &str) -> (std::path::PathBuf, printwatch_coordinator::service::Running) {
+    let dir = tempdir(tag);
+    certs::init(&dir, &[], &[SITE.to_string()], "admin").unwrap();
+    let running = common::coordinator(&dir).await;
+    (dir, running)
+}
+
+/// The site's collector for `targets`, polling every second, its outbox in `dir`, its
+/// IPP asked on `ipp_port`.
+fn collector_config(
+    dir: &std::path::Path,
+    coordinator: std::net::SocketAddr,
+    targets: Vec<String>,
+    ipp_port: u16,
+) -> printwatch_collector::config::CollectorConfig {
+    let files = certs::paths(dir, Role::Collector, SITE);
     let mut c = printwatch_collector::config::CollectorConfig {
-        site: site.into(),
+        site: SITE.into(),
         data_dir: dir.join("outbox"),
-        targets: Vec::new(),
+        targets,
         ..Default::default()
     };
-    c.coordinator.endpoint = format!("https://{}", running.listen);
+    c.coordinator.endpoint = format!("https://{coordinator}");
     c.tls.ca = dir.join("ca.pem");
     c.tls.cert = files.cert;
     c.tls.key = files.key;
     c.intervals.status_seconds = 1;
+    c.ipp.port = ipp_port;
+    c
+}
+
+/// Runs a collector in this process until the sender is used or dropped.
+fn start(
+    c: printwatch_collector::config::CollectorConfig,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<anyhow::Result<bool>>,
+) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
+    let task = tokio::spawn(printwatch_collector::agent::run(c, async {
         let _ = stopped.await;
     }));
+    (stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_changes() {
+    let (dir, running) = fleet("ipp-fleet").await;
+    let store = running.store.clone();
+    let site = SITE;
+    let eve = ippeve::start("fleet");
+    let uri: IppUri = eve.uri(true).parse().unwrap();
+    let (stop, collector) = start(collector_config(
+        &dir,
+        running.listen,
+        Vec::new(),
+        eve.addr.port(),
+    ));
 
     // Added as `printwatch add hq ipps://...` adds it; a URI that is not one is refused.
     let op = certs::paths(&dir, Role::Operator, "admin");
@@ -198,39 +235,22 @@ async fn an_ipps_printer_alerts_once_when_drained_and_when_its_certificate_chang
 /// turned off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_printer_with_snmp_off_is_read_over_ipp_and_remembered_across_a_restart() {
-    let dir = tempdir("ipp-fallback");
-    let site = "hq";
-    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
-    let running = common::coordinator(&dir).await;
+    let (dir, running) = fleet("ipp-fallback").await;
     let store = running.store.clone();
     let eve = ippeve::start("fallback");
     // Nothing answers SNMP there: the printer's SNMP is off.
     let snmp_off = format!("127.0.0.1:{}", printwatch_tests::free_port());
-    let files = certs::paths(&dir, Role::Collector, site);
     let config = |fallback: bool| {
-        let mut c = printwatch_collector::config::CollectorConfig {
-            site: site.into(),
-            data_dir: dir.join("outbox"),
-            targets: vec![snmp_off.clone()],
-            ..Default::default()
-        };
-        c.coordinator.endpoint = format!("https://{}", running.listen);
-        c.tls.ca = dir.join("ca.pem");
-        c.tls.cert = files.cert.clone();
-        c.tls.key = files.key.clone();
-        c.intervals.status_seconds = 1;
+        let mut c = collector_config(
+            &dir,
+            running.listen,
+            vec![snmp_off.clone()],
+            eve.addr.port(),
+        );
         c.snmp.timeout_ms = 200;
         c.snmp.retries = 0;
         c.ipp.fallback = fallback;
-        c.ipp.port = eve.addr.port();
         c
-    };
-    let start = |c| {
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(printwatch_collector::agent::run(c, async {
-            let _ = stopped.await;
-        }));
-        (stop, task)
     };
 
     let (stop, task) = start(config(true));
@@ -279,10 +299,7 @@ async fn a_printer_with_snmp_off_is_read_over_ipp_and_remembered_across_a_restar
 /// over IPP, which does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_printer_whose_snmp_says_nothing_of_its_supplies_is_read_over_ipp() {
-    let dir = tempdir("ipp-thin");
-    let site = "hq";
-    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
-    let running = common::coordinator(&dir).await;
+    let (dir, running) = fleet("ipp-thin").await;
     let store = running.store.clone();
     let eve = ippeve::start("thin");
     let mut thin = printwatch_tests::sim::steady(synthetic::printer(31, 0));
@@ -290,23 +307,12 @@ async fn a_printer_whose_snmp_says_nothing_of_its_supplies_is_read_over_ipp() {
     thin.view.retain(|oid, _| !oid.starts_with(&supplies));
     let at = format!("127.0.0.1:{}", printwatch_tests::free_port());
     let sim = serve_sim(vec![(at.parse().unwrap(), thin)]).await.unwrap();
-    let files = certs::paths(&dir, Role::Collector, site);
-    let mut c = printwatch_collector::config::CollectorConfig {
-        site: site.into(),
-        data_dir: dir.join("outbox"),
-        targets: vec![sim.addrs()[0].to_string()],
-        ..Default::default()
-    };
-    c.coordinator.endpoint = format!("https://{}", running.listen);
-    c.tls.ca = dir.join("ca.pem");
-    c.tls.cert = files.cert;
-    c.tls.key = files.key;
-    c.intervals.status_seconds = 1;
-    c.ipp.port = eve.addr.port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
-        let _ = stopped.await;
-    }));
+    let (stop, collector) = start(collector_config(
+        &dir,
+        running.listen,
+        vec![sim.addrs()[0].to_string()],
+        eve.addr.port(),
+    ));
     let device = format!("sn:{}", ippeve::SERIAL);
     until("the printer's supplies read over IPP", 30, async || {
         black(&store, &device) == Some(75)
@@ -329,29 +335,12 @@ async fn a_printer_whose_snmp_says_nothing_of_its_supplies_is_read_over_ipp() {
 /// then on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn printwatch_discover_ipp_finds_a_printer_whose_snmp_is_off_and_polls_it() {
-    let dir = tempdir("ipp-discover");
-    let site = "hq";
-    certs::init(&dir, &[], &[site.to_string()], "admin").unwrap();
-    let running = common::coordinator(&dir).await;
+    let (dir, running) = fleet("ipp-discover").await;
     let store = running.store.clone();
     let eve = ippeve::start("sweep");
-    let files = certs::paths(&dir, Role::Collector, site);
-    let mut c = printwatch_collector::config::CollectorConfig {
-        site: site.into(),
-        data_dir: dir.join("outbox"),
-        ..Default::default()
-    };
-    c.coordinator.endpoint = format!("https://{}", running.listen);
-    c.tls.ca = dir.join("ca.pem");
-    c.tls.cert = files.cert;
-    c.tls.key = files.key;
-    c.intervals.status_seconds = 1;
+    let mut c = collector_config(&dir, running.listen, Vec::new(), eve.addr.port());
     c.snmp.timeout_ms = 200;
-    c.ipp.port = eve.addr.port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let collector = tokio::spawn(printwatch_collector::agent::run(c, async {
-        let _ = stopped.await;
-    }));
+    let (stop, collector) = start(c);
     let url = format!("https://{}", running.listen);
     let pki = dir.clone();
     let discover = move || {
