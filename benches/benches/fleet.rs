@@ -81,7 +81,8 @@ fn ipp_rows(rt: &tokio::runtime::Runtime, snmp_bytes: Option<f64>) -> Result<Str
         eprintln!("fleet benchmark: no ippeveprinter (Debian's cups-ipp-utils): the IPP rows are left out");
         return Ok("
 IPP: not measured (no ippeveprinter here; Debian's cups-ipp-utils).
-".into());
+"
+        .into());
     }
     eprintln!("fleet benchmark: IPP steady polls against ippeveprinter ...");
     let eve = printwatch_tests::ippeve::start("bench");

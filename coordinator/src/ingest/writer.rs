@@ -956,43 +956,33 @@ impl Writer {
         if seq <= self.known_sequence(site)? {
             return Ok(None);
         }
-        if failure.certificate_changed {
-            let Some(device) = self.store.device_at(site, &failure.address)? else {
-                return Ok(None);
-            };
-            let key = device_key(&device.id, AlertKind::CertificateChanged);
-            if self.store.is_open(&key)? {
-                return Ok(None);
-            }
-            let alert = NewAlert::about_printer(
-                key,
+        let (kind, detail) = if failure.certificate_changed {
+            (
                 AlertKind::CertificateChanged,
                 format!(
                     "not read: {}. If this is not expected, someone may be standing in for the printer",
                     failure.error
                 ),
-            );
-            let (record, _) = self.open_alert(alert, &Subject::of(&device), failure.at)?;
-            return Ok(Some(record));
-        }
-        if !self.policy.unreachable(failure.consecutive) {
+            )
+        } else if self.policy.unreachable(failure.consecutive) {
+            (
+                AlertKind::Unreachable,
+                format!(
+                    "no answer to {} polls in a row: {}",
+                    failure.consecutive, failure.error
+                ),
+            )
+        } else {
             return Ok(None);
-        }
+        };
         let Some(device) = self.store.device_at(site, &failure.address)? else {
             return Ok(None);
         };
-        let key = device_key(&device.id, AlertKind::Unreachable);
+        let key = device_key(&device.id, kind);
         if self.store.is_open(&key)? {
             return Ok(None);
         }
-        let alert = NewAlert::about_printer(
-            key,
-            AlertKind::Unreachable,
-            format!(
-                "no answer to {} polls in a row: {}",
-                failure.consecutive, failure.error
-            ),
-        );
+        let alert = NewAlert::about_printer(key, kind, detail);
         let (record, _) = self.open_alert(alert, &Subject::of(&device), failure.at)?;
         Ok(Some(record))
     }
