@@ -138,7 +138,8 @@ pub enum Failure {
     /// The printer's certificate is not the one pinned.
     #[error(
         "the printer's certificate has changed (pinned {pinned}, now {seen}); if the printer \
-         was replaced or its certificate renewed, forget its pin"
+         was reset or its certificate renewed, trust the new one: `printwatch-collector pins \
+         --forget URI` (or, with poll, --ipp-pin)"
     )]
     CertificateChanged {
         /// The fingerprint trusted on first use.
