@@ -311,14 +311,24 @@ fn collector_toml(
     )
 }
 
+/// The coordinator's page cache in the benchmark: its default, 64 MiB, unless
+/// PRINTWATCH_FLEET_CACHE_MB says otherwise (to measure what the setting buys).
+fn cache_mb() -> u64 {
+    std::env::var("PRINTWATCH_FLEET_CACHE_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64)
+}
+
 fn coordinator_toml(dir: &Path, listen: SocketAddr, metrics: SocketAddr) -> String {
     format!(
-        "listen = \"{listen}\"\ndata_dir = \"{db}\"\ncache_mb = 64\n\
+        "listen = \"{listen}\"\ndata_dir = \"{db}\"\ncache_mb = {cache}\n\
          [tls]\nca = \"{pki}/ca.pem\"\ncert = \"{pki}/coordinator.pem\"\nkey = \"{pki}/coordinator.key\"\n\
          [meter_reads]\nenabled = false\n\
          [metrics]\nprometheus_listen = \"{metrics}\"\n",
         db = dir.join("db").display(),
         pki = dir.display(),
+        cache = cache_mb(),
     )
 }
 
