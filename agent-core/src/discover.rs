@@ -90,6 +90,21 @@ pub struct Found {
     pub probe: Counters,
 }
 
+impl Found {
+    /// The address that answered, without the port its identity may name.
+    pub fn ipv4(&self) -> Option<std::net::Ipv4Addr> {
+        let a = &self.identity.address;
+        a.parse::<std::net::SocketAddr>()
+            .map(|s| s.ip())
+            .or_else(|_| a.parse())
+            .ok()
+            .and_then(|ip| match ip {
+                std::net::IpAddr::V4(v4) => Some(v4),
+                std::net::IpAddr::V6(_) => None,
+            })
+    }
+}
+
 /// Running totals, readable while the sweep goes on (for progress displays).
 #[derive(Debug, Default)]
 pub struct SweepStats {

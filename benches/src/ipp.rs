@@ -54,12 +54,7 @@ async fn one_way(
     clients: usize,
     cycles: usize,
 ) -> Result<IppFigures> {
-    let uri = IppUri {
-        secure,
-        host: addr.ip().to_string(),
-        port: addr.port(),
-        path: agent_core::ipp::uri::DEFAULT_PATH.to_string(),
-    };
+    let uri = IppUri::everywhere(addr, secure);
     let mut first_bytes = 0u64;
     let mut pool = Vec::new();
     for _ in 0..clients {

@@ -229,7 +229,7 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
                 tokio::select! {
                     f = rx.recv() => match f {
                         Some(f) => {
-                            if let Some(ip) = ipv4_of(&f.identity.address) {
+                            if let Some(ip) = f.ipv4() {
                                 answered.insert(ip);
                             }
                             let line = if json {
@@ -274,11 +274,6 @@ pub async fn run(args: DiscoverArgs) -> Result<bool> {
     Ok(all_resolved)
 }
 
-/// The address of a found device, without its port.
-fn ipv4_of(address: &str) -> Option<std::net::Ipv4Addr> {
-    address.split(':').next()?.parse().ok()
-}
-
 /// `--ipp`: the addresses that gave no SNMP answer, asked over IPP.
 async fn sweep_ipp(
     args: &DiscoverArgs,
@@ -286,19 +281,12 @@ async fn sweep_ipp(
     answered: &std::collections::HashSet<std::net::Ipv4Addr>,
     show_progress: bool,
 ) {
-    let silent: Vec<std::net::Ipv4Addr> =
-        swept.iter().filter(|ip| !answered.contains(ip)).collect();
-    let config = IppSweepConfig {
-        port: args.ipp_port,
-        timeout: args.timeout.max(Duration::from_secs(2)),
-        budget: args.ipp_budget,
-        rate: args.rate,
-        concurrency: 64,
-    };
+    let config =
+        IppSweepConfig::after_snmp(args.ipp_port, args.ipp_budget, args.rate, args.timeout);
     if show_progress {
         eprintln!(
             "asking {} addresses without SNMP over IPP (port {}, for at most {})...",
-            silent.len(),
+            swept.len().saturating_sub(answered.len() as u64),
             config.port,
             humantime::format_duration(config.budget)
         );
@@ -324,7 +312,7 @@ async fn sweep_ipp(
             emit(&line);
         }
     });
-    let s = agent_core::ipp::sweep::sweep(silent.into_iter(), &config, tx).await;
+    let s = agent_core::ipp::sweep::sweep(swept, answered, &config, tx).await;
     let _ = out.await;
     if json {
         let mut v = serde_json::to_value(&s).unwrap_or_default();

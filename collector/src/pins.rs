@@ -38,14 +38,14 @@ impl PinStore {
         self.pins.get(uri).copied()
     }
 
-    /// Pins `fingerprint` for `uri` and keeps it on disk before it returns; nothing is
-    /// written when it was pinned already.
-    pub fn pin(&mut self, uri: &str, fingerprint: Fingerprint) -> Result<(), PinError> {
+    /// Pins `fingerprint` for `uri` and keeps it on disk before it returns; true when it
+    /// was not pinned already (nothing is written then).
+    pub fn pin(&mut self, uri: &str, fingerprint: Fingerprint) -> Result<bool, PinError> {
         if self.pins.get(uri) == Some(&fingerprint) {
-            return Ok(());
+            return Ok(false);
         }
         self.pins.insert(uri.to_string(), fingerprint);
-        write(&self.path, &self.pins)
+        write(&self.path, &self.pins).map(|()| true)
     }
 
     /// Forgets the pin of `uri`: the next certificate it shows is trusted. False when

@@ -59,8 +59,6 @@ impl Actor for Poller {
 pub struct IppPoll {
     /// The printer's client.
     pub client: Box<IppClient>,
-    /// Its URI as the reading names it.
-    pub uri: String,
     /// Polls of it that failed in a row before this one.
     pub failures: u32,
 }
@@ -78,9 +76,10 @@ impl Message<IppPoll> for Poller {
     async fn handle(&mut self, m: IppPoll, _: &mut Context<Self, ()>) {
         let IppPoll {
             mut client,
-            uri,
             failures,
         } = m;
+        // The reading names the printer by its URI.
+        let uri = client.uri().to_string();
         let started = std::time::Instant::now();
         let result = agent_core::ipp::poll(&mut client, &uri).await;
         let (cost, certificate_changed) = match &result {
@@ -172,33 +171,6 @@ pub struct Poll {
     pub fallback: Vec<IppClient>,
 }
 
-impl Poller {
-    /// Asks the printer over IPP, each client in turn: the first that answers with
-    /// supplies (or, when `any` is set, at all), with its reading.
-    async fn over_ipp(
-        &self,
-        clients: Vec<IppClient>,
-        any: bool,
-    ) -> Option<(Box<IppClient>, agent_core::Reading)> {
-        for mut client in clients {
-            let started = std::time::Instant::now();
-            let uri = client.uri().to_string();
-            let result = agent_core::ipp::poll(&mut client, &uri).await;
-            let cost = result.as_ref().map(|(_, c)| *c).unwrap_or_default();
-            self.metrics
-                .ipp_poll_done(result.is_ok(), &cost, started.elapsed());
-            match result {
-                Ok((reading, _)) if any || !reading.supplies.is_empty() => {
-                    return Some((Box::new(client), reading));
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(address = %uri, "no IPP either: {e}"),
-            }
-        }
-        None
-    }
-}
-
 impl Message<Poll> for Poller {
     type Reply = ();
     async fn handle(&mut self, m: Poll, _: &mut Context<Self, ()>) {
@@ -251,9 +223,20 @@ impl Message<Poll> for Poller {
         };
         let mut switched = None;
         if thin && !m.fallback.is_empty() {
-            if let Some((client, reading)) = self.over_ipp(m.fallback, result.is_err()).await {
+            let metrics = &self.metrics;
+            let found = agent_core::ipp::first_way(m.fallback, |uri, result, took| {
+                let cost = result.as_ref().map(|(_, c)| *c).unwrap_or_default();
+                metrics.ipp_poll_done(result.is_ok(), &cost, took);
+                if let Err(e) = result {
+                    tracing::debug!(address = %uri, "no IPP either: {e}");
+                }
+            })
+            .await;
+            // Over a thin SNMP agent, IPP is worth it only for the supplies it gives.
+            let found = found.filter(|(_, r)| result.is_err() || !r.supplies.is_empty());
+            if let Some((client, reading)) = found {
                 tracing::info!(address = %addr, way = %client.uri(), "the printer answers over IPP: it is read that way from now on");
-                switched = Some(self.store(reading).await.map(|()| client));
+                switched = Some(self.store(reading).await.map(|()| Box::new(client)));
             }
         }
         if let Some(outcome) = switched {

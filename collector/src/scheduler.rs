@@ -97,8 +97,6 @@ impl IppSettings {
 /// An IPP target's part of its state.
 struct IppWay {
     uri: IppUri,
-    /// Where its client connects.
-    at: SocketAddr,
     /// Found by falling back from SNMP (and so kept in the [`WayStore`]), not given.
     found: bool,
     /// Its client, kept between polls for its connection (`None` while a poller has it, or
@@ -106,6 +104,22 @@ struct IppWay {
     client: Option<Box<IppClient>>,
     /// It answered at least once.
     read: bool,
+}
+
+impl IppWay {
+    /// Where its client connects: the target's address, on the URI's port (the target of
+    /// a printer found by falling back from SNMP is its SNMP address).
+    fn at(&self, target: SocketAddr) -> SocketAddr {
+        SocketAddr::new(target.ip(), self.uri.port)
+    }
+}
+
+/// A poll handed to a poller: over SNMP, or over IPP on the target's own client.
+// Held only while `start_due` hands the due polls out, one per idle poller.
+#[allow(clippy::large_enum_variant)]
+enum Job {
+    Snmp(Poll),
+    Ipp(IppPoll),
 }
 
 struct Tracked {
@@ -200,7 +214,6 @@ impl Scheduler {
         self.targets.entry(addr).or_insert_with(|| Tracked {
             name,
             ipp: ipp.map(|uri| IppWay {
-                at: SocketAddr::new(addr.ip(), uri.port),
                 uri,
                 found,
                 client: None,
@@ -221,7 +234,6 @@ impl Scheduler {
     async fn start_due(&mut self) {
         let now = Instant::now();
         let mut due = Vec::new();
-        let mut ipp_due = Vec::new();
         while !self.idle.is_empty() {
             let Some(&Reverse((at, addr))) = self.due.peek() else {
                 break;
@@ -244,16 +256,10 @@ impl Scheduler {
             if let Some(way) = t.ipp.as_mut() {
                 let client = match way.client.take() {
                     Some(c) => c,
-                    None => Box::new(self.ipp.client(way.uri.clone(), way.at)),
+                    None => Box::new(self.ipp.client(way.uri.clone(), way.at(addr))),
                 };
-                ipp_due.push((
-                    poller,
-                    IppPoll {
-                        client,
-                        uri: way.uri.to_string(),
-                        failures: t.failures,
-                    },
-                ));
+                let failures = t.failures;
+                due.push((poller, Job::Ipp(IppPoll { client, failures })));
                 continue;
             }
             let addr = &addr;
@@ -290,45 +296,39 @@ impl Scheduler {
                 timeout: self.snmp.timeout,
                 retries: self.snmp.retries,
             };
-            // A full read, or one after a failure, may find the printer over IPP instead.
+            // A full read of a printer that answers, or a poll after the 1st, 2nd, 4th,
+            // 8th... failure in a row, may find it over IPP instead: a printer that is off
+            // costs an IPP connection attempt ever more rarely, not at every poll.
             let fallback = match self.ipp.fallback_port {
-                Some(port) if full || t.failures > 0 => {
-                    let host = SocketAddr::new(addr.ip(), port);
+                Some(port) if (full && t.failures == 0) || t.failures.is_power_of_two() => {
+                    let at = SocketAddr::new(addr.ip(), port);
                     [true, false]
                         .into_iter()
-                        .map(|secure| {
-                            let uri = IppUri {
-                                secure,
-                                host: addr.ip().to_string(),
-                                port,
-                                path: agent_core::ipp::uri::DEFAULT_PATH.to_string(),
-                            };
-                            self.ipp.client(uri, host)
-                        })
+                        .map(|secure| self.ipp.client(IppUri::everywhere(at, secure), at))
                         .collect()
                 }
                 _ => Vec::new(),
             };
             due.push((
                 poller,
-                Poll {
+                Job::Snmp(Poll {
                     target,
                     credentials,
                     plan,
                     meters,
                     failures: t.failures,
                     fallback,
-                },
+                }),
             ));
         }
-        for (poller, poll) in due {
+        for (poller, job) in due {
             // An idle poller's mailbox is empty: this does not wait.
-            if self.pollers[poller].tell(poll).await.is_err() {
-                self.idle.push(poller);
-            }
-        }
-        for (poller, poll) in ipp_due {
-            if self.pollers[poller].tell(poll).await.is_err() {
+            let to = &self.pollers[poller];
+            let sent = match job {
+                Job::Snmp(poll) => to.tell(poll).await.is_ok(),
+                Job::Ipp(poll) => to.tell(poll).await.is_ok(),
+            };
+            if !sent {
                 self.idle.push(poller);
             }
         }
@@ -447,7 +447,6 @@ impl Message<PollDone> for Scheduler {
                 tracing::error!(printer = %t.name, "remembering that it answers IPP: {e}");
             }
             t.ipp = Some(IppWay {
-                at: back.client.addr(),
                 uri,
                 found: true,
                 client: None,
@@ -466,11 +465,14 @@ impl Message<PollDone> for Scheduler {
             } else {
                 if done.outcome.is_ok() && back.client.trusts_first_use() {
                     if let Some(seen) = back.client.certificate() {
-                        if self.ipp.pins.get(&uri).is_none() {
-                            tracing::info!(printer = %t.name, certificate = %seen, "the printer's certificate is pinned on first use");
-                        }
-                        if let Err(e) = self.ipp.pins.pin(&uri, seen) {
-                            tracing::error!(printer = %t.name, "pinning its certificate: {e}");
+                        match self.ipp.pins.pin(&uri, seen) {
+                            Ok(true) => {
+                                tracing::info!(printer = %t.name, certificate = %seen, "the printer's certificate is pinned on first use")
+                            }
+                            Ok(false) => {}
+                            Err(e) => {
+                                tracing::error!(printer = %t.name, "pinning its certificate: {e}")
+                            }
                         }
                     }
                 }
@@ -565,7 +567,7 @@ impl Message<RemoveTarget> for Scheduler {
             false => self
                 .targets
                 .iter()
-                .find(|(_, t)| t.ipp.as_ref().is_some_and(|w| w.at == m.0))
+                .find(|(a, t)| t.ipp.as_ref().is_some_and(|w| w.at(**a) == m.0))
                 .map(|(a, _)| *a),
         };
         let Some(removed) = key.and_then(|k| self.targets.remove(&k).map(|t| (k, t))) else {

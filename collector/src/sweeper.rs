@@ -208,8 +208,8 @@ async fn run_sweep(
             let mut answered = std::collections::HashSet::new();
             while let Some(f) = rx.recv().await {
                 let f: agent_core::discover::Found = f;
-                if let Some(addr) = address_of(&f.identity.address, port) {
-                    answered.insert(addr.ip());
+                if let Some(ip) = f.ipv4() {
+                    answered.insert(ip);
                 }
                 if f.class == DeviceClass::Printer {
                     if let Some(addr) = address_of(&f.identity.address, port) {
@@ -268,25 +268,16 @@ async fn run_sweep(
     };
     let mut ipp = None;
     if let (Some(swept), false) = (swept, summary.reason == EndReason::Cancelled) {
-        let silent = swept
-            .iter()
-            .filter(|ip| !answered.contains(&IpAddr::V4(*ip)))
-            .collect::<Vec<_>>();
         let budget = match s.ipp_budget_seconds {
             0 => 60,
             n => u64::from(n),
         };
-        let config = IppSweepConfig {
-            port: ipp_port,
-            timeout: timeout.max(Duration::from_secs(2)),
-            budget: Duration::from_secs(budget),
-            rate,
-            concurrency: 64,
-        };
+        let config =
+            IppSweepConfig::after_snmp(ipp_port, Duration::from_secs(budget), rate, timeout);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let publish = tokio::spawn(publish_ipp(command_id, rx, outbox.clone(), scheduler));
         tokio::select! {
-            s = agent_core::ipp::sweep::sweep(silent.into_iter(), &config, tx) => ipp = Some(s),
+            s = agent_core::ipp::sweep::sweep(&swept, &answered, &config, tx) => ipp = Some(s),
             _ = cancel.wait_for(|c| *c) => reason = "cancelled",
         }
         let _ = publish.await;

@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The serial the printer gives in its `printer-device-id`.
 pub const SERIAL: &str = "EXS12345";
@@ -179,23 +179,15 @@ impl IppEve {
 
     /// Waits until it accepts connections.
     fn listening(mut self) -> IppEve {
-        let eve = &mut self;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = eve.child.try_wait() {
+        let listens = crate::wait::poll_blocking(20, || {
+            if let Ok(Some(status)) = self.child.try_wait() {
                 let log =
-                    std::fs::read_to_string(eve.dir.join("ippeveprinter.log")).unwrap_or_default();
+                    std::fs::read_to_string(self.dir.join("ippeveprinter.log")).unwrap_or_default();
                 panic!("ippeveprinter exited ({status}): {log}");
             }
-            if TcpStream::connect(eve.addr).is_ok() {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "ippeveprinter did not listen within 20 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            TcpStream::connect(self.addr).is_ok()
+        });
+        assert!(listens, "ippeveprinter did not listen within 20 s");
         self
     }
 }

@@ -18,6 +18,28 @@ pub use uri::IppUri;
 
 use crate::model::Reading;
 
+/// Asks one printer each way in turn (`ipps://` first, as callers order them): the first
+/// client that answers, with its reading. A way that finds nothing listening, or nothing
+/// answering, ends the search: the next way is the same port. `tried` sees each attempt's
+/// outcome, cost and time, for the caller's counts.
+pub async fn first_way(
+    clients: Vec<IppClient>,
+    mut tried: impl FnMut(&str, &Result<(Reading, Cost), IppError>, std::time::Duration),
+) -> Option<(IppClient, Reading)> {
+    for mut client in clients {
+        let started = std::time::Instant::now();
+        let uri = client.uri().to_string();
+        let result = poll(&mut client, &uri).await;
+        tried(&uri, &result, started.elapsed());
+        match result {
+            Ok((reading, _)) => return Some((client, reading)),
+            Err(e) if matches!(e.failure, Failure::Connect(_) | Failure::Timeout(_)) => break,
+            Err(_) => {}
+        }
+    }
+    None
+}
+
 /// Reads the printer `client` talks to: one request (on its kept connection when it has
 /// one), the reading with what it cost.
 pub async fn poll(client: &mut IppClient, address: &str) -> Result<(Reading, Cost), IppError> {

@@ -4,15 +4,17 @@
 //! found this way; anything else (a closed port, a web server that is not a printer)
 //! costs one refused or unanswered connection.
 
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
-use super::uri::{IppUri, DEFAULT_PATH};
-use super::{Failure, Fingerprint, IppClient, Trust};
+use super::uri::IppUri;
+use super::{Fingerprint, IppClient, Trust};
 use crate::model::Reading;
+use crate::range::SpanSet;
 
 /// How to look for IPP printers.
 #[derive(Debug, Clone)]
@@ -41,6 +43,20 @@ pub struct IppFound {
     pub certificate: Option<Fingerprint>,
 }
 
+impl IppSweepConfig {
+    /// The IPP part of an SNMP sweep probing at `rate` with `probe_timeout`: the same rate,
+    /// at least 2 s an address (a TLS handshake and an answer), 64 addresses at once.
+    pub fn after_snmp(port: u16, budget: Duration, rate: u32, probe_timeout: Duration) -> Self {
+        IppSweepConfig {
+            port,
+            timeout: probe_timeout.max(Duration::from_secs(2)),
+            budget,
+            rate,
+            concurrency: 64,
+        }
+    }
+}
+
 /// What the sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IppSweepSummary {
@@ -56,12 +72,15 @@ pub struct IppSweepSummary {
     pub bytes_received: u64,
 }
 
-/// Asks each of `addresses` over IPP, sending each printer found to `found`.
+/// Asks each address of `swept` that is not in `answered` (what gave an SNMP answer) over
+/// IPP, sending each printer found to `found`.
 pub async fn sweep(
-    addresses: impl Iterator<Item = Ipv4Addr>,
+    swept: &SpanSet,
+    answered: &HashSet<Ipv4Addr>,
     config: &IppSweepConfig,
     found: UnboundedSender<IppFound>,
 ) -> IppSweepSummary {
+    let addresses = swept.iter().filter(|ip| !answered.contains(ip));
     let started = Instant::now();
     let mut summary = IppSweepSummary::default();
     let mut pace =
@@ -109,41 +128,32 @@ fn tally(
 /// One address: `ipps://`, then `ipp://` unless nothing listens at all. The printer, and
 /// the bytes both ways.
 async fn ask(ip: Ipv4Addr, port: u16, timeout: Duration) -> (Option<IppFound>, u64, u64) {
+    let clients = [true, false]
+        .into_iter()
+        .map(|secure| {
+            let at = SocketAddr::from((ip, port));
+            IppClient::new(
+                IppUri::everywhere(at, secure),
+                at,
+                Trust::FirstUse(None),
+                timeout,
+            )
+        })
+        .collect();
     let (mut sent, mut received) = (0, 0);
-    for secure in [true, false] {
-        let uri = IppUri {
-            secure,
-            host: ip.to_string(),
-            port,
-            path: DEFAULT_PATH.to_string(),
-        };
-        let mut client = IppClient::new(
-            uri.clone(),
-            SocketAddr::from((ip, port)),
-            Trust::FirstUse(None),
-            timeout,
-        );
-        match super::poll(&mut client, &uri.to_string()).await {
-            Ok((reading, cost)) => {
-                sent += cost.bytes_sent;
-                received += cost.bytes_received;
-                let certificate = client.certificate();
-                return (
-                    Some(IppFound {
-                        uri,
-                        reading,
-                        certificate,
-                    }),
-                    sent,
-                    received,
-                );
-            }
-            // Nothing listens, or nothing answers: plain IPP would not either.
-            Err(e) if matches!(e.failure, Failure::Connect(_) | Failure::Timeout(_)) => break,
-            Err(_) => {}
+    let found = super::first_way(clients, |_, result, _| {
+        if let Ok((_, cost)) = result {
+            sent += cost.bytes_sent;
+            received += cost.bytes_received;
         }
-    }
-    (None, sent, received)
+    })
+    .await;
+    let printer = found.map(|(client, reading)| IppFound {
+        uri: client.uri().clone(),
+        certificate: client.certificate(),
+        reading,
+    });
+    (printer, sent, received)
 }
 
 #[cfg(test)]
@@ -167,9 +177,11 @@ mod tests {
             rate: 1_000,
             concurrency: 8,
         };
-        let ips = (1..=20u8).map(|n| Ipv4Addr::new(127, 0, 0, n));
-        let s = sweep(ips, &config, tx).await;
-        assert_eq!((s.probed, s.found, s.not_probed), (20, 0, 0));
+        let ips: SpanSet = (1..=20u8).map(|n| Ipv4Addr::new(127, 0, 0, n)).collect();
+        // One answered SNMP: it is not asked.
+        let answered = HashSet::from([Ipv4Addr::new(127, 0, 0, 20)]);
+        let s = sweep(&ips, &answered, &config, tx).await;
+        assert_eq!((s.probed, s.found, s.not_probed), (19, 0, 0));
         assert!(rx.try_recv().is_err());
 
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -177,8 +189,7 @@ mod tests {
             budget: Duration::ZERO,
             ..config
         };
-        let ips = (1..=20u8).map(|n| Ipv4Addr::new(127, 0, 0, n));
-        let s = sweep(ips, &none, tx).await;
+        let s = sweep(&ips, &HashSet::new(), &none, tx).await;
         assert_eq!((s.probed, s.not_probed), (0, 20));
     }
 }

@@ -31,6 +31,17 @@ pub struct BadUri {
 }
 
 impl IppUri {
+    /// The IPP Everywhere queue of the printer at `addr` (`ipps://` when `secure`): what
+    /// a sweep or a fallback from SNMP asks, knowing only an address.
+    pub fn everywhere(addr: std::net::SocketAddr, secure: bool) -> IppUri {
+        IppUri {
+            secure,
+            host: addr.ip().to_string(),
+            port: addr.port(),
+            path: DEFAULT_PATH.to_string(),
+        }
+    }
+
     /// True when `s` names an IPP printer rather than an SNMP one (`ipp://`, `ipps://`).
     pub fn is_ipp(s: &str) -> bool {
         let lower = s.trim().to_ascii_lowercase();
